@@ -1,0 +1,359 @@
+"""`locust-llm`: demo, run, mock and report.
+
+The command is a thin layer over Locust: `run` and `demo` start `locust` (with the packaged
+locustfile unless `-f` is given) in a child process, translating flags into Locust's own and the
+harness's `--llm-…` options; the figures come from the summary the run writes. `demo` first
+starts the embedded mock server, so it needs no API key and no network.
+
+Exit codes (DESIGN.md §4): 0 success; 1 failures or missed SLOs; 2 bad configuration or usage,
+nothing sent; 3 the harness itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import ConfigError
+from harness.scenario import parse_duration
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
+_PACKAGED_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+_MODE_CLASSES = {"stream": ["StreamingUser"], "batch": ["BatchUser"], "both": []}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line (not the whole usage) on a bad flag."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _duration(text: str) -> str:
+    try:
+        if parse_duration(text) <= 0:
+            raise ConfigError("must be greater than 0")
+    except ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 30s or 5m, got {text!r}"
+        ) from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `locust-llm` argument parser."""
+    parser = _Parser(
+        prog="locust-llm",
+        description="Load-test LLM inference APIs: batch vs streaming, TTFT, ITL, TPOT, E2E.",
+    )
+    parser.add_argument("--version", action="version", version=f"locust-llm {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add_load_flags(p: argparse.ArgumentParser, users: int, run_time: str) -> None:
+        p.add_argument(
+            "--users",
+            "-u",
+            type=_positive_int,
+            default=users,
+            help=f"concurrent users, split between the modes (default {users})",
+        )
+        p.add_argument(
+            "--spawn-rate",
+            "-r",
+            type=_positive_float,
+            default=None,
+            help="users started per second (default: all at once)",
+        )
+        p.add_argument(
+            "--run-time",
+            "-t",
+            type=_duration,
+            default=run_time,
+            help=f"how long to run, e.g. 30s, 5m (default {run_time})",
+        )
+        p.add_argument(
+            "--mode",
+            choices=["stream", "batch", "both"],
+            default="both",
+            help="which user classes run (default both)",
+        )
+        p.add_argument(
+            "--model",
+            default="",
+            help="model to request (default: the first one /v1/models lists)",
+        )
+        p.add_argument(
+            "--max-tokens",
+            type=_positive_int,
+            default=None,
+            help="max_tokens of each request (default 128)",
+        )
+        p.add_argument(
+            "--out",
+            default="llm-report",
+            help="folder for summary.json and summary.md (default ./llm-report)",
+        )
+        p.add_argument("--summary-json", default=None, help="also copy summary.json to this path")
+
+    demo = commands.add_parser(
+        "demo",
+        help="start the embedded mock and compare batch and streaming against it",
+    )
+    add_load_flags(demo, users=32, run_time="20s")
+    demo.add_argument(
+        "--ttft",
+        default="200ms",
+        type=_duration,
+        help="the mock's time to first token (default 200ms)",
+    )
+    demo.add_argument(
+        "--itl",
+        default="20ms",
+        type=_duration,
+        help="the mock's time between tokens (default 20ms)",
+    )
+    demo.add_argument(
+        "--tokens",
+        type=_positive_int,
+        default=64,
+        help="tokens per mock answer (default 64)",
+    )
+
+    run = commands.add_parser("run", help="run a load test against an endpoint")
+    run.add_argument(
+        "scenario",
+        nargs="?",
+        default=None,
+        help="scenario.yaml (not yet supported: use the flags)",
+    )
+    run.add_argument(
+        "--host",
+        required=False,
+        default=None,
+        help="base URL up to and including /v1, e.g. http://127.0.0.1:8000/v1",
+    )
+    run.add_argument(
+        "--locustfile",
+        "-f",
+        default=None,
+        help="a locustfile of your own (default: the packaged batch_vs_stream)",
+    )
+    run.add_argument(
+        "--headless",
+        action="store_true",
+        help="no web UI: run, write the reports and exit",
+    )
+    add_load_flags(run, users=32, run_time="60s")
+
+    mock = commands.add_parser(
+        "mock", help="run the embedded mock OpenAI-compatible server", add_help=False
+    )
+    mock.add_argument("mock_args", nargs=argparse.REMAINDER)
+
+    report = commands.add_parser("report", help="print the comparison table of a summary.json")
+    report.add_argument("summary", help="path to a summary.json")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `locust-llm`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mock"]:
+        from harness.mock.cli import main as mock_main
+
+        return mock_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "report":
+            return _report(Path(args.summary))
+        if args.command == "demo":
+            return _demo(args)
+        return _run(args)
+    except ConfigError as exc:
+        print(f"locust-llm: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+def _report(path: Path) -> int:
+    from harness.report.markdown import render_terminal
+    from harness.report.summary import load_summary
+
+    try:
+        summary = load_summary(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    print(render_terminal(summary))
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.scenario is not None:
+        raise ConfigError(
+            f"{args.scenario}: scenario files are not supported yet; use --host and the flags"
+        )
+    if not args.host:
+        raise ConfigError("run: --host is required (base URL up to and including /v1)")
+    from harness.client import Target
+
+    Target.parse(args.host)  # one clear line for a bad URL, before Locust starts
+    locustfile = Path(args.locustfile) if args.locustfile else _PACKAGED_LOCUSTFILE
+    if not locustfile.is_file():
+        raise ConfigError(f"{locustfile}: no such locustfile")
+    return _run_locust(args, host=args.host, locustfile=locustfile, headless=args.headless)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    mock_cmd = [
+        sys.executable,
+        "-m",
+        "harness.mock",
+        "--port",
+        "0",
+        "--ttft",
+        args.ttft,
+        "--itl",
+        args.itl,
+        "--tokens",
+        str(args.tokens),
+    ]
+    if (os.cpu_count() or 1) >= 2:
+        mock_cmd += [
+            "--cpu",
+            "1",
+        ]  # the mock on its own core, the load generator on core 0
+    mock = subprocess.Popen(mock_cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert mock.stdout is not None
+        line = mock.stdout.readline()
+        match = re.search(r"(http://\S+)", line)
+        if match is None:
+            mock.kill()
+            print("locust-llm: error: the mock server did not start", file=sys.stderr)
+            return EXIT_INTERNAL
+        host = match.group(1)
+        print(
+            f"locust-llm demo: mock server at {host} (TTFT {args.ttft}, ITL {args.itl}, "
+            f"{args.tokens} tokens); {args.users} users for {args.run_time}, "
+            f"half streaming, half batch\n",
+            flush=True,
+        )
+        return _run_locust(
+            args, host=host, locustfile=_PACKAGED_LOCUSTFILE, headless=True, pin_cpu=0
+        )
+    finally:
+        mock.send_signal(signal.SIGTERM)
+        try:
+            mock.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            mock.kill()
+
+
+def _run_locust(
+    args: argparse.Namespace,
+    *,
+    host: str,
+    locustfile: Path,
+    headless: bool,
+    pin_cpu: int | None = None,
+) -> int:
+    out_dir = Path(args.out)
+    summary_path = out_dir / "summary.json"
+    if summary_path.exists():
+        summary_path.unlink()  # never report a previous run's figures as this one's
+    spawn_rate = args.spawn_rate if args.spawn_rate is not None else float(args.users)
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(locustfile),
+        "--host",
+        host,
+        "--users",
+        str(args.users),
+        "--spawn-rate",
+        str(spawn_rate),
+        "--run-time",
+        args.run_time,
+        "--llm-out",
+        str(out_dir),
+        "--exit-code-on-error",
+        "0",
+        "--stop-timeout",
+        "10",
+    ]
+    if headless:
+        cmd += ["--headless", "--only-summary"]
+    if args.model:
+        cmd += ["--llm-model", args.model]
+    if args.max_tokens is not None:
+        cmd += ["--llm-max-tokens", str(args.max_tokens)]
+    cmd += _MODE_CLASSES[args.mode]
+    preexec = None
+    if pin_cpu is not None and (os.cpu_count() or 1) >= 2:
+        cpu = pin_cpu
+
+        def preexec() -> None:
+            os.sched_setaffinity(0, {cpu})
+
+    completed = subprocess.run(cmd, preexec_fn=preexec, check=False)
+    if completed.returncode == EXIT_CONFIG:
+        return EXIT_CONFIG
+    if not summary_path.is_file():
+        print(
+            "locust-llm: error: the run wrote no summary (see Locust's output above)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL if completed.returncode == 0 else completed.returncode
+    from harness.report.markdown import render_terminal
+    from harness.report.summary import load_summary
+
+    summary = load_summary(summary_path)
+    print()
+    print(render_terminal(summary))
+    print(f"\nReports: {summary_path}, {out_dir / 'summary.md'}")
+    if args.summary_json:
+        Path(args.summary_json).write_text(summary_path.read_text())
+    if completed.returncode != 0:
+        return completed.returncode
+    failed = sum(
+        mode.get("outcomes", {}).get(outcome, 0)
+        for mode in summary.get("modes", {}).values()
+        for outcome in ("failed", "empty")
+    )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

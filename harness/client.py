@@ -1,0 +1,408 @@
+"""HTTP transport: send one completion request, feed the bytes to the parser as they arrive.
+
+The hot path runs on geventhttpclient (Locust's FastHttpUser transport): llhttp parses the
+HTTP framing in C, and we read the socket ourselves, one `recv()` at a time, taking
+`time.perf_counter()` right after each one returns. Nothing waits for a full read block, so an
+event is timestamped when its bytes arrive (geventhttpclient's `iter_content(1024)` and Locust's
+`iter_lines` buffer and merge events; catalogue SSE-11/SSE-13).
+
+Every failure becomes exactly one `ErrorClass` on the record. `classify_failure()` is the one
+place where socket, ssl and geventhttpclient exceptions are mapped. No request failure escapes
+`send()`: the caller gets a filled `RequestRecord` either way.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from geventhttpclient import HTTPClient
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
+
+from harness import __version__
+from harness.errors import (
+    ConfigError,
+    ErrorClass,
+    Mode,
+    Outcome,
+    error_class_for_status,
+)
+from harness.protocols.openai import OpenAIProtocol
+from harness.record import RequestRecord
+from harness.stream import StreamReader
+
+if TYPE_CHECKING:
+    from geventhttpclient.response import HTTPSocketPoolResponse
+
+_RECV_SIZE = 65536
+#: after `[DONE]`, trailing bytes (a late usage chunk, the chunked terminator) are drained up
+#: to this much and this long before the connection is given up (catalogue OAI-18 e)
+_DRAIN_BYTES = 65536
+_DRAIN_S = 1.0
+#: error bodies are read up to this size, for diagnostics only
+_ERROR_BODY_BYTES = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Deadlines of one request, in seconds. Each has its own error class (DESIGN.md §2).
+
+    `stall_s` is measured between token-bearing events, so keep-alive comments cannot hold a
+    dead stream open (catalogue NET-06); `ttft_s` likewise ignores everything but tokens.
+    """
+
+    connect_s: float = 10.0
+    header_s: float = 60.0
+    ttft_s: float = 120.0
+    stall_s: float = 60.0
+    total_s: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where requests go: a base URL up to and including `/v1`, split once."""
+
+    scheme: str
+    host: str
+    port: int
+    path_prefix: str
+
+    @classmethod
+    def parse(cls, base_url: str) -> Target:
+        """Parse and check a base URL such as `http://127.0.0.1:8000/v1`."""
+        url = base_url.strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"base URL {_redact_url(url)!r}: expected http://host[:port]/v1 "
+                "or https://host[:port]/v1"
+            )
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise ConfigError(f"base URL {_redact_url(url)!r}: bad port") from exc
+        prefix = parts.path.rstrip("/")
+        for suffix in ("/chat/completions", "/completions"):
+            if prefix.endswith(suffix):  # catalogue CFG-06: never double the endpoint
+                prefix = prefix[: -len(suffix)]
+        return cls(parts.scheme, parts.hostname, port, prefix)
+
+    @property
+    def display(self) -> str:
+        """The base URL without credentials or query: safe for logs, reports and labels."""
+        default = 443 if self.scheme == "https" else 80
+        port = "" if self.port == default else f":{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}{port}{self.path_prefix}"
+
+
+@dataclass(slots=True)
+class LLMClient:
+    """Sends completion requests to one target over one keep-alive connection.
+
+    One client per Locust user (a user is one conversation at a time). Not thread-safe;
+    gevent-cooperative once Locust has monkey-patched the process.
+    """
+
+    target: Target
+    protocol: OpenAIProtocol = field(default_factory=OpenAIProtocol)
+    api_key: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_event_bytes: int = 16 * 1024 * 1024
+    keep_text: bool = False
+    _http: HTTPClient = field(init=False)
+    _headers: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._http = HTTPClient(
+            self.target.host,
+            self.target.port,
+            ssl=self.target.scheme == "https",
+            connection_timeout=self.timeouts.connect_s,
+            network_timeout=self.timeouts.header_s,
+            concurrency=1,
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"locust-llm/{__version__}",
+        }
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        self._headers = headers
+
+    @property
+    def endpoint(self) -> str:
+        """The request path (a template: no host, no query), e.g. `/v1/chat/completions`."""
+        return self.target.path_prefix + self.protocol.path
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._http.close()
+
+    def new_record(self, mode: Mode, model: str) -> RequestRecord:
+        """A record for a request about to be sent."""
+        record = RequestRecord(mode=mode, model=model, endpoint=self.endpoint)
+        if self.keep_text:
+            record.text = []
+        return record
+
+    def send(self, record: RequestRecord, body: bytes) -> None:
+        """Send `body` and fill `record` until the response ends or fails. Never raises for a
+        failed request; raises only `gevent.GreenletExit` (the run stopping), after marking the
+        record `cancelled`."""
+        stream = record.mode is Mode.STREAM
+        headers = dict(self._headers)
+        headers["Accept"] = "text/event-stream" if stream else "application/json"
+        phase = "connect"
+        response: HTTPSocketPoolResponse | None = None
+        try:
+            record.t0 = perf_counter()
+            response = self._http.request("POST", self.endpoint, body=body, headers=headers)
+            phase = "body"
+            record.t_headers = perf_counter()
+            record.status = status = response.status_code
+            if not 200 <= status < 300:
+                self._read_error(response, record)
+            elif stream:
+                self._read_stream(response, record)
+            else:
+                self._read_batch(response, record)
+        except BaseException as exc:
+            t = perf_counter()
+            if response is not None:
+                _abandon(response)
+            if not isinstance(exc, Exception):  # GreenletExit, KeyboardInterrupt: run stops
+                record.outcome = Outcome.CANCELLED
+                record.t_end = t
+                raise
+            error_class = classify_failure(exc, phase)
+            if error_class is None:
+                raise
+            record.fail(error_class, t)
+
+    # ------------------------------------------------------------------ reading
+
+    def _read_stream(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
+        content_type = _content_type(response)
+        if content_type != "text/event-stream":
+            if content_type is None:
+                record.note("missing_content_type")  # catalogue NET-09: parse as SSE
+            else:
+                self._read_wrong_body(response, record, content_type)
+                return
+        reader = StreamReader(self.protocol, record, self.max_event_bytes)
+        feed = reader.feed
+        timeouts = self.timeouts
+        deadline_total = record.t0 + timeouts.total_s
+        deadline_ttft = min(record.t0 + timeouts.ttft_s, deadline_total)
+        stall_s = timeouts.stall_s
+        sock = response._sock
+        body = response._body_buffer
+        t = record.t_headers or perf_counter()
+        settled = False
+        while True:
+            if body:
+                data = bytes(body)
+                del body[:]
+                if feed(data, t):
+                    settled = True
+                    break
+            if response.message_complete:
+                break
+            if sock is None:
+                raise HTTPConnectionClosed("connection closed.")
+            # the nearest deadline bounds this read; keep-alive comments do not extend it
+            # (catalogue NET-06): only token-bearing events move the stall deadline
+            t_last = record.t_last_token
+            if t_last is None:
+                deadline = deadline_ttft
+                error_class = (
+                    ErrorClass.TTFT_TIMEOUT
+                    if deadline_ttft < deadline_total
+                    else ErrorClass.TOTAL_TIMEOUT
+                )
+            elif t_last + stall_s < deadline_total:
+                deadline, error_class = t_last + stall_s, ErrorClass.STALL_TIMEOUT
+            else:
+                deadline, error_class = deadline_total, ErrorClass.TOTAL_TIMEOUT
+            remaining = deadline - perf_counter()
+            if remaining <= 0:
+                reader.fail(error_class, perf_counter())
+                settled = True
+                break
+            sock.settimeout(remaining)
+            try:
+                data = sock.recv(_RECV_SIZE)
+            except TimeoutError:
+                reader.fail(error_class, perf_counter())
+                settled = True
+                break
+            t = perf_counter()
+            response.feed(data)  # an EOF (b"") inside a chunked body raises HTTPParseError
+            if not data and not response.message_complete:
+                raise HTTPConnectionClosed("connection closed.")
+        if not settled:
+            reader.end(t)
+        if reader.done and not response.message_complete:
+            _drain(response, reader)
+        if not response.message_complete:
+            _abandon(response)
+
+    def _read_batch(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
+        content_type = _content_type(response)
+        data = self._read_all(response, record, limit=None)
+        if data is None:
+            return
+        t = record.t_end if record.t_end is not None else perf_counter()
+        record.t_end = None
+        if content_type not in (None, "application/json"):
+            record.fail(ErrorClass.BAD_CONTENT_TYPE, t)
+            return
+        self.protocol.read_body(data, record, t)
+
+    def _read_error(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
+        status = response.status_code
+        self._read_all(response, record, limit=_ERROR_BODY_BYTES)
+        record.outcome = None
+        record.fail(error_class_for_status(status), perf_counter())
+
+    def _read_wrong_body(
+        self, response: HTTPSocketPoolResponse, record: RequestRecord, content_type: str
+    ) -> None:
+        data = self._read_all(response, record, limit=_ERROR_BODY_BYTES)
+        t = perf_counter()
+        if (
+            data is not None
+            and content_type == "application/json"
+            and self.protocol.is_error_body(data)
+        ):
+            record.fail(ErrorClass.ERROR_IN_BODY, t)  # catalogue NET-09
+            return
+        if record.outcome is None:
+            record.fail(ErrorClass.BAD_CONTENT_TYPE, t)
+
+    def _read_all(
+        self, response: HTTPSocketPoolResponse, record: RequestRecord, limit: int | None
+    ) -> bytes | None:
+        """Read a whole body within the total deadline. Sets `record.t_end` at its last byte;
+        returns None after marking the record failed."""
+        deadline = record.t0 + self.timeouts.total_s
+        sock = response._sock
+        body = response._body_buffer
+        t = perf_counter()
+        while not response.message_complete:
+            if limit is not None and len(body) > limit:
+                _abandon(response)
+                break
+            if sock is None:
+                raise HTTPConnectionClosed("connection closed.")
+            remaining = deadline - perf_counter()
+            if remaining <= 0:
+                record.fail(ErrorClass.TOTAL_TIMEOUT, perf_counter())
+                _abandon(response)
+                return None
+            sock.settimeout(remaining)
+            try:
+                data = sock.recv(_RECV_SIZE)
+            except TimeoutError:
+                record.fail(ErrorClass.TOTAL_TIMEOUT, perf_counter())
+                _abandon(response)
+                return None
+            t = perf_counter()
+            response.feed(data)
+            if not data and not response.message_complete:
+                raise HTTPConnectionClosed("connection closed.")
+        record.t_end = t
+        data = bytes(body)
+        del body[:]
+        return data
+
+
+def _last(record: RequestRecord) -> float:
+    return record.t_last_token if record.t_last_token is not None else record.t0
+
+
+def _drain(response: HTTPSocketPoolResponse, reader: StreamReader) -> None:
+    """After `[DONE]`: read what trails it (a late usage chunk, the chunked terminator) within
+    a small budget, without moving the request's end (catalogue OAI-18 e)."""
+    sock = response._sock
+    body = response._body_buffer
+    deadline = perf_counter() + _DRAIN_S
+    received = 0
+    try:
+        while not response.message_complete and sock is not None and received < _DRAIN_BYTES:
+            if body:
+                reader.feed_trailing(bytes(body))
+                del body[:]
+            remaining = deadline - perf_counter()
+            if remaining <= 0:
+                return
+            sock.settimeout(remaining)
+            data = sock.recv(_RECV_SIZE)
+            received += len(data)
+            response.feed(data)
+            if not data:
+                return
+    except (OSError, HTTPParseError):
+        return
+    finally:
+        if body:
+            reader.feed_trailing(bytes(body))
+            del body[:]
+
+
+def _content_type(response: HTTPSocketPoolResponse) -> str | None:
+    value: Any = response.get("content-type")
+    if not value:
+        return None
+    if isinstance(value, list):
+        value = value[0]
+    return str(value).split(";", 1)[0].strip().lower()
+
+
+def _abandon(response: HTTPSocketPoolResponse) -> None:
+    """Close a connection whose response was not read to its end (never reuse it)."""
+    pool, sock = response._pool, response._sock
+    response._pool = response._sock = None
+    if sock is not None:
+        if pool is not None:
+            pool.release_socket(sock)
+        else:
+            sock.close()
+
+
+def classify_failure(exc: BaseException, phase: str) -> ErrorClass | None:
+    """Map a foreign exception to its error class, most specific first; None if it is not a
+    request failure (a harness bug). `phase` is `connect` (before the response headers were
+    read) or `body`."""
+    if isinstance(exc, socket.gaierror):
+        return ErrorClass.DNS
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorClass.CONNECT_REFUSED
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return ErrorClass.TLS
+    if isinstance(exc, TimeoutError):
+        # geventhttpclient raises a timeout from connect() or from reading the headers; the
+        # socket is connected only once the request bytes could be written
+        if phase == "connect" and "connect" in str(exc).lower():
+            return ErrorClass.CONNECT_TIMEOUT
+        return ErrorClass.HEADER_TIMEOUT if phase == "connect" else ErrorClass.STALL_TIMEOUT
+    if isinstance(exc, HTTPParseError) and phase == "body":
+        return ErrorClass.STREAM_TRUNCATED  # catalogue NET-11: incomplete chunked body
+    if isinstance(exc, HTTPConnectionClosed | ConnectionError | HTTPParseError):
+        return ErrorClass.STREAM_RESET
+    if isinstance(exc, OSError):
+        return ErrorClass.STREAM_RESET
+    return None
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        netloc = "***@" + parts.netloc.rsplit("@", 1)[-1]
+        parts = parts._replace(netloc=netloc)
+    return parts._replace(query="").geturl()

@@ -1,0 +1,212 @@
+"""How finished requests reach Locust and the harness's own statistics.
+
+Each finished request is published once:
+
+1. the `llm_request` event (on `environment.events`) carries its `RequestRecord` to every sink;
+2. Locust `request` events, one row per *request*, never per chunk (DESIGN.md §6): `stream e2e`
+   (the request itself: success, or failure named by its error class), and for successful
+   streams `stream ttft` and `stream tpot`; `batch e2e` for batch requests. This is the only
+   place where durations become milliseconds.
+3. the run's `RunStats` (high-resolution, mergeable) observes it. In distributed mode workers ship
+   deltas in Locust's own worker reports and the master merges them, so the master's statistics,
+   the summary and every exporter read one merged truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import locust
+from locust.env import Environment
+from locust.event import EventHook
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness import __version__
+from harness.errors import SUCCESS_OUTCOMES, Mode, Outcome, RequestError
+from harness.record import RequestRecord
+from harness.report.summary import RunInfo, build_summary, write_reports
+from harness.stats import RunStats
+
+logger = logging.getLogger("locust_llm")
+
+#: key of our statistics in Locust's worker -> master reports
+REPORT_KEY = "locust_llm"
+REQUEST_TYPE = "LLM"
+
+
+class EmptyCompletion(Exception):
+    """A 200 response that carried no token (outcome `empty`): a failure by default."""
+
+    def __str__(self) -> str:
+        return "empty"
+
+    def __repr__(self) -> str:
+        return "EmptyCompletion('empty')"
+
+
+@dataclass(eq=False)
+class LLMRun:
+    """Per-environment state of the harness: the event hook, statistics and run metadata."""
+
+    environment: Environment
+    stats: RunStats = field(default_factory=RunStats)
+    llm_request: EventHook = field(default_factory=EventHook)
+    started_at: datetime | None = None
+    t_start: float | None = None
+    t_stop: float | None = None
+    host: str = ""
+    max_users: int = 0
+    client_saturated: bool = False
+
+    def duration_s(self) -> float:
+        """Seconds from test start to stop (or to now while running)."""
+        if self.t_start is None:
+            return 0.0
+        end = self.t_stop if self.t_stop is not None else time.perf_counter()
+        return max(end - self.t_start, 0.0)
+
+    def summary(self) -> dict[str, Any]:
+        """The `summary.json` document for the run so far."""
+        run = RunInfo(
+            started_at=(self.started_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+            duration_s=round(self.duration_s(), 3),
+            host=self.host,
+            users=self.max_users,
+            locust_version=locust.__version__,
+            harness_version=__version__,
+            client_saturated=self.client_saturated,
+        )
+        return build_summary(self.stats.summary(self.duration_s()), run=run)
+
+
+_runs: weakref.WeakKeyDictionary[Environment, LLMRun] = weakref.WeakKeyDictionary()
+
+
+def llm_run(environment: Environment) -> LLMRun:
+    """The harness state of `environment`, attaching the listeners on first use."""
+    run = _runs.get(environment)
+    if run is None:
+        run = _runs[environment] = LLMRun(environment)
+        environment.events.llm_request = run.llm_request  # type: ignore[attr-defined]
+        _attach_listeners(run)
+    return run
+
+
+def publish(environment: Environment, record: RequestRecord, response_bytes: int = 0) -> None:
+    """Publish one finished request: `llm_request`, Locust rows, statistics."""
+    run = llm_run(environment)
+    run.stats.observe(record)
+    run.llm_request.fire(record=record, environment=environment)
+    if record.outcome is Outcome.CANCELLED:
+        return  # neither success nor failure (DESIGN.md §2)
+    fire_request = environment.events.request.fire
+    mode = record.mode
+    e2e_s = record.e2e_s
+    name = f"{mode.value} e2e"
+    exception: Exception | None = None
+    if record.outcome not in SUCCESS_OUTCOMES:
+        if record.outcome is Outcome.EMPTY:
+            exception = EmptyCompletion()
+        else:
+            assert record.error_class is not None
+            exception = RequestError(record.error_class, status=record.status)
+    context = {"model": record.model}
+    fire_request(
+        request_type=REQUEST_TYPE,
+        name=name,
+        response_time=_ms(e2e_s),
+        response_length=response_bytes,
+        response=None,
+        context=context,
+        exception=exception,
+    )
+    if exception is not None or mode is not Mode.STREAM:
+        return
+    ttft_s = record.ttft_s
+    if ttft_s is not None:
+        fire_request(
+            request_type=REQUEST_TYPE,
+            name="stream ttft",
+            response_time=_ms(ttft_s),
+            response_length=0,
+            response=None,
+            context=context,
+            exception=None,
+        )
+    tpot_s = record.tpot_s
+    if tpot_s is not None:
+        fire_request(
+            request_type=REQUEST_TYPE,
+            name="stream tpot",
+            response_time=_ms(tpot_s),
+            response_length=0,
+            response=None,
+            context=context,
+            exception=None,
+        )
+
+
+def _ms(seconds: float | None) -> float:
+    return 0.0 if seconds is None else seconds * 1000.0
+
+
+def _attach_listeners(run: LLMRun) -> None:
+    events = run.environment.events
+
+    def on_test_start(environment: Environment, **_: Any) -> None:
+        if run.t_start is None or run.t_stop is not None:
+            run.stats = RunStats()
+            run.started_at = datetime.now(UTC)
+            run.t_start = time.perf_counter()
+            run.t_stop = None
+            run.max_users = 0
+        host = environment.host or ""
+        if host:
+            from harness.client import Target
+
+            try:
+                run.host = Target.parse(host).display
+            except Exception:  # noqa: BLE001 - a bad host is reported by the users
+                run.host = ""
+
+    def on_spawning_complete(user_count: int, **_: Any) -> None:
+        run.max_users = max(run.max_users, user_count)
+
+    def on_test_stop(environment: Environment, **_: Any) -> None:
+        if run.t_start is not None and run.t_stop is None:
+            run.t_stop = time.perf_counter()
+
+    def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
+        data[REPORT_KEY] = run.stats.take_delta()
+
+    def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
+        delta = data.get(REPORT_KEY)
+        if delta:
+            run.stats.merge_wire(delta)
+
+    def on_quitting(environment: Environment, **_: Any) -> None:
+        if isinstance(environment.runner, WorkerRunner):
+            return
+        on_test_stop(environment)
+        out_dir = getattr(environment.parsed_options, "llm_out", "") or ""
+        if out_dir and run.t_start is not None:
+            paths = write_reports(run.summary(), Path(out_dir))
+            logger.info("locust-llm: wrote %s", ", ".join(str(p) for p in paths))
+
+    events.test_start.add_listener(on_test_start)
+    events.spawning_complete.add_listener(on_spawning_complete)
+    events.test_stop.add_listener(on_test_stop)
+    events.report_to_master.add_listener(on_report_to_master)
+    events.worker_report.add_listener(on_worker_report)
+    events.quitting.add_listener(on_quitting)
+
+
+def is_master(environment: Environment) -> bool:
+    """Whether this process is a distributed master (it sends no requests)."""
+    return isinstance(environment.runner, MasterRunner)

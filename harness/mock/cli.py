@@ -1,0 +1,156 @@
+"""Command line of the mock: ``python -m harness.mock`` and ``locust-llm mock``.
+
+`main` parses the options, prepares the process for exact timing (a short GIL switch
+interval, optional CPU pinning, a frozen heap), starts a `MockServer`, prints exactly
+one line, ``mock listening on http://HOST:PORT/v1``, and serves until SIGINT or SIGTERM,
+then exits 0. Bad arguments give a one-line error and exit 2; a port that cannot be
+bound exits 1. Standard library only; it must not import the harness core
+(``harness.sse``, ``harness.protocols``, ``harness.record``, ``harness.stats``): the
+mock is the yardstick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import sys
+from typing import NoReturn
+
+from harness.mock.profiles import LatencyProfile, parse_duration
+from harness.mock.server import MockServer
+
+# A woken emitter thread waits at most this long for the GIL (the default is 5 ms).
+SWITCH_INTERVAL_S = 0.0005
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), without usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
+    return int(text)
+
+
+def _cpus(text: str) -> set[int]:
+    try:
+        cpus = {int(part) for part in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected CPU numbers like 1 or 0,1, got {text!r}"
+        ) from None
+    allowed = os.sched_getaffinity(0)
+    if not cpus <= allowed:
+        raise argparse.ArgumentTypeError(
+            f"CPU {sorted(cpus - allowed)} not available (allowed: {sorted(allowed)})"
+        )
+    return cpus
+
+
+def build_parser(prog: str = "python -m harness.mock") -> argparse.ArgumentParser:
+    parser = _OneLineParser(
+        prog=prog,
+        description="OpenAI-compatible mock LLM server with exact, known token timing.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8000, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--ttft",
+        type=_duration,
+        default=0.2,
+        metavar="DURATION",
+        help="time to first token, e.g. 200ms (default)",
+    )
+    parser.add_argument(
+        "--itl",
+        type=_duration,
+        default=0.02,
+        metavar="DURATION",
+        help="inter-token latency, e.g. 20ms (default)",
+    )
+    parser.add_argument(
+        "--tokens",
+        type=_positive_int,
+        default=64,
+        help="output tokens per response unless max_tokens asks for fewer",
+    )
+    parser.add_argument(
+        "--jitter",
+        type=_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="uniform per-token jitter in [-J, +J], seeded (default 0)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="jitter seed (default 0)")
+    parser.add_argument("--model", default="mock-llm", help="served model name")
+    parser.add_argument(
+        "--cpu",
+        type=_cpus,
+        default=None,
+        metavar="N[,M]",
+        help="pin the server to these CPUs (sched_setaffinity)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None, *, prog: str = "python -m harness.mock") -> int:
+    """Serve until SIGINT/SIGTERM; exit code 0, 1 (cannot listen) or 2 (usage)."""
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    profile = LatencyProfile(
+        ttft_s=args.ttft,
+        itl_s=args.itl,
+        output_tokens=args.tokens,
+        jitter_s=args.jitter,
+        seed=args.seed,
+    )
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, args.cpu)  # before any thread starts: they inherit it
+    # Only this thread takes the signals, in sigwait below; server threads inherit the mask.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    server = MockServer(profile, host=args.host, port=args.port, model=args.model)
+    try:
+        try:
+            server.start()
+        except OSError as exc:
+            print(
+                f"{prog}: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
+        gc.collect()
+        gc.freeze()  # start-up objects never need scanning again: shorter collections
+        print(f"mock listening on {server.url}", flush=True)
+        signal.sigwait(stop_signals)
+        server.close()
+        return 0
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)

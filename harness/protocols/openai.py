@@ -1,0 +1,313 @@
+"""The OpenAI-compatible protocol: `/chat/completions` and `/completions`, stream and batch.
+
+Builds request bodies and interprets what comes back, following DESIGN.md §2:
+
+- A *token-bearing* chunk has, in any choice, non-empty `delta.content`,
+  `delta.reasoning_content`, `delta.reasoning`, `delta.refusal`, or `delta.tool_calls` carrying a
+  function name or non-empty arguments (for `/completions`: non-empty `text`). Role-only chunks,
+  empty-content chunks, usage chunks and keep-alives are never tokens (catalogue OAI-01..03).
+- Usage is cumulative: the last `usage.completion_tokens` seen wins, never a sum (OAI-04).
+- An in-band error (`{"error": …}` in a data line, an `event: error`, or llama.cpp's `error:`
+  field) fails the request with `stream_error_event`, even after tokens (OAI-08, OAI-09).
+
+Pure: standard library only; it updates the `RequestRecord` it is given and reads no clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import ErrorClass, Outcome
+from harness.protocols import StreamStep
+from harness.record import RequestRecord
+from harness.sse import SSEEvent
+
+CHAT_PATH = "/chat/completions"
+COMPLETIONS_PATH = "/completions"
+
+#: finish_reason -> outcome (catalogue OAI-07). "error" is OpenRouter's in-band failure.
+_FINISH_OUTCOMES: dict[str, Outcome] = {
+    "stop": Outcome.OK,
+    "tool_calls": Outcome.OK,
+    "function_call": Outcome.OK,
+    "length": Outcome.OK_LENGTH,
+    "content_filter": Outcome.CONTENT_FILTERED,
+}
+
+_decode_json = json.JSONDecoder().decode
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIProtocol:
+    """Chat completions (`chat=True`) or legacy completions, OpenAI wire format."""
+
+    chat: bool = True
+
+    @property
+    def path(self) -> str:
+        """The endpoint path, relative to a base URL that ends in `/v1`."""
+        return CHAT_PATH if self.chat else COMPLETIONS_PATH
+
+    def build_body(
+        self,
+        *,
+        model: str,
+        prompt: str | Sequence[Mapping[str, Any]],
+        stream: bool,
+        params: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        """The JSON request body. Streams ask for a final usage chunk (`include_usage`).
+
+        `prompt` is a user message text, or (chat only) a list of chat messages.
+        `params` (max_tokens, temperature, extra body keys) are merged in last.
+        """
+        body: dict[str, Any] = {"model": model}
+        if self.chat:
+            if isinstance(prompt, str):
+                body["messages"] = [{"role": "user", "content": prompt}]
+            else:
+                body["messages"] = list(prompt)
+        else:
+            body["prompt"] = prompt if isinstance(prompt, str) else _flatten(prompt)
+        body["stream"] = stream
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        if params:
+            body.update(params)
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    # ------------------------------------------------------------------ streams
+
+    def read_event(self, event: SSEEvent, record: RequestRecord) -> StreamStep:
+        """Interpret one SSE event of a streamed completion, updating `record`."""
+        if event.error is not None or event.event == "error":
+            # catalogue OAI-09 (c) llama.cpp `error:` field, (d) `event: error`
+            return _fail(record, ErrorClass.STREAM_ERROR_EVENT, event.t)
+        if event.event != "message":
+            record.note("unexpected_event_name")  # catalogue SSE-08: processed normally
+        data = event.data
+        if data[:1] == "[" or data[:1] == " ":
+            stripped = data.strip()
+            if stripped == "[DONE]":
+                if data != "[DONE]":
+                    record.note("done_whitespace")  # catalogue SSE-04
+                return StreamStep.DONE
+        try:
+            chunk = _decode_json(data)
+        except ValueError:
+            record.note("malformed_json")
+            return _fail(record, ErrorClass.MALFORMED_EVENT, event.t)
+        if type(chunk) is not dict:
+            record.note("schema_mismatch")
+            return _fail(record, ErrorClass.MALFORMED_EVENT, event.t)
+        if chunk.get("error") is not None:
+            return _fail(record, ErrorClass.STREAM_ERROR_EVENT, event.t)
+
+        cumulative: int | None = None
+        usage = chunk.get("usage")
+        if usage is not None:
+            cumulative = _read_usage(usage, record)
+
+        choices = chunk.get("choices")
+        if not choices:  # [], None or absent: a usage or keep-alive chunk (OAI-03)
+            return StreamStep.CONTINUE
+        if type(choices) is not list:
+            record.note("schema_mismatch")
+            return _fail(record, ErrorClass.MALFORMED_EVENT, event.t)
+
+        token = visible = False
+        text_parts = record.text
+        for choice in choices:
+            if type(choice) is not dict:
+                record.note("schema_mismatch")
+                return _fail(record, ErrorClass.MALFORMED_EVENT, event.t)
+            if self.chat:
+                delta = choice.get("delta")
+                if type(delta) is dict and delta:
+                    t_bearing, v_bearing = _read_delta(delta, text_parts)
+                    token = token or t_bearing
+                    visible = visible or v_bearing
+            else:
+                text = choice.get("text")
+                if type(text) is str and text:
+                    token = visible = True
+                    if text_parts is not None:
+                        text_parts.append(text)
+            reason = choice.get("finish_reason")
+            if reason is not None:
+                _read_finish_reason(reason, record)
+        if token:
+            record.on_token_event(event.t, visible=visible, cumulative_tokens=cumulative)
+        if record.finish_reason == "error":
+            return _fail(record, ErrorClass.STREAM_ERROR_EVENT, event.t)
+        return StreamStep.CONTINUE
+
+    def read_trailing_event(self, event: SSEEvent, record: RequestRecord) -> None:
+        """An event after `[DONE]`: only a late usage chunk counts (catalogue OAI-18 e)."""
+        if event.data[:1] != "{":
+            return
+        try:
+            chunk = _decode_json(event.data)
+        except ValueError:
+            return
+        if type(chunk) is dict and chunk.get("usage") is not None:
+            _read_usage(chunk["usage"], record)
+
+    def end_stream(self, record: RequestRecord, t: float, *, done: bool) -> None:
+        """Settle the outcome once the stream ended: `[DONE]` at `t`, or a clean EOF at `t`.
+
+        The termination matrix (catalogue OAI-18): `[DONE]` ends the request even without a
+        finish_reason; a clean EOF after a finish_reason is a success missing its `[DONE]`; a
+        clean EOF with neither is `stream_truncated`. A success with no token is `empty`.
+        """
+        if record.outcome is not None:  # already failed
+            return
+        if record.server_output_tokens is None:
+            record.note("usage_missing")  # catalogue OAI-04 (a): tokens counted by chunk
+        if done:
+            if record.finish_reason is None:
+                record.note("missing_finish_reason")
+        elif record.finish_reason is not None:
+            record.note("missing_done")
+        else:
+            record.fail(ErrorClass.STREAM_TRUNCATED, t)
+            return
+        record.t_end = t
+        if not record.chunk_times:
+            record.outcome = Outcome.EMPTY  # catalogue OAI-16
+            return
+        record.outcome = finish_outcome(record)
+
+    # ------------------------------------------------------------------ batch
+
+    def read_body(self, body: bytes, record: RequestRecord, t: float) -> None:
+        """Interpret a whole `stream: false` response body received at `t`."""
+        try:
+            doc = _decode_json(body.decode("utf-8", errors="replace"))
+        except ValueError:
+            record.note("malformed_json")
+            _fail(record, ErrorClass.MALFORMED_EVENT, t)
+            return
+        if type(doc) is not dict:
+            record.note("schema_mismatch")
+            _fail(record, ErrorClass.MALFORMED_EVENT, t)
+            return
+        if doc.get("error") is not None:
+            _fail(record, ErrorClass.ERROR_IN_BODY, t)  # catalogue OAI-14 (d)
+            return
+        usage = doc.get("usage")
+        if usage is not None:
+            _read_usage(usage, record)
+        else:
+            record.note("usage_missing")
+        choices = doc.get("choices")
+        has_output = False
+        if type(choices) is list:
+            for choice in choices:
+                if type(choice) is not dict:
+                    continue
+                if self.chat:
+                    message = choice.get("message")
+                    if type(message) is dict:
+                        has_output = _read_delta(message, record.text)[0] or has_output
+                else:
+                    text = choice.get("text")
+                    if type(text) is str and text:
+                        has_output = True
+                        if record.text is not None:
+                            record.text.append(text)
+                reason = choice.get("finish_reason")
+                if reason is not None:
+                    _read_finish_reason(reason, record)
+        elif choices is not None:
+            record.note("schema_mismatch")
+            _fail(record, ErrorClass.MALFORMED_EVENT, t)
+            return
+        record.t_end = t
+        if record.finish_reason == "error":
+            _fail(record, ErrorClass.ERROR_IN_BODY, t)
+            return
+        if not has_output:
+            record.outcome = Outcome.EMPTY  # catalogue OAI-14 (c)
+            return
+        record.outcome = finish_outcome(record)
+
+    def is_error_body(self, body: bytes) -> bool:
+        """Whether `body` is a JSON document carrying an `error` (an in-band failure)."""
+        try:
+            doc = _decode_json(body.decode("utf-8", errors="replace"))
+        except ValueError:
+            return False
+        return type(doc) is dict and doc.get("error") is not None
+
+
+def finish_outcome(record: RequestRecord) -> Outcome:
+    """The outcome a finished request earns from its finish_reason (catalogue OAI-07)."""
+    reason = record.finish_reason
+    if reason is None:
+        return Outcome.OK
+    outcome = _FINISH_OUTCOMES.get(reason)
+    if outcome is None:
+        record.note("unknown_finish_reason")
+        return Outcome.OK
+    return outcome
+
+
+def _read_delta(delta: dict[str, Any], text_parts: list[str] | None) -> tuple[bool, bool]:
+    """(token-bearing, visible) for a chat delta or message (DESIGN.md §2)."""
+    token = visible = False
+    content = delta.get("content")
+    if type(content) is str and content:
+        token = visible = True
+        if text_parts is not None:
+            text_parts.append(content)
+    refusal = delta.get("refusal")
+    if type(refusal) is str and refusal:
+        token = visible = True
+    if not token:
+        for key in ("reasoning_content", "reasoning"):
+            value = delta.get(key)
+            if type(value) is str and value:
+                token = True
+                break
+    tool_calls = delta.get("tool_calls")
+    if tool_calls and type(tool_calls) is list:
+        for call in tool_calls:
+            function = call.get("function") if type(call) is dict else None
+            if type(function) is dict and (function.get("name") or function.get("arguments")):
+                token = visible = True
+                break
+    return token, visible
+
+
+def _read_usage(usage: Any, record: RequestRecord) -> int | None:
+    """Take cumulative usage (last value wins, OAI-04). Returns completion_tokens if given."""
+    if type(usage) is not dict:
+        return None
+    completion = usage.get("completion_tokens")
+    prompt = usage.get("prompt_tokens")
+    if type(prompt) is int:
+        record.input_tokens = prompt
+    if type(completion) is int and completion >= 0:
+        record.server_output_tokens = completion
+        return completion
+    return None
+
+
+def _read_finish_reason(reason: Any, record: RequestRecord) -> None:
+    if type(reason) is str:
+        record.finish_reason = reason
+    else:
+        record.note("bad_finish_reason")  # catalogue OAI-07: a non-string value
+
+
+def _fail(record: RequestRecord, error_class: ErrorClass, t: float) -> StreamStep:
+    record.fail(error_class, t)
+    return StreamStep.FAILED
+
+
+def _flatten(messages: Sequence[Mapping[str, Any]]) -> str:
+    return "\n".join(str(m.get("content", "")) for m in messages)

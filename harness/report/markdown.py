@@ -1,0 +1,331 @@
+"""The batch-vs-streaming comparison table, rendered from a summary.json document.
+
+`render_markdown(summary)` gives Markdown for `summary.md` and CI job summaries;
+`render_terminal(summary)` gives the same table as plain aligned text. Modes are columns
+(streaming | batch) and the first latency row is the headline, "first visible output"
+(TTFT for streaming, E2E for batch: what a person waits for before seeing anything,
+DESIGN.md §2). Durations arrive in seconds and are shown in ms below 1 s; a figure that
+does not apply (TTFT for batch, a mode that was not run) shows `—`. Functions of the
+document only, tolerant of absent figures; standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+DASH = "—"
+"""Shown for a figure that does not apply or has no data."""
+
+MODE_ORDER = ("stream", "batch")
+MODE_TITLES = {"stream": "streaming", "batch": "batch"}
+
+# Outcomes that are neither a failure nor count towards the failure ratio's base.
+_SUCCESS_OUTCOMES = frozenset({"ok", "ok_length", "content_filtered"})
+_CANCELLED = "cancelled"
+_TRIPLE = ("p50", "p95", "p99")
+
+Figures = Mapping[str, Any]
+
+
+class Row(NamedTuple):
+    """One table row: its label and one cell per mode column."""
+
+    label: str
+    cells: list[str]
+    headline: bool = False
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for the table: ``4.27 ms``, ``212.4 ms``, ``1.26 s``.
+
+    Two decimals below 10 ms, one decimal up to 1 s, then seconds with two decimals.
+    """
+    ms = seconds * 1000.0
+    if ms < 10.0 and round(ms, 2) < 10.0:
+        return f"{ms:.2f} ms"
+    if round(ms, 1) < 1000.0:
+        return f"{ms:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def format_duration_short(seconds: float) -> str:
+    """A duration for a sentence, three significant digits: ``201 ms``, ``1.46 s``."""
+    ms = seconds * 1000.0
+    if round(ms) < 1000:
+        if round(ms) >= 100:
+            return f"{ms:.0f} ms"
+        if round(ms, 1) >= 10.0:
+            return f"{ms:.1f} ms"
+        return f"{ms:.2f} ms"
+    if round(seconds, 2) < 10.0:
+        return f"{seconds:.2f} s"
+    if round(seconds, 1) < 100.0:
+        return f"{seconds:.1f} s"
+    return f"{seconds:.0f} s"
+
+
+def build_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[Row]]:
+    """The column modes present in `summary` and the table rows, shared by both renderers."""
+    modes = _modes(summary)
+    columns = [m for m in MODE_ORDER if m in modes]
+    figs = [modes[m] for m in columns]
+
+    def row(label: str, cell: Callable[[Figures], str], headline: bool = False) -> Row:
+        return Row(label, [cell(f) for f in figs], headline)
+
+    itl_label = "inter-chunk latency" if _any_inter_chunk(figs) else "ITL"
+    return columns, [
+        row("requests", _requests_cell),
+        row("failures", _failures_cell),
+        row(
+            "first visible output p50 / p95 / p99",
+            lambda f: _triple(f.get("first_visible_s")),
+            headline=True,
+        ),
+        row("TTFT p50 / p95 / p99", lambda f: _triple(f.get("ttft_s"))),
+        row(f"{itl_label} p50 / p95 / p99", lambda f: _triple(_itl_block(f))),
+        row("TPOT p50", lambda f: _single(f.get("tpot_s"), "p50")),
+        row("E2E p50 / p95 / p99", lambda f: _triple(f.get("e2e_s"))),
+        row("output tokens/s", lambda f: _rate(f.get("output_tokens_per_s"), 1)),
+        row("requests/s", lambda f: _rate(f.get("requests_per_s"), 2)),
+    ]
+
+
+def headline_sentence(summary: Mapping[str, Any]) -> str | None:
+    """The comparison in words, with p50s and the ratio; None unless both modes have it.
+
+    >>> s = {"modes": {"stream": {"first_visible_s": {"p50": 0.201}},
+    ...                "batch": {"first_visible_s": {"p50": 1.46}}}}
+    >>> print(headline_sentence(s))  # doctest: +NORMALIZE_WHITESPACE
+    Streaming shows the first token after 201 ms (p50); batch shows nothing until
+    the whole answer arrives after 1.46 s (p50): 7.3× sooner.
+    """
+    modes = _modes(summary)
+    stream = _percentile(modes.get("stream", {}).get("first_visible_s"), "p50")
+    batch = _percentile(modes.get("batch", {}).get("first_visible_s"), "p50")
+    if stream is None or batch is None:
+        return None
+    text = (
+        f"Streaming shows the first token after {format_duration_short(stream)} (p50); "
+        "batch shows nothing until the whole answer arrives after "
+        f"{format_duration_short(batch)} (p50)"
+    )
+    if stream <= 0.0 or batch <= 0.0:
+        return text + "."
+    if batch >= stream:
+        return text + f": {batch / stream:.1f}× sooner."
+    return text + f": streaming is {stream / batch:.1f}× later."
+
+
+def notes(summary: Mapping[str, Any]) -> list[str]:
+    """The lines below the table: headline, errors, ITL basis, saturation, SLOs."""
+    modes = _modes(summary)
+    lines: list[str] = []
+    sentence = headline_sentence(summary)
+    if sentence is not None:
+        lines.append(sentence)
+    errors = []
+    for mode in MODE_ORDER:
+        tally = modes.get(mode, {}).get("errors") or {}
+        counted = sorted(((n, name) for name, n in tally.items() if n), key=lambda t: (-t[0], t[1]))
+        if counted:
+            listed = ", ".join(f"{name} {n:,}" for n, name in counted)
+            errors.append(f"{MODE_TITLES[mode]}: {listed}")
+    if errors:
+        lines.append("Errors — " + "; ".join(errors) + ".")
+    inter_chunk = [
+        MODE_TITLES[m] for m in MODE_ORDER if modes.get(m, {}).get("itl_basis") == "inter_chunk"
+    ]
+    if inter_chunk:
+        lines.append(
+            f"Note: {' and '.join(inter_chunk)} ITL is inter-chunk latency (the gaps "
+            "between token-bearing chunks): tokens per chunk were not known for every "
+            "request, so a per-token ITL could not be derived."
+        )
+    run = summary.get("run")
+    if isinstance(run, Mapping) and run.get("client_saturated") is True:
+        lines.append(
+            "Warning: the load generator was saturated during this run "
+            "(client_saturated); these latencies include its own delays and "
+            "overstate the server's."
+        )
+    lines.extend(_slo_lines(summary.get("slos")))
+    return lines
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    """The comparison as Markdown: a title, the run line, the table, then `notes()`."""
+    columns, rows = build_rows(summary)
+    out = ["## locust-llm: streaming vs batch", ""]
+    run_line = _run_line(summary)
+    if run_line:
+        out += [run_line, ""]
+    if columns:
+        titles = [MODE_TITLES[m] for m in columns]
+        out.append("| | " + " | ".join(titles) + " |")
+        out.append("|:---|" + "---:|" * len(columns))
+        for r in rows:
+            if r.headline:
+                label = f"**{r.label}**"
+                cells = [c if c == DASH else f"**{c}**" for c in r.cells]
+            else:
+                label, cells = r.label, r.cells
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+    else:
+        out.append("No requests were recorded.")
+    for line in notes(summary):
+        out += ["", line]
+    return "\n".join(out) + "\n"
+
+
+def render_terminal(summary: Mapping[str, Any]) -> str:
+    """The comparison as plain text with aligned columns, for a terminal or a CI log."""
+    columns, rows = build_rows(summary)
+    out = ["locust-llm: streaming vs batch"]
+    run_line = _run_line(summary, code=False)
+    if run_line:
+        out.append(run_line)
+    out.append("")
+    if columns:
+        table = [["", *(MODE_TITLES[m] for m in columns)]]
+        table += [[r.label, *r.cells] for r in rows]
+        widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+        for k, line in enumerate(table):
+            label = line[0].ljust(widths[0])
+            cells = [c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)]
+            out.append("  ".join([label, *cells]).rstrip())
+            if k == 0:
+                out.append("  ".join("-" * w for w in widths))
+    else:
+        out.append("No requests were recorded.")
+    lines = notes(summary)
+    if lines:
+        out.append("")
+        out += lines
+    return "\n".join(out) + "\n"
+
+
+def _modes(summary: Mapping[str, Any]) -> dict[str, Figures]:
+    modes = summary.get("modes")
+    if not isinstance(modes, Mapping):
+        return {}
+    return {m: f for m, f in modes.items() if m in MODE_ORDER and isinstance(f, Mapping)}
+
+
+def _any_inter_chunk(figs: Sequence[Figures]) -> bool:
+    return any(f.get("itl_basis") == "inter_chunk" for f in figs)
+
+
+def _itl_block(f: Figures) -> Any:
+    # With basis inter_chunk, itl_s covers only the requests whose tokens per chunk were
+    # known; inter_chunk_s covers them all (harness.stats), so that is the figure shown.
+    if f.get("itl_basis") == "inter_chunk":
+        return f.get("inter_chunk_s")
+    return f.get("itl_s")
+
+
+def _percentile(block: Any, key: str) -> float | None:
+    if not isinstance(block, Mapping):
+        return None
+    value = block.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _single(block: Any, key: str) -> str:
+    value = _percentile(block, key)
+    return DASH if value is None else format_duration(value)
+
+
+def _triple(block: Any) -> str:
+    if not isinstance(block, Mapping):
+        return DASH
+    return " / ".join(_single(block, key) for key in _TRIPLE)
+
+
+def _rate(value: Any, decimals: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return DASH
+    return f"{value:,.{decimals}f}"
+
+
+def _requests_cell(f: Figures) -> str:
+    n = f.get("requests")
+    return f"{n:,}" if isinstance(n, int) else DASH
+
+
+def _failures_cell(f: Figures) -> str:
+    """Failed requests (every outcome but success and cancelled) and their share.
+
+    The share's base is the requests that finished, i.e. not cancelled (DESIGN.md §2: a
+    cancelled request is neither success nor failure).
+    """
+    outcomes = f.get("outcomes")
+    requests = f.get("requests")
+    if isinstance(outcomes, Mapping):
+        failed = sum(
+            n for k, n in outcomes.items() if k not in _SUCCESS_OUTCOMES and k != _CANCELLED
+        )
+        finished = sum(n for k, n in outcomes.items() if k != _CANCELLED)
+    elif isinstance(f.get("errors"), Mapping) and isinstance(requests, int):
+        failed, finished = sum(f["errors"].values()), requests
+    else:
+        return DASH
+    if finished <= 0:
+        return f"{failed:,}"
+    return f"{failed:,} ({100.0 * failed / finished:.1f}%)"
+
+
+def _run_line(summary: Mapping[str, Any], *, code: bool = True) -> str:
+    run = summary.get("run")
+    if not isinstance(run, Mapping):
+        return ""
+    parts = []
+    host = run.get("host")
+    if isinstance(host, str) and host:
+        parts.append(f"`{host}`" if code else host)
+    users = run.get("users")
+    if isinstance(users, int):
+        parts.append(f"{users:,} user" + ("" if users == 1 else "s"))
+    duration = run.get("duration_s")
+    if isinstance(duration, int | float) and not isinstance(duration, bool):
+        parts.append(f"{duration:.1f} s")
+    started = run.get("started_at")
+    if isinstance(started, str) and started:
+        parts.append(f"started {started}")
+    versions = [
+        f"{name} {run[key]}"
+        for name, key in (("locust", "locust_version"), ("locust-llm", "harness_version"))
+        if isinstance(run.get(key), str) and run[key]
+    ]
+    return " · ".join(parts + versions)
+
+
+def _slo_lines(slos: Any) -> list[str]:
+    if not isinstance(slos, list) or not slos:
+        return []
+    items = [s for s in slos if isinstance(s, Mapping)]
+    passed = sum(1 for s in items if s.get("passed") is True)
+    lines = [f"SLOs: {passed} of {len(items)} passed."]
+    for slo in items:
+        status = "PASS" if slo.get("passed") is True else "FAIL"
+        lines.append(f"- {status} {slo.get('name', '?')}{_slo_detail(slo)}")
+    return ["\n".join(lines)]
+
+
+def _slo_detail(slo: Mapping[str, Any]) -> str:
+    value, limit = _percentile(slo, "value_s"), _percentile(slo, "limit_s")
+    fmt: Callable[[float], str] = format_duration
+    if value is None and limit is None:
+        value, limit = _percentile(slo, "value"), _percentile(slo, "limit")
+        fmt = _number
+    if limit is None:
+        return "" if value is None else f": {fmt(value)}"
+    shown = "no data" if value is None else fmt(value)
+    return f": {shown} (limit {fmt(limit)})"
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"

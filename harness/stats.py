@@ -1,0 +1,610 @@
+"""Mergeable statistics of LLM requests: histograms, counters, summaries.
+
+Locust rounds response times coarsely (to 10 ms above 100 ms, and so on), so the harness
+keeps its own figures here and every sink reads them: summary.json, SLO gates, the web
+UI's LLM tab and the Prometheus collector. `LatencyHistogram` is a log-bucketed
+histogram of durations in seconds with a relative error of at most 0.1 %; `GroupStats`
+holds the counters and histograms of one (mode, model); `RunStats` holds all groups of a
+run, ships deltas from workers to the master in a msgpack-safe wire form (DESIGN.md §6)
+and builds the `"modes"` part of summary.json (DESIGN.md §4). Pure module: standard
+library only; it never reads a clock and never imports locust, gevent, httpx or
+prometheus_client.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from math import ceil, inf, log, nextafter
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import Mode, Outcome
+
+if TYPE_CHECKING:
+    from harness.record import RequestRecord
+
+#: Growth factor between bucket edges. Bucket i holds values in (GAMMA**(i-1), GAMMA**i]
+#: and reports 2·GAMMA**i / (1 + GAMMA), so every reported value is within
+#: (GAMMA-1)/(GAMMA+1) ≈ 0.0999 % of a value in its bucket. About 1,150 buckets per
+#: decade, kept sparse.
+GAMMA = 1.002
+#: The relative error bound of every percentile.
+RELATIVE_ERROR = (GAMMA - 1) / (GAMMA + 1)
+_INV_LOG_GAMMA = 1 / log(GAMMA)
+_REP_FACTOR = 2 / (1 + GAMMA)
+#: Version of the wire form exchanged between workers and the master.
+WIRE_VERSION = 1
+
+_PERCENTILES = (50, 90, 95, 99)
+
+
+class LatencyHistogram:
+    """A log-bucketed histogram of non-negative durations in seconds.
+
+    Count, sum, min and max are exact; percentiles are within 0.1 % (`RELATIVE_ERROR`)
+    of the nearest-rank value, rank = ceil(p/100 · count). Exact zeros have their own
+    bucket. Two histograms merge by adding bucket counts, so worker histograms merged on
+    the master equal one histogram fed everything (the sum up to floating-point
+    rounding).
+
+        >>> h = LatencyHistogram()
+        >>> for v in (0.010, 0.020, 0.030):
+        ...     h.record(v)
+        >>> h.count, round(h.percentile(50), 4)
+        (3, 0.02)
+    """
+
+    __slots__ = ("_buckets", "_count", "_max", "_min", "_sum", "_zeros")
+
+    def __init__(self) -> None:
+        self._buckets: defaultdict[int, int] = defaultdict(int)
+        self._zeros = 0
+        self._count = 0
+        self._sum = 0.0
+        self._min = inf
+        self._max = -inf
+
+    def record(self, value_s: float) -> None:
+        """Add one duration (seconds, finite, ≥ 0); ValueError if negative or NaN."""
+        # the hot path (per chunk): one log, one ceil, one dict update
+        if value_s > 0.0:
+            self._buckets[ceil(log(value_s) * _INV_LOG_GAMMA)] += 1
+        elif value_s == 0.0:
+            self._zeros += 1
+        else:
+            raise ValueError(f"duration must be >= 0, got {value_s!r}")
+        self._count += 1
+        self._sum += value_s
+        if value_s < self._min:
+            self._min = value_s
+        if value_s > self._max:
+            self._max = value_s
+
+    def record_many(self, values_s: Iterable[float]) -> int:
+        """Add every duration in `values_s` (as `record`, faster); return how many."""
+        buckets = self._buckets
+        n = zeros = 0
+        total = 0.0
+        lo, hi = self._min, self._max
+        try:
+            for v in values_s:
+                if v > 0.0:
+                    buckets[ceil(log(v) * _INV_LOG_GAMMA)] += 1
+                elif v == 0.0:
+                    zeros += 1
+                else:
+                    raise ValueError(f"duration must be >= 0, got {v!r}")
+                n += 1
+                total += v
+                if v < lo:
+                    lo = v
+                if v > hi:
+                    hi = v
+        finally:  # keep count, sum and buckets consistent even if a value was refused
+            self._zeros += zeros
+            self._count += n
+            self._sum += total
+            self._min, self._max = lo, hi
+        return n
+
+    def merge(self, other: LatencyHistogram) -> None:
+        """Add `other`'s data to this histogram."""
+        buckets = self._buckets
+        for index, n in other._buckets.items():
+            buckets[index] += n
+        self._zeros += other._zeros
+        self._count += other._count
+        self._sum += other._sum
+        self._min = min(self._min, other._min)
+        self._max = max(self._max, other._max)
+
+    def copy(self) -> LatencyHistogram:
+        """An independent histogram with the same data."""
+        new = LatencyHistogram()
+        new.merge(self)
+        return new
+
+    @property
+    def count(self) -> int:
+        """Number of recorded durations."""
+        return self._count
+
+    @property
+    def sum(self) -> float:
+        """Sum of recorded durations, seconds."""
+        return self._sum
+
+    @property
+    def min(self) -> float | None:
+        """Smallest recorded duration (exact), or None when empty."""
+        return self._min if self._count else None
+
+    @property
+    def max(self) -> float | None:
+        """Largest recorded duration (exact), or None when empty."""
+        return self._max if self._count else None
+
+    @property
+    def mean(self) -> float | None:
+        """Arithmetic mean (exact up to rounding), or None when empty."""
+        return self._sum / self._count if self._count else None
+
+    def percentile(self, p: float) -> float | None:
+        """Nearest-rank p-th percentile (p in 0..100) within 0.1 %; None if empty."""
+        return self.percentiles((p,))[0]
+
+    def percentiles(self, ps: Iterable[float]) -> list[float | None]:
+        """`percentile` for several p at once (one pass over the buckets)."""
+        ps = list(ps)
+        for p in ps:
+            if not 0 <= p <= 100:
+                raise ValueError(f"percentile must be in 0..100, got {p!r}")
+        if self._count == 0:
+            return [None] * len(ps)
+        return list(self._at_percentiles(ps))
+
+    def _at_percentiles(self, ps: Iterable[float]) -> list[float]:
+        # requires count > 0. Rank 1 and rank n are the exact min and max; the rest come
+        # from the buckets, as the bucket's representative value clamped into [min,
+        # max].
+        n = self._count
+        ranks = [max(1, ceil(p * n / 100)) for p in ps]
+        wanted = sorted({r for r in ranks if 1 < r < n})
+        found: dict[int, float] = {1: self._min, n: self._max}
+        cumulative = self._zeros
+        i = 0
+        while i < len(wanted) and wanted[i] <= cumulative:
+            found[wanted[i]] = 0.0
+            i += 1
+        if i < len(wanted):
+            for index in sorted(self._buckets):
+                cumulative += self._buckets[index]
+                while i < len(wanted) and wanted[i] <= cumulative:
+                    value = GAMMA**index * _REP_FACTOR
+                    found[wanted[i]] = min(max(value, self._min), self._max)
+                    i += 1
+                if i == len(wanted):
+                    break
+        return [found[r] for r in ranks]
+
+    def summary(self) -> dict[str, float] | None:
+        """{"count", "min", "mean", "p50", "p90", "p95", "p99", "max"}; None if empty.
+
+        "count" is an int; the rest are seconds.
+        """
+        if self._count == 0:
+            return None
+        p50, p90, p95, p99 = self._at_percentiles(_PERCENTILES)
+        return {
+            "count": self._count,
+            "min": self._min,
+            "mean": self._sum / self._count,
+            "p50": p50,
+            "p90": p90,
+            "p95": p95,
+            "p99": p99,
+            "max": self._max,
+        }
+
+    def count_le(self, bound_s: float) -> int:
+        """Cumulative count of values ≤ `bound_s`, for Prometheus `le` buckets.
+
+        Never undercounts. It may also count values in (bound_s, bound_s · GAMMA] that
+        share the bound's bucket, i.e. values at most 0.2 % above the bound. It is exact
+        when the bound is at or above `max`, below `min`, or a bucket's upper edge as
+        given by `upper_edge()` (a float edge GAMMA**i itself may round into the next
+        bucket).
+        """
+        return self.cumulative_counts((bound_s,))[0]
+
+    @staticmethod
+    def upper_edge(value_s: float) -> float:
+        """The largest float in `value_s`'s bucket: a bound where `count_le` is exact.
+
+        A sink free to choose its bucket bounds can snap them with this (it moves a
+        bound up by less than 0.2 %). `value_s` must be > 0.
+        """
+        if not value_s > 0.0:
+            raise ValueError(f"upper_edge needs a positive value, got {value_s!r}")
+        index = ceil(log(value_s) * _INV_LOG_GAMMA)
+        edge = GAMMA**index
+        # GAMMA**index is the edge in exact arithmetic; in floats it can land a few ulps
+        # into the next bucket, or short of the last float of this one
+        while ceil(log(edge) * _INV_LOG_GAMMA) > index:
+            edge = nextafter(edge, 0.0)
+        while ceil(log(nextafter(edge, inf)) * _INV_LOG_GAMMA) == index:
+            edge = nextafter(edge, inf)
+        return edge
+
+    def cumulative_counts(self, bounds_s: Iterable[float]) -> list[int]:
+        """`count_le` for each bound, in one pass over the buckets (any order)."""
+        bounds = list(bounds_s)
+        order = sorted(range(len(bounds)), key=bounds.__getitem__)
+        out = [0] * len(bounds)
+        items = sorted(self._buckets.items())
+        j = 0
+        cumulative = self._zeros
+        for k in order:
+            bound = bounds[k]
+            if self._count == 0 or bound < self._min:
+                out[k] = 0
+            elif bound >= self._max:
+                out[k] = self._count
+            elif bound <= 0.0:  # bound == min == 0
+                out[k] = self._zeros
+            else:
+                last = ceil(log(bound) * _INV_LOG_GAMMA)
+                while j < len(items) and items[j][0] <= last:
+                    cumulative += items[j][1]
+                    j += 1
+                out[k] = cumulative
+        return out
+
+    def to_wire(self) -> dict[str, Any]:
+        """A msgpack/JSON-safe dict: str keys; buckets as two parallel lists of ints."""
+        indices = sorted(self._buckets)
+        return {
+            "count": self._count,
+            "sum": self._sum,
+            "min": self._min if self._count else None,
+            "max": self._max if self._count else None,
+            "zeros": self._zeros,
+            "index": indices,
+            "n": [self._buckets[i] for i in indices],
+        }
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> LatencyHistogram:
+        """Rebuild a histogram from `to_wire()`'s output."""
+        indices, counts = wire["index"], wire["n"]
+        if len(indices) != len(counts):
+            raise ValueError("histogram wire form: index and n differ in length")
+        h = cls()
+        h._buckets.update(zip(indices, counts, strict=True))
+        h._zeros = wire["zeros"]
+        h._count = wire["count"]
+        h._sum = wire["sum"]
+        if h._count:
+            h._min, h._max = wire["min"], wire["max"]
+        return h
+
+
+#: The histograms of a group, in summary order.
+HISTOGRAM_NAMES = (
+    "ttft_s",
+    "ttfc_s",
+    "itl_s",
+    "inter_chunk_s",
+    "tpot_s",
+    "e2e_s",
+    "first_visible_s",
+    "ttfb_s",
+)
+_COUNTERS = (
+    "requests",
+    "output_tokens",
+    "input_tokens",
+    "partial_output_tokens",
+    "failed_after_first_token",
+    "token_count_mismatch",
+    "itl_basis_unknown",
+)
+_TALLIES = ("outcomes", "errors", "output_tokens_by_source", "anomalies")
+
+
+class GroupStats:
+    """Counters and latency histograms of the requests of one (mode, model).
+
+    Every observed request counts in `requests` and `outcomes`. A cancelled request (in
+    flight when the run stopped) counts there only. Otherwise: `errors` by error class;
+    `input_tokens` when the server reported them; for a failed request, its
+    token-bearing chunks go to `partial_output_tokens` (and `failed_after_first_token`
+    counts it if it got ≥ 1); for any other request, `output_tokens` (and
+    `output_tokens_by_source`, "server" or "client"). `anomalies` and
+    `token_count_mismatch` count what records reported.
+
+    Histograms (seconds) take only timed requests (ok, ok_length, content_filtered;
+    DESIGN.md §2) and only the figures a request has (`None` is not recorded): `ttft_s`,
+    `ttfc_s`, `itl_s` (per-token samples, when tokens per chunk are known),
+    `inter_chunk_s` (gaps between token-bearing events), `tpot_s`, `e2e_s`,
+    `first_visible_s`, `ttfb_s`. `itl_basis_unknown` counts timed requests with
+    inter-chunk gaps but no per-token samples: their ITL could only be measured per
+    chunk.
+    """
+
+    __slots__ = (*_COUNTERS, *_TALLIES, *HISTOGRAM_NAMES, "mode", "model")
+
+    def __init__(self, mode: str, model: str) -> None:
+        self.mode = mode
+        self.model = model
+        self.requests = 0
+        self.output_tokens = 0
+        self.input_tokens = 0
+        self.partial_output_tokens = 0
+        self.failed_after_first_token = 0
+        self.token_count_mismatch = 0
+        self.itl_basis_unknown = 0
+        self.outcomes: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self.output_tokens_by_source: dict[str, int] = {"server": 0, "client": 0}
+        self.anomalies: dict[str, int] = {}
+        self.ttft_s = LatencyHistogram()
+        self.ttfc_s = LatencyHistogram()
+        self.itl_s = LatencyHistogram()
+        self.inter_chunk_s = LatencyHistogram()
+        self.tpot_s = LatencyHistogram()
+        self.e2e_s = LatencyHistogram()
+        self.first_visible_s = LatencyHistogram()
+        self.ttfb_s = LatencyHistogram()
+
+    def histograms(self) -> dict[str, LatencyHistogram]:
+        """The histograms by figure name (`HISTOGRAM_NAMES` order)."""
+        return {
+            "ttft_s": self.ttft_s,
+            "ttfc_s": self.ttfc_s,
+            "itl_s": self.itl_s,
+            "inter_chunk_s": self.inter_chunk_s,
+            "tpot_s": self.tpot_s,
+            "e2e_s": self.e2e_s,
+            "first_visible_s": self.first_visible_s,
+            "ttfb_s": self.ttfb_s,
+        }
+
+    def observe(self, record: RequestRecord) -> None:
+        """Count one finished request and, if it is timed, record its latencies."""
+        self.requests += 1
+        outcome = record.outcome
+        key = "unknown" if outcome is None else str(outcome)
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
+        if outcome is Outcome.CANCELLED:
+            return
+        if record.error_class is not None:
+            error = str(record.error_class)
+            self.errors[error] = self.errors.get(error, 0) + 1
+        if outcome is Outcome.FAILED:
+            partial = record.chunk_count
+            if partial:
+                self.partial_output_tokens += partial
+                self.failed_after_first_token += 1
+        else:
+            tokens = record.output_tokens
+            self.output_tokens += tokens
+            by_source = self.output_tokens_by_source
+            source = record.output_tokens_source
+            by_source[source] = by_source.get(source, 0) + tokens
+        if record.input_tokens is not None:
+            self.input_tokens += record.input_tokens
+        if record.token_count_mismatch:
+            self.token_count_mismatch += 1
+        if record.anomalies:
+            anomalies = self.anomalies
+            for kind, n in record.anomalies.items():
+                anomalies[kind] = anomalies.get(kind, 0) + n
+        if not record.timed:
+            return
+        for histogram, value in (
+            (self.ttft_s, record.ttft_s),
+            (self.ttfc_s, record.ttfc_s),
+            (self.tpot_s, record.tpot_s),
+            (self.e2e_s, record.e2e_s),
+            (self.first_visible_s, record.first_visible_s),
+            (self.ttfb_s, record.ttfb_s),
+        ):
+            if value is not None:
+                histogram.record(value)
+        gaps = self.inter_chunk_s.record_many(record.inter_chunk_gaps())
+        # itl_samples() yields nothing exactly when tokens per chunk are unknown
+        if self.itl_s.record_many(record.itl_samples()) == 0 and gaps:
+            self.itl_basis_unknown += 1
+
+    def merge(self, other: GroupStats) -> None:
+        """Add `other`'s counts and histograms to this group's."""
+        for name in _COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in _TALLIES:
+            _add_tally(getattr(self, name), getattr(other, name))
+        for mine, theirs in zip(
+            self.histograms().values(), other.histograms().values(), strict=True
+        ):
+            mine.merge(theirs)
+
+    def copy(self) -> GroupStats:
+        """An independent group with the same data."""
+        new = GroupStats(self.mode, self.model)
+        new.merge(self)
+        return new
+
+    def to_wire(self) -> dict[str, Any]:
+        """A msgpack/JSON-safe dict; empty histograms are left out."""
+        wire: dict[str, Any] = {"mode": self.mode, "model": self.model}
+        for name in _COUNTERS:
+            wire[name] = getattr(self, name)
+        for name in _TALLIES:
+            wire[name] = dict(getattr(self, name))
+        wire["histograms"] = {name: h.to_wire() for name, h in self.histograms().items() if h.count}
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> GroupStats:
+        """Rebuild a group from `to_wire()`'s output."""
+        group = cls(wire["mode"], wire["model"])
+        for name in _COUNTERS:
+            setattr(group, name, wire[name])
+        for name in _TALLIES:
+            _add_tally(getattr(group, name), wire[name])
+        mine = group.histograms()
+        for name, h in wire["histograms"].items():
+            mine[name].merge(LatencyHistogram.from_wire(h))
+        return group
+
+    def summary(self, duration_s: float) -> dict[str, Any]:
+        """This group's figures in summary.json form (see `RunStats.summary`)."""
+        out: dict[str, Any] = {
+            "requests": self.requests,
+            "outcomes": dict(self.outcomes),
+            "errors": dict(self.errors),
+        }
+        for name, histogram in self.histograms().items():
+            figures = histogram.summary()
+            if figures is not None:
+                out[name] = figures
+        out["output_tokens"] = self.output_tokens
+        out["output_tokens_by_source"] = dict(self.output_tokens_by_source)
+        out["input_tokens"] = self.input_tokens
+        out["partial_output_tokens"] = self.partial_output_tokens
+        out["failed_after_first_token"] = self.failed_after_first_token
+        out["token_count_mismatch"] = self.token_count_mismatch
+        if duration_s > 0:
+            completed = self.requests - self.outcomes.get(Outcome.CANCELLED, 0)
+            out["requests_per_s"] = completed / duration_s
+            out["output_tokens_per_s"] = self.output_tokens / duration_s
+        if self.itl_basis_unknown or (self.inter_chunk_s.count and not self.itl_s.count):
+            out["itl_basis"] = "inter_chunk"
+        elif self.itl_s.count:
+            out["itl_basis"] = "per_token"
+        out["anomalies"] = dict(self.anomalies)
+        return out
+
+
+def _add_tally(into: dict[str, int], other: dict[str, int]) -> None:
+    for key, n in other.items():
+        into[key] = into.get(key, 0) + n
+
+
+GroupKey = tuple[str, str]
+"""(mode, model)"""
+
+
+class RunStats:
+    """All groups of a run, keyed by (mode, model), and the worker → master exchange.
+
+    Locally, `observe()` every record and read `summary()` / `groups()`. On a worker,
+    call `take_delta()` every report (Locust's `report_to_master`) and ship its result;
+    on the master, `merge_wire()` each one (`worker_report`). Deltas are disjoint, so
+    the master ends with exactly the union of everything observed on the workers. The
+    wire form is ``{"v": WIRE_VERSION, "groups": [GroupStats.to_wire(), ...]}``.
+    """
+
+    __slots__ = ("_pending", "_totals")
+
+    def __init__(self) -> None:
+        # observations since the last take_delta, and everything before it
+        self._pending: dict[GroupKey, GroupStats] = {}
+        self._totals: dict[GroupKey, GroupStats] = {}
+
+    def observe(self, record: RequestRecord) -> None:
+        """Count one finished request in its (mode, model) group."""
+        key = (str(record.mode), record.model)
+        group = self._pending.get(key)
+        if group is None:
+            group = self._pending[key] = GroupStats(*key)
+        group.observe(record)
+
+    def take_delta(self) -> dict[str, Any]:
+        """The wire form of everything observed since the last call, then reset."""
+        pending, self._pending = self._pending, {}
+        wire = _wire(pending)
+        _merge_groups(self._totals, pending.values(), copy=False)
+        return wire
+
+    def merge_wire(self, wire: dict[str, Any]) -> None:
+        """Add a `take_delta()` or `to_wire()` result (e.g. from a worker)."""
+        if wire.get("v") != WIRE_VERSION:
+            raise ValueError(f"stats wire version {wire.get('v')!r} != {WIRE_VERSION}")
+        groups = (GroupStats.from_wire(g) for g in wire["groups"])
+        _merge_groups(self._totals, groups, copy=False)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The wire form of everything (does not reset the delta)."""
+        return _wire(self._view())
+
+    def reset(self) -> None:
+        """Forget everything (Locust's "reset stats")."""
+        self._pending = {}
+        self._totals = {}
+
+    def groups(self) -> Iterator[GroupStats]:
+        """Every group with all data so far. Read-only: do not mutate them."""
+        return iter(self._view().values())
+
+    def _view(self) -> dict[GroupKey, GroupStats]:
+        if not self._pending:
+            return self._totals
+        if not self._totals:
+            return self._pending
+        view = {key: group.copy() for key, group in self._totals.items()}
+        _merge_groups(view, self._pending.values(), copy=True)
+        return view
+
+    def summary(self, duration_s: float) -> dict[str, Any]:
+        """The `"modes"` part of summary.json (DESIGN.md §4), over `duration_s` seconds.
+
+        Keyed by mode ("stream" first, then "batch"), each aggregated over models with:
+        requests, outcomes, errors; the histograms' summaries (ttft_s, ttfc_s, itl_s,
+        inter_chunk_s, tpot_s, e2e_s, first_visible_s, ttfb_s), each absent when it has
+        no data; output_tokens, output_tokens_by_source, input_tokens,
+        partial_output_tokens, failed_after_first_token, token_count_mismatch;
+        requests_per_s (requests that completed, i.e. not cancelled) and
+        output_tokens_per_s, both absent unless duration_s > 0; itl_basis; anomalies;
+        and, when the mode saw more than one model, "models": the same figures per
+        model.
+
+        itl_basis is "per_token" when every timed request with inter-chunk gaps also
+        gave per-token samples; it is "inter_chunk" when any did not (then itl_s covers
+        only the requests whose tokens per chunk were known, and inter_chunk_s covers
+        them all); it is absent when there is no ITL at all (batch).
+        """
+        by_mode: dict[str, list[GroupStats]] = {}
+        for group in self._view().values():
+            by_mode.setdefault(group.mode, []).append(group)
+        order = [str(m) for m in (Mode.STREAM, Mode.BATCH) if m in by_mode]
+        order += sorted(m for m in by_mode if m not in order)
+        modes: dict[str, Any] = {}
+        for mode in order:
+            groups = sorted(by_mode[mode], key=lambda g: g.model)
+            if len(groups) == 1:
+                modes[mode] = groups[0].summary(duration_s)
+                continue
+            total = groups[0].copy()
+            for group in groups[1:]:
+                total.merge(group)
+            entry = total.summary(duration_s)
+            entry["models"] = {g.model: g.summary(duration_s) for g in groups}
+            modes[mode] = entry
+        return modes
+
+
+def _wire(groups: dict[GroupKey, GroupStats]) -> dict[str, Any]:
+    return {"v": WIRE_VERSION, "groups": [g.to_wire() for g in groups.values()]}
+
+
+def _merge_groups(
+    into: dict[GroupKey, GroupStats], groups: Iterable[GroupStats], *, copy: bool
+) -> None:
+    for group in groups:
+        key = (group.mode, group.model)
+        mine = into.get(key)
+        if mine is None:
+            into[key] = group.copy() if copy else group
+        else:
+            mine.merge(group)

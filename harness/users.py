@@ -1,0 +1,216 @@
+"""Locust user classes that send OpenAI-compatible completions, streaming or batch.
+
+A locustfile reads in a minute::
+
+    from harness.users import BatchUser, StreamingUser   # both run, equal weights
+
+    class MyStreamingUser(StreamingUser):
+        prompts = ["Summarise the plot of Hamlet in three sentences."]
+
+Class attributes a locustfile may set: `model`, `max_tokens`, `temperature`, `prompts`,
+`weight`, `wait_time`, `chat`. Unset ones come from the `--llm-…` options (harness.options).
+Each request fires the harness's `llm_request` event and Locust rows as harness.events lays out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from gevent import GreenletExit
+from locust import User, events, task
+from locust.env import Environment
+
+from harness.client import LLMClient, Target
+from harness.errors import ConfigError, ErrorClass, Mode
+from harness.events import llm_run, publish
+from harness.options import RunConfig, add_llm_options, environ_snapshot
+from harness.protocols.openai import OpenAIProtocol
+from harness.record import RequestRecord
+
+logger = logging.getLogger("locust_llm")
+
+Prompt = str | Sequence[Mapping[str, Any]]
+
+#: A few everyday prompts, shared by both modes so they are compared on the same work.
+DEFAULT_PROMPTS: tuple[str, ...] = (
+    "Explain in a short paragraph why the sky is blue.",
+    "Write a haiku about load testing.",
+    "List three differences between TCP and UDP.",
+    "Summarise the plot of Hamlet in three sentences.",
+    "What is the capital of Australia, and why is it not Sydney?",
+    "Give me a recipe for a quick tomato pasta.",
+)
+
+
+class LLMUser(User):
+    """Base class: one conversation at a time against an OpenAI-compatible `/v1` endpoint.
+
+    Subclass it and set `mode`, or use `StreamingUser` / `BatchUser`.
+    """
+
+    abstract = True
+    mode: ClassVar[Mode] = Mode.STREAM
+    #: model name; None: `--llm-model`, else the first model the server lists
+    model: str | None = None
+    #: None: `--llm-max-tokens`
+    max_tokens: int | None = None
+    #: None: `--llm-temperature`, else the server's default
+    temperature: float | None = None
+    #: `/chat/completions` (True) or `/completions` (False); None: `--llm-endpoint`
+    chat: bool | None = None
+    #: prompts sent, picked at random: user message texts or lists of chat messages
+    prompts: Sequence[Prompt] = DEFAULT_PROMPTS
+
+    _config_by_env: ClassVar[dict[int, RunConfig]] = {}
+    _model_by_host: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self._client: LLMClient | None = None
+        self._model = ""
+        self._params: dict[str, Any] = {}
+
+    def on_start(self) -> None:
+        """Build this user's client (one keep-alive connection) and resolve the model."""
+        config = _run_config(self.environment)
+        if not self.host:
+            raise ConfigError("no target: pass --host http://HOST:PORT/v1")
+        target = Target.parse(self.host)
+        chat = config.chat if self.chat is None else self.chat
+        self._client = LLMClient(
+            target=target,
+            protocol=OpenAIProtocol(chat=chat),
+            api_key=config.api_key,
+            timeouts=config.timeouts,
+        )
+        self._params = config.request_params()
+        if self.max_tokens is not None:
+            self._params["max_tokens"] = self.max_tokens
+        if self.temperature is not None:
+            self._params["temperature"] = self.temperature
+        self._model = self.model or config.model or self._discover_model(target)
+
+    def on_stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    @task
+    def complete(self) -> None:
+        """Send one completion with a prompt picked from `prompts`."""
+        self.send_completion(random.choice(self.prompts))
+
+    def send_completion(self, prompt: Prompt, mode: Mode | None = None) -> RequestRecord:
+        """Send one completion and publish its record. Never raises for a failed request."""
+        client = self._client
+        assert client is not None, "send_completion() before on_start()"
+        mode = mode or self.mode
+        record = client.new_record(mode, self._model)
+        body = client.protocol.build_body(
+            model=self._model,
+            prompt=prompt,
+            stream=mode is Mode.STREAM,
+            params=self._params,
+        )
+        try:
+            client.send(record, body)
+        except GreenletExit:
+            publish(self.environment, record)  # cancelled: neither success nor failure
+            raise
+        except Exception:  # noqa: BLE001 - the one user boundary (MEAS-02)
+            _log_internal_error()
+            record.fail(ErrorClass.HARNESS_INTERNAL, record.t0)
+        publish(self.environment, record)
+        return record
+
+    def _discover_model(self, target: Target) -> str:
+        """The first model `GET /v1/models` lists (cached per host)."""
+        cached = LLMUser._model_by_host.get(target.display)
+        if cached:
+            return cached
+        assert self._client is not None
+        from geventhttpclient import HTTPClient
+
+        http = HTTPClient(
+            target.host, target.port, ssl=target.scheme == "https", network_timeout=10.0
+        )
+        headers = {"Accept": "application/json"}
+        api_key = _run_config(self.environment).api_key
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        try:
+            response = http.get(target.path_prefix + "/models", headers=headers)
+            body = response.read()
+            models = json.loads(body)["data"]
+            model = str(models[0]["id"])
+        except Exception as exc:  # noqa: BLE001 - turned into one clear line
+            raise ConfigError(
+                f"no model given and GET {target.display}/models did not list one "
+                f"({type(exc).__name__}); pass --llm-model NAME"
+            ) from None
+        finally:
+            http.close()
+        LLMUser._model_by_host[target.display] = model
+        return model
+
+
+class StreamingUser(LLMUser):
+    """Sends `stream: true` requests and reads Server-Sent Events token by token."""
+
+    mode = Mode.STREAM
+
+
+class BatchUser(LLMUser):
+    """Sends `stream: false` requests and reads one JSON body at the end."""
+
+    mode = Mode.BATCH
+
+
+def _run_config(environment: Environment) -> RunConfig:
+    key = id(environment)
+    config = LLMUser._config_by_env.get(key)
+    if config is None:
+        config = RunConfig.from_options(
+            environment.parsed_options, environment.host, environ_snapshot()
+        )
+        LLMUser._config_by_env[key] = config
+    return config
+
+
+_logged_sites: set[tuple[str, str]] = set()
+
+
+def _log_internal_error() -> None:
+    """Log a harness bug's traceback once per (type, site); later ones only count."""
+    exc_type, _, tb = sys.exc_info()
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    site = (
+        exc_type.__name__ if exc_type else "?",
+        f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb else "?",
+    )
+    if site not in _logged_sites:
+        _logged_sites.add(site)
+        logger.exception("locust-llm internal error (counted as harness_internal)")
+
+
+@events.init_command_line_parser.add_listener
+def _on_parser(parser: Any, **_: Any) -> None:
+    add_llm_options(parser)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    llm_run(environment)
+    if environment.parsed_options is None:
+        return
+    try:
+        _run_config(environment)
+    except ConfigError as exc:
+        # bad configuration: one line, exit 2, nothing sent (DESIGN.md §4)
+        sys.stderr.write(f"locust-llm: error: {exc}\n")
+        sys.exit(2)

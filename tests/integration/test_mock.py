@@ -1,0 +1,501 @@
+"""The mock server keeps its timing promises, seen from a plain-socket client.
+
+The mock is the yardstick of every latency test, so it is checked here with nothing from the
+harness: raw sockets, a minimal HTTP/1.1 reader in this file, and `time.perf_counter()` taken
+right after each ``recv()``. The mock always runs as a subprocess (``python -m harness.mock``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from bisect import bisect_left
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TTFT, ITL, TOKENS = 0.100, 0.010, 20
+CHAT = "/v1/chat/completions"
+COMPLETIONS = "/v1/completions"
+PROMPT = "say hello to the mock"  # 5 words: the mock counts words as prompt tokens
+
+
+# -- the mock as a subprocess -------------------------------------------------------------
+
+
+@dataclass
+class Mock:
+    proc: subprocess.Popen[str]
+    port: int
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=5)
+        return self.proc.returncode, err
+
+
+def start_mock(*args: str) -> Mock:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.mock", "--port", "0", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.fullmatch(r"mock listening on http://127\.0\.0\.1:(\d+)/v1\n", line)
+    if match is None:
+        proc.kill()
+        raise AssertionError(f"unexpected first line {line!r}: {proc.communicate()[1]}")
+    return Mock(proc, int(match.group(1)))
+
+
+def profile_args(ttft: float = TTFT, itl: float = ITL, tokens: int = TOKENS) -> list[str]:
+    return ["--ttft", f"{ttft * 1000:g}ms", "--itl", f"{itl * 1000:g}ms", "--tokens", str(tokens)]
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[Mock]:
+    server = start_mock(*profile_args())
+    try:
+        yield server
+    finally:
+        if server.proc.poll() is None:
+            server.stop()
+
+
+# -- a minimal HTTP/1.1 client with per-recv timestamps -----------------------------------
+
+
+def request_bytes(method: str, path: str, body: object = None, *, raw: bytes | None = None) -> bytes:
+    payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+    head = f"{method} {path} HTTP/1.1\r\nHost: mock\r\nContent-Length: {len(payload)}\r\n"
+    if payload:
+        head += "Content-Type: application/json\r\n"
+    return (head + "\r\n").encode() + payload
+
+
+def gen_body(endpoint: str, *, stream: bool, usage: bool = True, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "mock-llm", "stream": stream, **extra}
+    if endpoint == CHAT:
+        body["messages"] = [{"role": "user", "content": PROMPT}]
+    else:
+        body["prompt"] = PROMPT
+    if stream and usage:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+@dataclass
+class Chunk:
+    """One HTTP chunk (or a whole Content-Length body) and when its last byte arrived."""
+
+    t: float  # seconds after t0
+    data: bytes
+    segment: int  # index of the recv() that completed it
+
+
+@dataclass
+class Response:
+    t0: float
+    segments: list[tuple[float, bytes]] = field(default_factory=list)
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    chunks: list[Chunk] = field(default_factory=list)
+    complete: bool = False
+
+    def feed(self, t: float, data: bytes) -> None:
+        self.segments.append((t, data))
+        self._parse()
+
+    def _parse(self) -> None:
+        buf = b"".join(d for _, d in self.segments)
+        ends = []
+        total = 0
+        for _, d in self.segments:
+            total += len(d)
+            ends.append(total)
+
+        def when(end_offset: int) -> tuple[float, int]:
+            i = bisect_left(ends, end_offset)
+            return self.segments[i][0] - self.t0, i
+
+        head_end = buf.find(b"\r\n\r\n")
+        if head_end < 0:
+            return
+        lines = buf[:head_end].decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split(" ")[1])
+        self.headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+        pos = head_end + 4
+        chunks: list[Chunk] = []
+        if self.headers.get("transfer-encoding") == "chunked":
+            while True:
+                line_end = buf.find(b"\r\n", pos)
+                if line_end < 0:
+                    return
+                size = int(buf[pos:line_end], 16)
+                if size == 0:
+                    if len(buf) < line_end + 4:
+                        return
+                    assert buf[line_end : line_end + 4] == b"\r\n\r\n"
+                    assert len(buf) == line_end + 4, "bytes after the chunked terminator"
+                    t, seg = when(line_end + 4)
+                    chunks.append(Chunk(t, b"", seg))  # the terminator
+                    break
+                data_end = line_end + 2 + size
+                if len(buf) < data_end + 2:
+                    return
+                assert buf[data_end : data_end + 2] == b"\r\n"
+                t, seg = when(data_end)
+                chunks.append(Chunk(t, buf[line_end + 2 : data_end], seg))
+                pos = data_end + 2
+        else:
+            end = pos + int(self.headers["content-length"])
+            if len(buf) < end:
+                return
+            t, seg = when(end)
+            chunks.append(Chunk(t, buf[pos:end], seg))
+        self.chunks = chunks
+        self.complete = True
+
+    @property
+    def t_headers(self) -> float:
+        return self.segments[0][0] - self.t0
+
+    def events(self) -> list[tuple[Chunk, bytes]]:
+        """SSE events as (chunk, payload after ``data: ``); every event must be data-only."""
+        out = []
+        for c in self.chunks[:-1]:
+            assert c.data.endswith(b"\n\n"), c.data
+            for event in c.data[:-2].split(b"\n\n"):
+                assert event.startswith(b"data: "), event
+                out.append((c, event[len(b"data: ") :]))
+        return out
+
+    def json(self) -> Any:
+        return json.loads(self.chunks[0].data)
+
+
+def connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def exchange(sock: socket.socket, request: bytes, timeout: float = 5.0) -> Response:
+    sock.settimeout(timeout)
+    response = Response(time.perf_counter())
+    sock.sendall(request)
+    while not response.complete:
+        data = sock.recv(65536)
+        t = time.perf_counter()
+        assert data, "connection closed before the response was complete"
+        response.feed(t, data)
+    return response
+
+
+def call(port: int, method: str, path: str, body: object = None, **kw: Any) -> Response:
+    with connect(port) as sock:
+        return exchange(sock, request_bytes(method, path, body, **kw))
+
+
+def stats(port: int) -> dict[str, Any]:
+    response = call(port, "GET", "/mock/stats")
+    assert response.status == 200
+    return dict(response.json())
+
+
+def token_chunks(response: Response, endpoint: str = CHAT) -> list[tuple[Chunk, dict[str, Any]]]:
+    out = []
+    for c, payload in response.events():
+        if payload == b"[DONE]":
+            continue
+        obj = json.loads(payload)
+        choices = obj["choices"]
+        if not choices:
+            continue
+        text = choices[0]["delta"].get("content") if endpoint == CHAT else choices[0]["text"]
+        if text:
+            out.append((c, obj))
+    return out
+
+
+def assert_on_schedule(response: Response, n: int, ttft_tol: float, gap_tol: float) -> None:
+    tokens = token_chunks(response)
+    assert [obj["choices"][0]["delta"]["content"] for _, obj in tokens] == [
+        f" tok{i}" for i in range(n)
+    ]
+    times = [c.t for c, _ in tokens]
+    assert times[0] == pytest.approx(TTFT, abs=ttft_tol)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert all(abs(g - ITL) <= gap_tol for g in gaps), gaps
+
+
+# -- streaming ----------------------------------------------------------------------------
+
+
+def test_stream_timing_and_shape(mock: Mock) -> None:
+    response = call(mock.port, "POST", CHAT, gen_body(CHAT, stream=True))
+    assert response.status == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.headers["cache-control"] == "no-cache"
+    events = response.events()
+    # Headers and the role chunk arrive together, at once.
+    role_chunk, role = events[0]
+    assert role_chunk.segment == 0
+    assert role_chunk.t < 0.003
+    assert json.loads(role)["choices"] == [
+        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+    ]
+    # One token per HTTP chunk and per event, first at TTFT, then every ITL.
+    tokens = token_chunks(response)
+    assert len({id(c) for c, _ in tokens}) == TOKENS
+    assert_on_schedule(response, TOKENS, ttft_tol=0.002, gap_tol=0.001)
+    first = tokens[0][1]
+    assert first["object"] == "chat.completion.chunk"
+    assert first["choices"] == [
+        {"index": 0, "delta": {"content": " tok0"}, "finish_reason": None}
+    ]
+    # The final write: finish, usage, [DONE] and the terminator, at the last token's time.
+    last_token = tokens[-1][0]
+    finish, usage, done, terminator = response.chunks[-4:]
+    assert len({finish.segment, usage.segment, done.segment, terminator.segment}) == 1
+    assert finish.t - last_token.t < 0.001
+    assert json.loads(finish.data[6:])["choices"] == [
+        {"index": 0, "delta": {}, "finish_reason": "stop"}
+    ]
+    usage_obj = json.loads(usage.data[6:])
+    assert usage_obj["choices"] == []
+    assert usage_obj["usage"] == {"prompt_tokens": 5, "completion_tokens": 20, "total_tokens": 25}
+    assert done.data == b"data: [DONE]\n\n"
+    assert terminator.data == b""
+
+
+def test_stream_without_include_usage_has_no_usage_chunk(mock: Mock) -> None:
+    response = call(mock.port, "POST", CHAT, gen_body(CHAT, stream=True, usage=False))
+    payloads = [p for _, p in response.events()]
+    assert payloads[-1] == b"[DONE]"
+    objs = [json.loads(p) for p in payloads[:-1]]
+    assert all("usage" not in o and o["choices"] for o in objs)
+    assert objs[-1]["choices"][0]["finish_reason"] == "stop"
+    assert len(objs) == 1 + TOKENS + 1  # role, tokens, finish
+
+
+def test_completions_stream_has_text_chunks(mock: Mock) -> None:
+    response = call(mock.port, "POST", COMPLETIONS, gen_body(COMPLETIONS, stream=True))
+    tokens = token_chunks(response, COMPLETIONS)
+    assert [o["choices"][0]["text"] for _, o in tokens] == [f" tok{i}" for i in range(TOKENS)]
+    assert {o["object"] for _, o in tokens} == {"text_completion"}
+    assert tokens[0][0].t == pytest.approx(TTFT, abs=0.002)
+
+
+# -- batch --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", [CHAT, COMPLETIONS])
+def test_batch_body_arrives_when_last_token_is_due(mock: Mock, endpoint: str) -> None:
+    response = call(mock.port, "POST", endpoint, gen_body(endpoint, stream=False))
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/json"
+    assert len(response.segments) == 1  # one write: head and body together
+    assert response.chunks[0].t == pytest.approx(TTFT + (TOKENS - 1) * ITL, abs=0.003)
+    body = response.json()
+    text = "".join(f" tok{i}" for i in range(TOKENS))
+    choice = body["choices"][0]
+    if endpoint == CHAT:
+        assert body["object"] == "chat.completion"
+        assert choice["message"] == {"role": "assistant", "content": text}
+    else:
+        assert body["object"] == "text_completion"
+        assert choice["text"] == text
+    assert choice["finish_reason"] == "stop"
+    assert body["usage"] == {"prompt_tokens": 5, "completion_tokens": 20, "total_tokens": 25}
+
+
+# -- max_tokens ---------------------------------------------------------------------------
+
+
+def test_max_tokens_caps_stream_with_finish_reason_length(mock: Mock) -> None:
+    response = call(mock.port, "POST", CHAT, gen_body(CHAT, stream=True, max_tokens=5))
+    assert_on_schedule(response, 5, ttft_tol=0.002, gap_tol=0.001)
+    objs = [json.loads(p) for _, p in response.events() if p != b"[DONE]"]
+    assert objs[-2]["choices"][0]["finish_reason"] == "length"
+    assert objs[-1]["usage"]["completion_tokens"] == 5
+
+
+def test_max_tokens_caps_batch(mock: Mock) -> None:
+    body = gen_body(COMPLETIONS, stream=False, max_tokens=3)
+    response = call(mock.port, "POST", COMPLETIONS, body)
+    assert response.chunks[0].t == pytest.approx(TTFT + 2 * ITL, abs=0.003)
+    choice = response.json()["choices"][0]
+    assert (choice["text"], choice["finish_reason"]) == (" tok0 tok1 tok2", "length")
+
+
+def test_max_tokens_above_profile_is_a_normal_stop(mock: Mock) -> None:
+    response = call(mock.port, "POST", CHAT, gen_body(CHAT, stream=False, max_tokens=1000))
+    body = response.json()
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["usage"]["completion_tokens"] == TOKENS
+
+
+# -- connections --------------------------------------------------------------------------
+
+
+def test_keep_alive_serves_two_requests_on_one_connection(mock: Mock) -> None:
+    with connect(mock.port) as sock:
+        first = exchange(sock, request_bytes("POST", CHAT, gen_body(CHAT, stream=True)))
+        second = exchange(sock, request_bytes("POST", CHAT, gen_body(CHAT, stream=False)))
+        third = exchange(sock, request_bytes("GET", "/health"))
+    assert [r.status for r in (first, second, third)] == [200, 200, 200]
+    assert_on_schedule(first, TOKENS, ttft_tol=0.002, gap_tol=0.001)
+    assert second.chunks[0].t == pytest.approx(TTFT + (TOKENS - 1) * ITL, abs=0.003)
+    assert "connection" not in first.headers
+
+
+def test_connection_close_is_honoured() -> None:
+    # Own server: the module one is shared, and this one's counts must be exact.
+    server = start_mock(*profile_args(ttft=0.0, itl=0.0, tokens=2))
+    try:
+        with connect(server.port) as sock:
+            request = request_bytes("POST", CHAT, gen_body(CHAT, stream=False))
+            request = request.replace(b"Host: mock\r\n", b"Host: mock\r\nConnection: close\r\n")
+            response = exchange(sock, request)
+            assert response.headers["connection"] == "close"
+            assert sock.recv(1) == b""  # the server closed its side
+    finally:
+        assert server.stop() == (0, "")
+
+
+# -- concurrency and accounting -----------------------------------------------------------
+
+
+def test_32_concurrent_streams_on_schedule_and_accounted_for() -> None:
+    server = start_mock(*profile_args())
+    try:
+        n = 32
+        sel = selectors.DefaultSelector()
+        responses: dict[socket.socket, Response] = {}
+        socks = [connect(server.port) for _ in range(n)]
+        request = request_bytes("POST", CHAT, gen_body(CHAT, stream=True))
+        for sock in socks:
+            sock.setblocking(False)
+            sel.register(sock, selectors.EVENT_READ)
+        for sock in socks:
+            responses[sock] = Response(time.perf_counter())
+            sock.sendall(request)
+        pending = n
+        deadline = time.perf_counter() + 5
+        while pending and time.perf_counter() < deadline:
+            for key, _ in sel.select(timeout=1):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                data = sock.recv(65536)
+                t = time.perf_counter()
+                assert data
+                responses[sock].feed(t, data)
+                if responses[sock].complete:
+                    sel.unregister(sock)
+                    pending -= 1
+        assert pending == 0
+        for response in responses.values():
+            assert_on_schedule(response, TOKENS, ttft_tol=0.002, gap_tol=0.001)
+        for sock in socks:
+            sock.close()
+        doc = stats(server.port)
+        assert doc["requests"] == {CHAT: {"stream": n}}
+        assert doc["completed"] == {CHAT: {"stream": n}}
+        assert (doc["aborted"], doc["in_flight"], doc["rejected"]) == ({}, 0, {})
+        lateness = doc["lateness_s"]
+        assert lateness["count"] == n * (1 + TOKENS + 1)  # headers+role, tokens, final write
+        assert lateness["p99"] < 0.001
+    finally:
+        assert server.stop() == (0, "")
+
+
+# -- other endpoints and errors -----------------------------------------------------------
+
+
+def test_models_health_and_stats_shape(mock: Mock) -> None:
+    models = call(mock.port, "GET", "/v1/models")
+    assert models.status == 200
+    assert models.json()["object"] == "list"
+    assert [m["id"] for m in models.json()["data"]] == ["mock-llm"]
+    assert call(mock.port, "GET", "/health").status == 200
+    doc = stats(mock.port)
+    assert {"count", "p50", "p99", "max"} <= set(doc["lateness_s"])
+
+
+def test_other_model_name_still_succeeds(mock: Mock) -> None:
+    body = gen_body(CHAT, stream=False, max_tokens=1) | {"model": "someone-else"}
+    response = call(mock.port, "POST", CHAT, body)
+    assert response.status == 200
+    assert response.json()["model"] == "someone-else"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw", "status"),
+    [
+        ("GET", "/v2/nothing", b"", 404),
+        ("POST", CHAT, b'{"model": "m", "messages": [', 400),
+        ("POST", CHAT, b'["not", "an", "object"]', 400),
+        ("POST", COMPLETIONS, b'{"prompt": "x", "max_tokens": 0}', 400),
+        ("GET", CHAT, b"", 405),
+    ],
+)
+def test_errors_are_openai_shaped_json(
+    mock: Mock, method: str, path: str, raw: bytes, status: int
+) -> None:
+    with connect(mock.port) as sock:
+        response = exchange(sock, request_bytes(method, path, raw=raw))
+        assert response.status == status
+        assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+        # An error in the request body does not cost the connection.
+        assert exchange(sock, request_bytes("GET", "/health")).status == 200
+
+
+def test_chunked_request_body_is_refused(mock: Mock) -> None:
+    request = (
+        f"POST {CHAT} HTTP/1.1\r\nHost: mock\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\n{}\r\n0\r\n\r\n"
+    ).encode()
+    with connect(mock.port) as sock:
+        assert exchange(sock, request).status == 411
+
+
+# -- the command line ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--ttft", "200"], ["--itl", "fast"], ["--tokens", "0"], ["--port", "70000"], ["--nope"]],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.mock", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
+    assert "error" in result.stderr
+
+
+def test_sigint_exits_cleanly() -> None:
+    server = start_mock()
+    server.proc.send_signal(signal.SIGINT)
+    _, err = server.proc.communicate(timeout=5)
+    assert (server.proc.returncode, err) == (0, "")
