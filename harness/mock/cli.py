@@ -18,6 +18,7 @@ import signal
 import sys
 from typing import NoReturn
 
+from harness.mock.emitter import DEFAULT_SPIN_S
 from harness.mock.profiles import LatencyProfile, parse_duration
 from harness.mock.server import MockServer
 
@@ -107,6 +108,14 @@ def build_parser(prog: str = "python -m harness.mock") -> argparse.ArgumentParse
     parser.add_argument("--seed", type=int, default=0, help="jitter seed (default 0)")
     parser.add_argument("--model", default="mock-llm", help="served model name")
     parser.add_argument(
+        "--spin",
+        type=_duration,
+        default=DEFAULT_SPIN_S,
+        metavar="DURATION",
+        help="spin instead of sleeping this long before each write (default 100us; "
+        "0 saves CPU, costs ~50-100us of lateness)",
+    )
+    parser.add_argument(
         "--cpu",
         type=_cpus,
         default=None,
@@ -136,7 +145,9 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m harness.mock")
     # Only this thread takes the signals, in sigwait below; server threads inherit the mask.
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    server = MockServer(profile, host=args.host, port=args.port, model=args.model)
+    server = MockServer(
+        profile, host=args.host, port=args.port, model=args.model, spin_s=args.spin
+    )
     try:
         try:
             server.start()

@@ -187,6 +187,16 @@ def _batch(
     return response_head(200, headers, keep_alive=keep_alive) + body
 
 
+_TOKEN_JSON: list[bytes] = []
+
+
+def _token_json(n: int) -> list[bytes]:
+    """JSON string literals of the first ``n`` token texts (cached, grows on demand)."""
+    while len(_TOKEN_JSON) < n:
+        _TOKEN_JSON.append(json_bytes(token_text(len(_TOKEN_JSON))))
+    return _TOKEN_JSON[:n]
+
+
 def _stream(
     gen: Generation,
     head: dict[str, object],
@@ -216,9 +226,18 @@ def _stream(
     else:
         token = b'{"index":0,"text":%s,"logprobs":null,"finish_reason":null}'
         finish = b'{"index":0,"text":"","logprobs":null,"finish_reason":%s}'
+    # The token loop runs for every request on the connection thread, under the GIL the
+    # emitter needs: one formatting operation per token, escaped texts cached.
+    before, after = token.split(b"%s")
+    event_head = start + before
+    event_tail = after + b"]}\n\n\r\n"
+    fixed = len(event_head) + len(after) + len(b"]}\n\n")
+    texts = _token_json(len(offsets))
     schedule = [(0.0, first)]
-    for i, offset in enumerate(offsets):
-        schedule.append((offset, event(token % json_bytes(token_text(i)))))
+    schedule += [
+        (offset, b"%x\r\n%s%s%s" % (fixed + len(text), event_head, text, event_tail))
+        for offset, text in zip(offsets, texts, strict=False)
+    ]
     last = event(finish % json_bytes(finish_reason))
     if gen.include_usage:
         last += event(b"", b',"usage":' + json_bytes(usage))

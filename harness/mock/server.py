@@ -22,7 +22,7 @@ import time
 from collections import Counter
 
 from harness.mock.completions import BadRequest, Endpoint, build_reply, parse_generation
-from harness.mock.emitter import Completion, Emitter
+from harness.mock.emitter import DEFAULT_SPIN_S, Completion, Emitter
 from harness.mock.profiles import LatencyProfile
 from harness.mock.wire import (
     HttpError,
@@ -115,11 +115,12 @@ class MockServer:
         port: int = 0,
         model: str = "mock-llm",
         backlog: int = 1024,
+        spin_s: float = DEFAULT_SPIN_S,
     ) -> None:
         self.profile = profile if profile is not None else LatencyProfile()
         self.model = model
         self.stats = MockStats()
-        self.emitter = Emitter()
+        self.emitter = Emitter(spin_s=spin_s)
         self._host, self._port, self._backlog = host, port, backlog
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()

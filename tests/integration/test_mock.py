@@ -78,7 +78,9 @@ def mock() -> Iterator[Mock]:
 # -- a minimal HTTP/1.1 client with per-recv timestamps -----------------------------------
 
 
-def request_bytes(method: str, path: str, body: object = None, *, raw: bytes | None = None) -> bytes:
+def request_bytes(
+    method: str, path: str, body: object = None, *, raw: bytes | None = None
+) -> bytes:
     payload = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
     head = f"{method} {path} HTTP/1.1\r\nHost: mock\r\nContent-Length: {len(payload)}\r\n"
     if payload:
@@ -114,13 +116,33 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     chunks: list[Chunk] = field(default_factory=list)
     complete: bool = False
+    _buf: bytearray = field(default_factory=bytearray)
+    _body_start: int = -1
 
     def feed(self, t: float, data: bytes) -> None:
         self.segments.append((t, data))
-        self._parse()
+        self._buf += data
+        buf = self._buf
+        if self._body_start < 0:
+            head_end = buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            self._body_start = head_end + 4
+            lines = buf[:head_end].decode("latin-1").split("\r\n")
+            self.status = int(lines[0].split(" ")[1])
+            self.headers = {
+                k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
+            }
+        if self.headers.get("transfer-encoding") == "chunked":
+            # The mock's chunks all end in "\n\n\r\n", so this can only be the terminator.
+            done = buf.endswith(b"\r\n0\r\n\r\n") or len(buf) == self._body_start + 5
+        else:
+            done = len(buf) >= self._body_start + int(self.headers["content-length"])
+        if done:
+            self._parse()
 
     def _parse(self) -> None:
-        buf = b"".join(d for _, d in self.segments)
+        buf = bytes(self._buf)
         ends = []
         total = 0
         for _, d in self.segments:
@@ -131,13 +153,7 @@ class Response:
             i = bisect_left(ends, end_offset)
             return self.segments[i][0] - self.t0, i
 
-        head_end = buf.find(b"\r\n\r\n")
-        if head_end < 0:
-            return
-        lines = buf[:head_end].decode("latin-1").split("\r\n")
-        self.status = int(lines[0].split(" ")[1])
-        self.headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-        pos = head_end + 4
+        pos = self._body_start
         chunks: list[Chunk] = []
         if self.headers.get("transfer-encoding") == "chunked":
             while True:
@@ -264,9 +280,7 @@ def test_stream_timing_and_shape(mock: Mock) -> None:
     assert_on_schedule(response, TOKENS, ttft_tol=0.002, gap_tol=0.001)
     first = tokens[0][1]
     assert first["object"] == "chat.completion.chunk"
-    assert first["choices"] == [
-        {"index": 0, "delta": {"content": " tok0"}, "finish_reason": None}
-    ]
+    assert first["choices"] == [{"index": 0, "delta": {"content": " tok0"}, "finish_reason": None}]
     # The final write: finish, usage, [DONE] and the terminator, at the last token's time.
     last_token = tokens[-1][0]
     finish, usage, done, terminator = response.chunks[-4:]

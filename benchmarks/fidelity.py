@@ -1,0 +1,597 @@
+"""Fidelity benchmark: how far locust-llm's TTFT and ITL drift from the truth as streams grow.
+
+For each concurrency point, two load generators run in turn against a fresh mock server whose
+timing is known (TTFT and ITL of its profile): locust-llm's `StreamingUser` (the packaged
+locustfile, figures from its summary.json) and the minimal Locust baseline of DESIGN.md §5
+(`benchmarks/baseline_locustfile.py`, FastHttpUser with raw `readline()`). The mock is pinned to
+core 1, Locust to core 0. Printed per run: reported − true TTFT p50/p99 and ITL p50/p99 in ms,
+requests/s, tokens/s, and the share of its core the load generator used while all users ran;
+next to it the mock's own lateness against its schedule (the yardstick's error). Then, per
+point, locust-llm against the baseline, and the targets at 512 streams.
+
+    .venv/bin/python benchmarks/fidelity.py                 # 1,32,128,512 streams, 20 s each
+    .venv/bin/python benchmarks/fidelity.py --quick         # 1,32,128 streams, 8 s each
+    .venv/bin/python benchmarks/fidelity.py --markdown      # the table as Markdown
+
+Traffic goes to 127.0.0.1 only; every run is bounded; Ctrl-C stops all child processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HARNESS_LOCUSTFILE = ROOT / "harness" / "locustfile.py"
+BASELINE_LOCUSTFILE = Path(__file__).resolve().with_name("baseline_locustfile.py")
+HARNESS, BASELINE = "locust-llm", "baseline"
+
+LOAD_CPU, MOCK_CPU = 0, 1
+#: targets at 512 streams (the issue): |error| within these, in seconds
+TARGET_TTFT_P50_S, TARGET_TTFT_P99_S, TARGET_ITL_P99_S = 0.003, 0.060, 0.002
+TARGET_POINT = 512
+#: "worse than the baseline" means more error than the baseline's by more than this band
+NOISE_ABS_S, NOISE_REL = 0.0005, 0.10
+#: a run is flagged when other processes kept its core busier than this (the machine is shared)
+FOREIGN_BUSY_WARN = 10.0
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_children: list[subprocess.Popen[Any]] = []
+
+
+# ---------------------------------------------------------------------------------- durations
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `200ms`, `20s`, `1.5s`, `2m`."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|m)\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 20s or 200ms, got {text!r}")
+    return float(match.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[match.group(2)]
+
+
+def _duration_arg(text: str) -> str:
+    if parse_duration(text) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
+    return text
+
+
+def _points_arg(text: str) -> list[int]:
+    try:
+        points = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        points = []
+    if not points or min(points) < 1:
+        raise argparse.ArgumentTypeError(f"expected users like 1,32,128,512, got {text!r}")
+    return points
+
+
+# ---------------------------------------------------------------------------------- processes
+
+
+def _spawn(cmd: Sequence[str], *, cpu: int | None, **kwargs: Any) -> subprocess.Popen[Any]:
+    """Start a child in its own session (Ctrl-C reaches us, and we stop it), pinned to `cpu`."""
+
+    def pin() -> None:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    proc: subprocess.Popen[Any] = subprocess.Popen(
+        list(cmd), preexec_fn=pin, start_new_session=True, **kwargs
+    )
+    _children.append(proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, grace_s: float = 5.0) -> None:
+    """Stop one child: `sig`, then SIGKILL after `grace_s`; always reaped."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        except ProcessLookupError:
+            pass
+    if proc in _children:
+        _children.remove(proc)
+
+
+def _stop_all() -> None:
+    for proc in list(_children):
+        _stop(proc, signal.SIGKILL if proc.poll() is None else signal.SIGTERM, grace_s=2.0)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+# ---------------------------------------------------------------------------------- sampling
+
+
+def _proc_cpu_s(pid: int) -> float | None:
+    """utime + stime of `pid`, in seconds (None once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def _cores_busy() -> dict[int, tuple[int, int]]:
+    """Per core: (busy ticks, total ticks) from /proc/stat."""
+    out: dict[int, tuple[int, int]] = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *rest = line.split()
+        if not name.startswith("cpu") or name == "cpu":
+            continue
+        ticks = [int(v) for v in rest[:8]]  # user nice system idle iowait irq softirq steal
+        idle = ticks[3] + ticks[4]
+        out[int(name[3:])] = (sum(ticks) - idle, sum(ticks))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    t: float
+    load_cpu_s: float | None
+    mock_cpu_s: float | None
+    cores: dict[int, tuple[int, int]]
+
+
+def _snapshot(load_pid: int, mock_pid: int) -> Snapshot:
+    return Snapshot(time.perf_counter(), _proc_cpu_s(load_pid), _proc_cpu_s(mock_pid), _cores_busy())
+
+
+def _share(a: float | None, b: float | None, wall_s: float) -> float | None:
+    if a is None or b is None or wall_s <= 0:
+        return None
+    return 100.0 * (b - a) / wall_s
+
+
+def _core_busy_pct(a: Snapshot, b: Snapshot, core: int) -> float | None:
+    if core not in a.cores or core not in b.cores:
+        return None
+    busy = b.cores[core][0] - a.cores[core][0]
+    total = b.cores[core][1] - a.cores[core][1]
+    return 100.0 * busy / total if total > 0 else None
+
+
+# ---------------------------------------------------------------------------------- results
+
+
+@dataclass(slots=True)
+class Result:
+    """One run: one tool at one concurrency point. Latencies in seconds, None when absent."""
+
+    point: int
+    tool: str
+    ttft_p50: float | None = None
+    ttft_p99: float | None = None
+    itl_p50: float | None = None
+    itl_p99: float | None = None
+    requests: int = 0
+    errors: int = 0
+    req_per_s: float | None = None
+    tok_per_s: float | None = None
+    core_pct: float | None = None
+    window_s: float | None = None
+    mock_core_pct: float | None = None
+    core0_busy_pct: float | None = None
+    core1_busy_pct: float | None = None
+    mock: dict[str, Any] = field(default_factory=dict)
+    saturated: bool = False
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem and self.ttft_p50 is not None
+
+    def foreign_busy(self) -> tuple[float, float] | None:
+        """Percent of core 0 and core 1 used by other processes during the window."""
+        if None in (self.core0_busy_pct, self.core1_busy_pct, self.core_pct, self.mock_core_pct):
+            return None
+        assert self.core0_busy_pct is not None and self.core_pct is not None
+        assert self.core1_busy_pct is not None and self.mock_core_pct is not None
+        return (
+            max(self.core0_busy_pct - self.core_pct, 0.0),
+            max(self.core1_busy_pct - self.mock_core_pct, 0.0),
+        )
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """Nearest-rank quantile of sorted `values`."""
+    if not values:
+        return None
+    return values[max(1, math.ceil(q * len(values))) - 1]
+
+
+def _read_harness(path: Path, result: Result) -> None:
+    summary = json.loads(path.read_text())
+    stream = summary.get("modes", {}).get("stream", {})
+    for name, key in (("ttft", "ttft_s"), ("itl", "itl_s")):
+        figures = stream.get(key) or {}
+        setattr(result, f"{name}_p50", figures.get("p50"))
+        setattr(result, f"{name}_p99", figures.get("p99"))
+    outcomes = stream.get("outcomes", {})
+    result.requests = sum(n for k, n in outcomes.items() if k != "cancelled")
+    result.errors = outcomes.get("failed", 0) + outcomes.get("empty", 0)
+    result.req_per_s = stream.get("requests_per_s")
+    result.tok_per_s = stream.get("output_tokens_per_s")
+    result.saturated = bool(summary.get("run", {}).get("client_saturated"))
+
+
+def _read_baseline(path: Path, result: Result) -> None:
+    data = json.loads(path.read_text())
+    ttft, itl = sorted(data["ttft_s"]), sorted(data["itl_s"])
+    result.ttft_p50, result.ttft_p99 = _quantile(ttft, 0.50), _quantile(ttft, 0.99)
+    result.itl_p50, result.itl_p99 = _quantile(itl, 0.50), _quantile(itl, 0.99)
+    result.requests, result.errors = data["requests"], data["errors"]
+    duration = data.get("duration_s") or 0.0
+    if duration > 0:
+        result.req_per_s = data["requests"] / duration
+        result.tok_per_s = data["tokens"] / duration
+
+
+# ---------------------------------------------------------------------------------- one run
+
+
+def _start_mock(args: argparse.Namespace, log: IO[str], pin: bool) -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "harness.mock", "--port", "0", "--host", "127.0.0.1"]
+    cmd += ["--ttft", args.ttft, "--itl", args.itl, "--tokens", str(args.tokens)]
+    mock = _spawn(
+        cmd, cpu=MOCK_CPU if pin else None, stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT
+    )
+    assert mock.stdout is not None
+    ready, _, _ = select.select([mock.stdout], [], [], 15.0)
+    line = mock.stdout.readline() if ready else ""
+    match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
+    if match is None:
+        _stop(mock)
+        raise RuntimeError(f"the mock did not start (said {line.strip()!r})")
+    return mock, match.group(1)
+
+
+def _mock_stats(base_url: str) -> dict[str, Any]:
+    url = base_url.removesuffix("/v1") + "/mock/stats"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        stats: dict[str, Any] = json.loads(response.read())
+    return stats
+
+
+def run_one(args: argparse.Namespace, point: int, tool: str, workdir: Path, pin: bool) -> Result:
+    """Start a fresh mock, run one headless Locust against it, and collect the figures."""
+    result = Result(point, tool)
+    run_dir = workdir / f"{point}-{tool}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    mock_log = (run_dir / "mock.log").open("w")
+    locust_log = (run_dir / "locust.log").open("w")
+    mock: subprocess.Popen[str] | None = None
+    try:
+        mock, url = _start_mock(args, mock_log, pin)
+        cmd = [sys.executable, "-m", "locust", "--headless", "--only-summary", "--host", url]
+        cmd += ["-u", str(point), "-r", str(point), "-t", args.duration]
+        cmd += ["--exit-code-on-error", "0", "--loglevel", "INFO"]
+        if tool == HARNESS:
+            out = run_dir / "llm"
+            cmd += ["-f", str(HARNESS_LOCUSTFILE), "--llm-out", str(out)]
+            cmd += ["--llm-model", "mock-llm", "--llm-max-tokens", str(args.tokens)]
+            cmd += ["StreamingUser"]
+            out_file = out / "summary.json"
+        else:
+            out_file = run_dir / "baseline.json"
+            cmd += ["-f", str(BASELINE_LOCUSTFILE), "--baseline-out", str(out_file)]
+            cmd += ["BaselineUser"]
+        load = _spawn(
+            cmd,
+            cpu=LOAD_CPU if pin else None,
+            stdout=locust_log,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=run_dir,
+        )
+        marks: dict[str, Snapshot] = {}
+
+        def watch() -> None:  # stamp the steady window from Locust's own log lines
+            assert load.stderr is not None
+            for line in load.stderr:
+                if "All users spawned" in line and "spawned" not in marks:
+                    marks["spawned"] = _snapshot(load.pid, mock.pid)
+                elif "--run-time limit reached" in line and "stop" not in marks:
+                    marks["stop"] = _snapshot(load.pid, mock.pid)
+                locust_log.write(line)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            code = load.wait(timeout=parse_duration(args.duration) + 90.0)
+        except subprocess.TimeoutExpired:
+            _stop(load, signal.SIGKILL)
+            result.problem = "Locust did not stop in time"
+            return result
+        finally:
+            watcher.join(timeout=5.0)
+        _stop(load)
+        result.mock = _mock_stats(url)
+        if "spawned" in marks and "stop" in marks:
+            a, b = marks["spawned"], marks["stop"]
+            result.window_s = b.t - a.t
+            result.core_pct = _share(a.load_cpu_s, b.load_cpu_s, result.window_s)
+            result.mock_core_pct = _share(a.mock_cpu_s, b.mock_cpu_s, result.window_s)
+            result.core0_busy_pct = _core_busy_pct(a, b, LOAD_CPU)
+            result.core1_busy_pct = _core_busy_pct(a, b, MOCK_CPU)
+        if not out_file.is_file():
+            result.problem = f"no results (Locust exit code {code}; see {run_dir}/locust.log)"
+            return result
+        (_read_harness if tool == HARNESS else _read_baseline)(out_file, result)
+        if result.ttft_p50 is None:
+            result.problem = "no successful stream"
+        return result
+    finally:
+        if mock is not None:
+            _stop(mock)
+        mock_log.close()
+        locust_log.close()
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def _ms(value: float | None, truth: float, signed: bool = True) -> str:
+    if value is None:
+        return "—"
+    return f"{(value - truth) * 1000:+.2f}" if signed else f"{value * 1000:.2f}"
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def _lateness(result: Result) -> str:
+    late = result.mock.get("lateness_s") or {}
+    if not late.get("count"):
+        return "—"
+    return f"{late['p50'] * 1000:.2f} / {late['p99'] * 1000:.2f} / {late['max'] * 1000:.1f}"
+
+
+HEADER = (
+    "streams",
+    "tool",
+    "TTFT p50 err",
+    "TTFT p99 err",
+    "ITL p50 err",
+    "ITL p99 err",
+    "req/s",
+    "tok/s",
+    "its core %",
+    "mock late p50/p99/max",
+    "mock core %",
+)
+
+
+def _row(r: Result, ttft: float, itl: float) -> list[str]:
+    tool = r.tool + (" (saturated)" if r.saturated else "")
+    if not r.ok:
+        return [str(r.point), tool, f"failed: {r.problem}"] + [""] * (len(HEADER) - 3)
+    return [
+        str(r.point),
+        tool,
+        _ms(r.ttft_p50, ttft),
+        _ms(r.ttft_p99, ttft),
+        _ms(r.itl_p50, itl),
+        _ms(r.itl_p99, itl),
+        _num(r.req_per_s, ".1f"),
+        _num(r.tok_per_s, ".0f"),
+        _num(r.core_pct, ".0f"),
+        _lateness(r),
+        _num(r.mock_core_pct, ".0f"),
+    ]
+
+
+def _table(rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADER)]
+    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    lines = [fmt.format(*HEADER), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*row) for row in rows]
+    return "\n".join(lines)
+
+
+def _worse(ours: float, theirs: float) -> bool:
+    return ours - theirs > NOISE_ABS_S + NOISE_REL * abs(theirs)
+
+
+def _compare(h: Result, b: Result, ttft: float, itl: float) -> str:
+    """One line: locust-llm's errors against the baseline's at one point."""
+    if not (h.ok and b.ok):
+        return f"{h.point} streams: no comparison (a run failed)"
+    parts, worse = [], []
+    for label, mine, theirs, truth in (
+        ("TTFT p50", h.ttft_p50, b.ttft_p50, ttft),
+        ("TTFT p99", h.ttft_p99, b.ttft_p99, ttft),
+        ("ITL p50", h.itl_p50, b.itl_p50, itl),
+        ("ITL p99", h.itl_p99, b.itl_p99, itl),
+    ):
+        assert mine is not None and theirs is not None
+        e_mine, e_theirs = mine - truth, theirs - truth
+        parts.append(f"{label} {e_mine * 1000:+.2f} vs {e_theirs * 1000:+.2f}")
+        if _worse(e_mine, e_theirs):
+            worse.append(label)
+    cpu = ""
+    if h.core_pct is not None and b.core_pct is not None and b.core_pct > 0:
+        cpu = f"; core {h.core_pct:.0f} % vs {b.core_pct:.0f} % (×{h.core_pct / b.core_pct:.2f})"
+    rate = ""
+    if h.req_per_s and b.req_per_s:
+        rate = f"; req/s ×{h.req_per_s / b.req_per_s:.2f}"
+    verdict = "WORSE than the baseline on " + ", ".join(worse) if worse else "not worse"
+    return f"{h.point} streams, locust-llm vs baseline (ms): {'; '.join(parts)}{cpu}{rate} → {verdict}"
+
+
+def _targets(h: Result, ttft: float, itl: float) -> str:
+    if not h.ok:
+        return f"targets at {h.point} streams: not measured (the run failed)"
+    checks = []
+    for label, value, truth, limit in (
+        ("TTFT p50", h.ttft_p50, ttft, TARGET_TTFT_P50_S),
+        ("TTFT p99", h.ttft_p99, ttft, TARGET_TTFT_P99_S),
+        ("ITL p99", h.itl_p99, itl, TARGET_ITL_P99_S),
+    ):
+        assert value is not None
+        err = value - truth
+        mark = "met" if abs(err) <= limit else "MISSED"
+        checks.append(f"{label} {err * 1000:+.2f} ms (≤ {limit * 1000:.0f}) {mark}")
+    return f"targets at {h.point} streams: " + "; ".join(checks)
+
+
+def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) -> str:
+    ttft, itl = parse_duration(args.ttft), parse_duration(args.itl)
+    rows = [_row(r, ttft, itl) for r in results]
+    bullet = "- " if args.markdown else ""
+    out = [
+        f"Fidelity: mock TTFT {args.ttft}, ITL {args.itl}, {args.tokens} tokens per stream; "
+        f"{args.duration} per run; errors are reported − true, in ms.",
+        "",
+        _table(rows, args.markdown),
+        "",
+    ]
+    by_point: dict[int, dict[str, Result]] = {}
+    for r in results:
+        by_point.setdefault(r.point, {})[r.tool] = r
+    for point, tools in by_point.items():
+        if HARNESS in tools and BASELINE in tools:
+            out.append(bullet + _compare(tools[HARNESS], tools[BASELINE], ttft, itl))
+    for point, tools in by_point.items():
+        if point == TARGET_POINT and HARNESS in tools:
+            out.append(bullet + _targets(tools[HARNESS], ttft, itl))
+    out.append("")
+    notes = [
+        "Nothing is excluded: every request that finished counts, including each user's first "
+        "(which opens its TCP connection); all users start within the first second "
+        "(spawn rate = users); streams still running when the time is up are cancelled and "
+        "not timed (locust-llm) or contribute the samples they had (baseline).",
+        "The truth is the mock's schedule, counted from the moment it has read the request; "
+        "'mock late' is how late its writes left against that schedule (p50/p99/max, ms): "
+        "the yardstick's own error, included in every row's figures.",
+        "'its core %' is the load generator's CPU time over the wall time while all users ran "
+        "(from 'All users spawned' to the run-time limit), on its one pinned core.",
+        f"'worse' means more error than the baseline's by over {NOISE_ABS_S * 1000:.1f} ms "
+        f"+ {NOISE_REL:.0%} of the baseline's error.",
+    ]
+    out += [bullet + n for n in notes]
+    noisy = []
+    for r in results:
+        foreign = r.foreign_busy()
+        if foreign and max(foreign) > FOREIGN_BUSY_WARN:
+            noisy.append(f"{r.point}/{r.tool} (core 0 +{foreign[0]:.0f} %, core 1 +{foreign[1]:.0f} %)")
+    if noisy:
+        out.append(
+            bullet + "Warning: other processes used the pinned cores during "
+            + ", ".join(noisy)
+            + "; those rows may be disturbed."
+        )
+    errors = [f"{r.point}/{r.tool}: {r.errors}" for r in results if r.errors]
+    if errors:
+        out.append(bullet + "Failed requests: " + ", ".join(errors))
+    out.append(bullet + f"Wall time {elapsed_s:.0f} s.")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/fidelity.py",
+        description="Reported vs true TTFT/ITL of locust-llm and a minimal Locust baseline.",
+    )
+    parser.add_argument("--points", type=_points_arg, default=None, help="users per point (1,32,128,512)")
+    parser.add_argument("--duration", type=_duration_arg, default=None, help="per run (20s)")
+    parser.add_argument("--tokens", type=int, default=64, help="tokens per stream (64)")
+    parser.add_argument("--ttft", type=_duration_arg, default="200ms", help="mock TTFT (200ms)")
+    parser.add_argument("--itl", type=_duration_arg, default="20ms", help="mock ITL (20ms)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1,32,128 streams, 8 s each")
+    parser.add_argument(
+        "--tools",
+        default=f"{HARNESS},{BASELINE}",
+        help=f"which load generators to run ({HARNESS},{BASELINE})",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the per-run logs and reports")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.points is None:
+        args.points = [1, 32, 128] if args.quick else [1, 32, 128, 512]
+    if args.duration is None:
+        args.duration = "8s" if args.quick else "20s"
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    if not tools or not set(tools) <= {HARNESS, BASELINE}:
+        print(f"fidelity: error: --tools takes {HARNESS} and/or {BASELINE}", file=sys.stderr)
+        return 2
+    pin = {LOAD_CPU, MOCK_CPU} <= os.sched_getaffinity(0)
+    if not pin:
+        print("fidelity: fewer than 2 cores: mock and Locust share them", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    workdir = Path(tempfile.mkdtemp(prefix="fidelity-"))
+    results: list[Result] = []
+    started = time.perf_counter()
+    total = len(args.points) * len(tools)
+    try:
+        for point in args.points:
+            for tool in tools:
+                n = len(results) + 1
+                print(
+                    f"[{n}/{total}] {point} streams, {tool}, {args.duration} …",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                try:
+                    results.append(run_one(args, point, tool, workdir, pin))
+                except (RuntimeError, OSError) as exc:
+                    results.append(Result(point, tool, problem=str(exc)))
+    except KeyboardInterrupt:
+        print("fidelity: interrupted; stopping child processes", file=sys.stderr)
+        return 130
+    finally:
+        _stop_all()
+        if args.keep:
+            print(f"fidelity: logs and reports kept in {workdir}", file=sys.stderr)
+        else:
+            _rmtree(workdir)
+    print(report(results, args, time.perf_counter() - started))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _rmtree(path: Path) -> None:
+    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if child.is_dir():
+            child.rmdir()
+        else:
+            child.unlink()
+    path.rmdir()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

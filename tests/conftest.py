@@ -1,0 +1,71 @@
+"""Shared fixtures: the embedded mock server as a real process on loopback.
+
+The mock always runs in its own process: test modules that import Locust monkey-patch the
+pytest process with gevent, and the yardstick must not share a loop with what it measures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class MockProcess:
+    """A running mock server: its base URL (…/v1) and its process."""
+
+    url: str
+    process: subprocess.Popen[str]
+
+    @property
+    def origin(self) -> str:
+        return self.url.removesuffix("/v1")
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(self.origin + "/mock/stats", timeout=5) as response:
+            data: dict[str, Any] = json.load(response)
+        return data
+
+
+@contextlib.contextmanager
+def run_mock(*args: str, cpu: int | None = None) -> Iterator[MockProcess]:
+    """Start `python -m harness.mock --port 0 ARGS…` and stop it afterwards."""
+    cmd = [sys.executable, "-m", "harness.mock", "--port", "0", *args]
+    if cpu is not None and (os.cpu_count() or 1) > cpu:
+        cmd += ["--cpu", str(cpu)]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"(http://\S+/v1)", line)
+        assert match, f"mock did not start: {line!r}"
+        yield MockProcess(match.group(1), process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.fixture
+def mock_server() -> Iterator[MockProcess]:
+    """A mock with the acceptance profile: TTFT 200 ms, ITL 20 ms, 64 tokens."""
+    with run_mock("--ttft", "200ms", "--itl", "20ms", "--tokens", "64", cpu=1) as mock:
+        yield mock
