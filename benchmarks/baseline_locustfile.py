@@ -38,7 +38,9 @@ class BaselineUser(FastHttpUser):
         t0 = time.perf_counter()
         last, tokens = 0.0, 0
         try:
-            response = self.client.post("/chat/completions", json=BODY, headers=HEADERS, stream=True)
+            response = self.client.post(
+                "/chat/completions", json=BODY, headers=HEADERS, stream=True
+            )
             raw = response._response  # geventhttpclient's HTTPSocketPoolResponse
             while line := raw.readline(b"\n"):
                 t = time.perf_counter()

@@ -24,6 +24,7 @@ import math
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -157,7 +158,9 @@ class Snapshot:
 
 
 def _snapshot(load_pid: int, mock_pid: int) -> Snapshot:
-    return Snapshot(time.perf_counter(), _proc_cpu_s(load_pid), _proc_cpu_s(mock_pid), _cores_busy())
+    return Snapshot(
+        time.perf_counter(), _proc_cpu_s(load_pid), _proc_cpu_s(mock_pid), _cores_busy()
+    )
 
 
 def _share(a: float | None, b: float | None, wall_s: float) -> float | None:
@@ -208,8 +211,10 @@ class Result:
         """Percent of core 0 and core 1 used by other processes during the window."""
         if None in (self.core0_busy_pct, self.core1_busy_pct, self.core_pct, self.mock_core_pct):
             return None
-        assert self.core0_busy_pct is not None and self.core_pct is not None
-        assert self.core1_busy_pct is not None and self.mock_core_pct is not None
+        assert self.core0_busy_pct is not None
+        assert self.core_pct is not None
+        assert self.core1_busy_pct is not None
+        assert self.mock_core_pct is not None
         return (
             max(self.core0_busy_pct - self.core_pct, 0.0),
             max(self.core1_busy_pct - self.mock_core_pct, 0.0),
@@ -253,7 +258,9 @@ def _read_baseline(path: Path, result: Result) -> None:
 # ---------------------------------------------------------------------------------- one run
 
 
-def _start_mock(args: argparse.Namespace, log: IO[str], pin: bool) -> tuple[subprocess.Popen[str], str]:
+def _start_mock(
+    args: argparse.Namespace, log: IO[str], pin: bool
+) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "harness.mock", "--port", "0", "--host", "127.0.0.1"]
     cmd += ["--ttft", args.ttft, "--itl", args.itl, "--tokens", str(args.tokens)]
     mock = _spawn(
@@ -286,6 +293,7 @@ def run_one(args: argparse.Namespace, point: int, tool: str, workdir: Path, pin:
     mock: subprocess.Popen[str] | None = None
     try:
         mock, url = _start_mock(args, mock_log, pin)
+        mock_pid = mock.pid
         cmd = [sys.executable, "-m", "locust", "--headless", "--only-summary", "--host", url]
         cmd += ["-u", str(point), "-r", str(point), "-t", args.duration]
         cmd += ["--exit-code-on-error", "0", "--loglevel", "INFO"]
@@ -313,9 +321,9 @@ def run_one(args: argparse.Namespace, point: int, tool: str, workdir: Path, pin:
             assert load.stderr is not None
             for line in load.stderr:
                 if "All users spawned" in line and "spawned" not in marks:
-                    marks["spawned"] = _snapshot(load.pid, mock.pid)
+                    marks["spawned"] = _snapshot(load.pid, mock_pid)
                 elif "--run-time limit reached" in line and "stop" not in marks:
-                    marks["stop"] = _snapshot(load.pid, mock.pid)
+                    marks["stop"] = _snapshot(load.pid, mock_pid)
                 locust_log.write(line)
 
         watcher = threading.Thread(target=watch, daemon=True)
@@ -330,6 +338,7 @@ def run_one(args: argparse.Namespace, point: int, tool: str, workdir: Path, pin:
             watcher.join(timeout=5.0)
         _stop(load)
         result.mock = _mock_stats(url)
+        (run_dir / "mock_stats.json").write_text(json.dumps(result.mock, indent=2))
         if "spawned" in marks and "stop" in marks:
             a, b = marks["spawned"], marks["stop"]
             result.window_s = b.t - a.t
@@ -432,7 +441,8 @@ def _compare(h: Result, b: Result, ttft: float, itl: float) -> str:
         ("ITL p50", h.itl_p50, b.itl_p50, itl),
         ("ITL p99", h.itl_p99, b.itl_p99, itl),
     ):
-        assert mine is not None and theirs is not None
+        assert mine is not None
+        assert theirs is not None
         e_mine, e_theirs = mine - truth, theirs - truth
         parts.append(f"{label} {e_mine * 1000:+.2f} vs {e_theirs * 1000:+.2f}")
         if _worse(e_mine, e_theirs):
@@ -444,7 +454,9 @@ def _compare(h: Result, b: Result, ttft: float, itl: float) -> str:
     if h.req_per_s and b.req_per_s:
         rate = f"; req/s ×{h.req_per_s / b.req_per_s:.2f}"
     verdict = "WORSE than the baseline on " + ", ".join(worse) if worse else "not worse"
-    return f"{h.point} streams, locust-llm vs baseline (ms): {'; '.join(parts)}{cpu}{rate} → {verdict}"
+    return (
+        f"{h.point} streams, locust-llm vs baseline (ms): {'; '.join(parts)}{cpu}{rate} → {verdict}"
+    )
 
 
 def _targets(h: Result, ttft: float, itl: float) -> str:
@@ -477,7 +489,7 @@ def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) ->
     by_point: dict[int, dict[str, Result]] = {}
     for r in results:
         by_point.setdefault(r.point, {})[r.tool] = r
-    for point, tools in by_point.items():
+    for tools in by_point.values():
         if HARNESS in tools and BASELINE in tools:
             out.append(bullet + _compare(tools[HARNESS], tools[BASELINE], ttft, itl))
     for point, tools in by_point.items():
@@ -502,10 +514,13 @@ def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) ->
     for r in results:
         foreign = r.foreign_busy()
         if foreign and max(foreign) > FOREIGN_BUSY_WARN:
-            noisy.append(f"{r.point}/{r.tool} (core 0 +{foreign[0]:.0f} %, core 1 +{foreign[1]:.0f} %)")
+            noisy.append(
+                f"{r.point}/{r.tool} (core 0 +{foreign[0]:.0f} %, core 1 +{foreign[1]:.0f} %)"
+            )
     if noisy:
         out.append(
-            bullet + "Warning: other processes used the pinned cores during "
+            bullet
+            + "Warning: other processes used the pinned cores during "
             + ", ".join(noisy)
             + "; those rows may be disturbed."
         )
@@ -524,13 +539,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="benchmarks/fidelity.py",
         description="Reported vs true TTFT/ITL of locust-llm and a minimal Locust baseline.",
     )
-    parser.add_argument("--points", type=_points_arg, default=None, help="users per point (1,32,128,512)")
+    parser.add_argument(
+        "--points", type=_points_arg, default=None, help="users per point (1,32,128,512)"
+    )
     parser.add_argument("--duration", type=_duration_arg, default=None, help="per run (20s)")
     parser.add_argument("--tokens", type=int, default=64, help="tokens per stream (64)")
     parser.add_argument("--ttft", type=_duration_arg, default="200ms", help="mock TTFT (200ms)")
     parser.add_argument("--itl", type=_duration_arg, default="20ms", help="mock ITL (20ms)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1,32,128 streams, 8 s each")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 1,32,128 streams, 8 s each"
+    )
     parser.add_argument(
         "--tools",
         default=f"{HARNESS},{BASELINE}",
@@ -579,18 +598,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep:
             print(f"fidelity: logs and reports kept in {workdir}", file=sys.stderr)
         else:
-            _rmtree(workdir)
+            shutil.rmtree(workdir, ignore_errors=True)
     print(report(results, args, time.perf_counter() - started))
     return 0 if all(r.ok for r in results) else 1
-
-
-def _rmtree(path: Path) -> None:
-    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if child.is_dir():
-            child.rmdir()
-        else:
-            child.unlink()
-    path.rmdir()
 
 
 if __name__ == "__main__":

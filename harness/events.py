@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import gevent
 import locust
 from locust.env import Environment
 from locust.event import EventHook
@@ -31,13 +32,19 @@ from harness import __version__
 from harness.errors import SUCCESS_OUTCOMES, Mode, Outcome, RequestError
 from harness.record import RequestRecord
 from harness.report.summary import RunInfo, build_summary, write_reports
-from harness.stats import RunStats
+from harness.stats import LatencyHistogram, RunStats
 
 logger = logging.getLogger("locust_llm")
 
 #: key of our statistics in Locust's worker -> master reports
 REPORT_KEY = "locust_llm"
+LAG_REPORT_KEY = "locust_llm_loop_lag"
 REQUEST_TYPE = "LLM"
+#: the load generator's event loop is probed this often (catalogue MEAS-04)
+LAG_PROBE_INTERVAL_S = 0.1
+#: a run whose loop lag p99 passes this is marked `client_saturated`: its latencies include
+#: time the load generator itself made requests wait
+SATURATION_LAG_P99_S = 0.020
 
 
 class EmptyCompletion(Exception):
@@ -62,7 +69,24 @@ class LLMRun:
     t_stop: float | None = None
     host: str = ""
     max_users: int = 0
-    client_saturated: bool = False
+    #: event-loop lag of the load generator (merged from workers in distributed mode)
+    loop_lag: LatencyHistogram = field(default_factory=LatencyHistogram)
+    _lag_delta: LatencyHistogram = field(default_factory=LatencyHistogram)
+    _probe: gevent.Greenlet | None = None
+
+    @property
+    def client_saturated(self) -> bool:
+        """Whether the load generator was too busy to timestamp faithfully."""
+        p99 = self.loop_lag.percentile(99)
+        return p99 is not None and p99 > SATURATION_LAG_P99_S
+
+    def observe_lag(self, lag_s: float) -> None:
+        self.loop_lag.record(lag_s)
+        self._lag_delta.record(lag_s)
+
+    def take_lag_delta(self) -> dict[str, Any]:
+        delta, self._lag_delta = self._lag_delta, LatencyHistogram()
+        return delta.to_wire()
 
     def duration_s(self) -> float:
         """Seconds from test start to stop (or to now while running)."""
@@ -82,7 +106,11 @@ class LLMRun:
             harness_version=__version__,
             client_saturated=self.client_saturated,
         )
-        return build_summary(self.stats.summary(self.duration_s()), run=run)
+        summary = build_summary(self.stats.summary(self.duration_s()), run=run)
+        lag = self.loop_lag.summary()
+        if lag is not None:
+            summary["run"]["loop_lag_s"] = lag
+        return summary
 
 
 _runs: weakref.WeakKeyDictionary[Environment, LLMRun] = weakref.WeakKeyDictionary()
@@ -166,6 +194,9 @@ def _attach_listeners(run: LLMRun) -> None:
             run.t_start = time.perf_counter()
             run.t_stop = None
             run.max_users = 0
+            run.loop_lag = LatencyHistogram()
+        if not isinstance(environment.runner, MasterRunner) and run._probe is None:
+            run._probe = gevent.spawn(_probe_loop_lag, run)
         host = environment.host or ""
         if host:
             from harness.client import Target
@@ -181,14 +212,21 @@ def _attach_listeners(run: LLMRun) -> None:
     def on_test_stop(environment: Environment, **_: Any) -> None:
         if run.t_start is not None and run.t_stop is None:
             run.t_stop = time.perf_counter()
+        if run._probe is not None:
+            run._probe.kill(block=False)
+            run._probe = None
 
     def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
         data[REPORT_KEY] = run.stats.take_delta()
+        data[LAG_REPORT_KEY] = run.take_lag_delta()
 
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
         delta = data.get(REPORT_KEY)
         if delta:
             run.stats.merge_wire(delta)
+        lag = data.get(LAG_REPORT_KEY)
+        if lag:
+            run.loop_lag.merge(LatencyHistogram.from_wire(lag))
 
     def on_quitting(environment: Environment, **_: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):
@@ -205,6 +243,15 @@ def _attach_listeners(run: LLMRun) -> None:
     events.report_to_master.add_listener(on_report_to_master)
     events.worker_report.add_listener(on_worker_report)
     events.quitting.add_listener(on_quitting)
+
+
+def _probe_loop_lag(run: LLMRun) -> None:
+    """Sleep a fixed interval and record how late the loop woke us (DESIGN.md §5)."""
+    interval = LAG_PROBE_INTERVAL_S
+    while True:
+        t = time.perf_counter()
+        gevent.sleep(interval)
+        run.observe_lag(max(time.perf_counter() - t - interval, 0.0))
 
 
 def is_master(environment: Environment) -> bool:

@@ -8,8 +8,9 @@ gevent-monkey-patched by modules that import Locust, so no threaded server lives
 headers at ``head_ms``, then each ``(offset_ms, bytes | CLOSE | RESET)`` step in its own
 ``send()`` (TCP_NODELAY), offsets counted from the moment the whole request was read. The base URL
 of a case is therefore ``http://127.0.0.1:PORT/case/<name>/v1``. ``GET /counts`` answers
-``{"requests": {case: n}, "connections": {case: [connection serial, ...]}}`` so a test can check
-that exactly one request was sent and which connection carried it.
+``{"requests": {case: n}, "connections": {case: [serial, ...]}, "ended": [serial, ...]}`` so a test
+can check that exactly one request was sent, which connection carried it, and that a connection is
+gone (a script that does not close leaves it open, so only the client can have ended it).
 
 Writes go through the mock's `Emitter` (one timer thread, absolute deadlines) and requests are read
 with the mock's `RequestReader`; neither shares code with the harness parser under test.
@@ -17,6 +18,7 @@ with the mock's `RequestReader`; neither shares code with the harness parser und
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -199,6 +201,20 @@ SCRIPTS: dict[str, Script] = {
         (SSE, CHUNKED),
         tuple((ms, chunk(b": keep-alive\n\n")) for ms in range(0, 1001, 100)),
     ),
+    # NET-06 variant: a token every 100 ms for a second
+    "drip": Script(
+        "200 OK", (SSE, CHUNKED), tuple((ms, chunk(T("a"))) for ms in range(100, 1001, 100))
+    ),
+    # NET-04 (b): the request is read, the answer comes late
+    "late_head": Script(
+        "200 OK", (SSE, CHUNKED), ((1000, chunk(T("a") + F("stop") + D) + LAST_CHUNK),), 1000
+    ),
+    # a keep-alive response, then the server closes the idle connection (its idle timeout)
+    "idle_close": Script(
+        "200 OK",
+        (SSE, CHUNKED),
+        ((20, chunk(R() + T("Hi") + F("stop") + U(1, 1) + D) + LAST_CHUNK), (50, CLOSE)),
+    ),
     # NET-07, NET-08, NET-16, NET-19: statuses
     "s429": fixed(
         "429 Too Many Requests", _JSON, _err("slow down", 429), extra=(("Retry-After", "7"),)
@@ -245,6 +261,7 @@ SCRIPTS: dict[str, Script] = {
     ),
     # OAI-14: batch
     "batch_ok": fixed("200 OK", _JSON, _BATCH_OK, at_ms=300),
+    "batch_slow": fixed("200 OK", _JSON, _BATCH_OK, at_ms=600),
     "batch_empty": fixed("200 OK", _JSON, b'{"choices":[]}', at_ms=50),
     "batch_error": fixed("200 OK", _JSON, _err("upstream failed", 500), at_ms=50),
     "batch_truncated": Script(
@@ -268,6 +285,7 @@ class ScriptedServer:
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._connections: defaultdict[str, list[int]] = defaultdict(list)
+        self._ended: list[int] = []
         self._serial = itertools.count(1)
 
     @property
@@ -284,7 +302,11 @@ class ScriptedServer:
 
     def counts(self) -> bytes:
         with self._lock:
-            doc = {"requests": dict(self._requests), "connections": dict(self._connections)}
+            doc = {
+                "requests": dict(self._requests),
+                "connections": dict(self._connections),
+                "ended": list(self._ended),
+            }
         return json.dumps(doc).encode()
 
     def _serve(self, conn: socket.socket, serial: int) -> None:
@@ -312,6 +334,8 @@ class ScriptedServer:
             return
         finally:
             conn.close()
+            with self._lock:
+                self._ended.append(serial)
 
 
 def _head(status: str, length: int, *, close: bool = False) -> bytes:
@@ -326,7 +350,8 @@ def _linger_until_peer_closes(conn: socket.socket) -> None:
     """After our FIN, wait for the peer's: closing with unread input would send a RST."""
     if conn.fileno() < 0:  # a RESET already closed it
         return
-    conn.shutdown(socket.SHUT_WR)
+    with contextlib.suppress(OSError):  # a CLOSE step already shut it
+        conn.shutdown(socket.SHUT_WR)
     conn.settimeout(5.0)
     while conn.recv(65536):
         pass

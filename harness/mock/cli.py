@@ -145,9 +145,7 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m harness.mock")
     # Only this thread takes the signals, in sigwait below; server threads inherit the mask.
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    server = MockServer(
-        profile, host=args.host, port=args.port, model=args.model, spin_s=args.spin
-    )
+    server = MockServer(profile, host=args.host, port=args.port, model=args.model, spin_s=args.spin)
     try:
         try:
             server.start()

@@ -174,16 +174,18 @@ def _rank_value(rank: int, fine: list[int], coarse: list[tuple[int, int]], coars
 class _Job:
     """One schedule in flight: socket, absolute deadlines, next item to write."""
 
-    __slots__ = ("completion", "deadlines", "index", "payloads", "sock")
+    __slots__ = ("completion", "deadlines", "index", "payloads", "sock", "t_base")
 
     def __init__(
         self,
         sock: socket.socket,
+        t_base: float,
         deadlines: list[float],
         payloads: list[Payload],
         completion: Completion,
     ) -> None:
         self.sock = sock
+        self.t_base = t_base
         self.deadlines = deadlines
         self.payloads = payloads
         self.index = 0
@@ -223,10 +225,13 @@ class Emitter:
     until the `Completion` is done.
     """
 
-    def __init__(
-        self, recorder: LatenessRecorder | None = None, *, spin_s: float = DEFAULT_SPIN_S
-    ) -> None:
-        self.lateness = recorder if recorder is not None else LatenessRecorder()
+    def __init__(self, *, spin_s: float = DEFAULT_SPIN_S) -> None:
+        self.lateness = LatenessRecorder()
+        """Write time − deadline of items with an offset > 0: the emitter's own accuracy."""
+        self.reaction = LatenessRecorder()
+        """Write time − base of items at offset 0 ("at once"): how long the caller took
+        from its base (for the mock, the request's arrival) to hand the schedule over,
+        plus the write; the server's reaction time rather than the emitter's timing."""
         self.spin_s = spin_s
         """How long before a deadline the thread stops sleeping and spins instead."""
         self.handoffs = 0
@@ -283,7 +288,7 @@ class Emitter:
         if not payloads:
             completion._finish()
             return completion
-        job = _Job(sock, deadlines, payloads, completion)
+        job = _Job(sock, t_base, deadlines, payloads, completion)
         with self._cond:
             if self._thread is None or self._stopping:
                 raise RuntimeError("emitter is not running")
@@ -353,14 +358,20 @@ class Emitter:
         except OSError as exc:
             completion._finish(exc)
             return False
-        t_written = perf_counter()
-        self.lateness.record(t_written - deadline)
-        completion.written.append(t_written)
+        self._record(job, deadline)
         job.index += 1
         if job.index < len(job.payloads):
             return True
         completion._finish()
         return False
+
+    def _record(self, job: _Job, deadline: float) -> None:
+        t_written = perf_counter()
+        if deadline == job.t_base:  # offset 0: "at once"
+            self.reaction.record(t_written - deadline)
+        else:
+            self.lateness.record(t_written - deadline)
+        job.completion.written.append(t_written)
 
     def _finish_blocking(self, job: _Job, rest: bytes) -> None:
         """Finish a slow peer's job with blocking writes, off the emitter thread."""
@@ -368,9 +379,7 @@ class Emitter:
         try:
             job.sock.sendall(rest)
             while True:
-                t_written = perf_counter()
-                self.lateness.record(t_written - job.deadlines[job.index])
-                completion.written.append(t_written)
+                self._record(job, job.deadlines[job.index])
                 job.index += 1
                 if job.index == len(job.payloads):
                     break

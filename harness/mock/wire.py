@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 from dataclasses import dataclass
 from http import HTTPStatus
-from time import perf_counter
+from time import perf_counter, time_ns
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -42,6 +43,21 @@ class Request:
     t_recv: float
 
 
+# <asm-generic/socket.h>: the kernel stamps each received segment (struct timespec, wall
+# clock); the stamp of the last segment read comes with recvmsg() as a control message.
+SO_TIMESTAMPNS = 35
+_TIMESTAMP_CMSG_SPACE = socket.CMSG_SPACE(16)
+
+
+def enable_arrival_timestamps(sock: socket.socket) -> bool:
+    """Ask the kernel to stamp arriving data (Linux); accepted sockets inherit it."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
 class RequestReader:
     """Reads successive requests from one connection, keeping bytes that arrive early.
 
@@ -54,6 +70,24 @@ class RequestReader:
         self._sock = sock
         self._buf = bytearray()
 
+    def _recv(self, size: int) -> tuple[bytes, float]:
+        """Bytes and when the last of them reached the socket, in `perf_counter` time.
+
+        With ``SO_TIMESTAMPNS`` (see `enable_arrival_timestamps`) that is the kernel's
+        arrival stamp, immune to however late this thread woke up or got the GIL; without
+        it, the time ``recv`` returned.
+        """
+        data, ancdata, _, _ = self._sock.recvmsg(size, _TIMESTAMP_CMSG_SPACE)
+        now_ns = time_ns()
+        t = perf_counter()
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+                sec, nsec = struct.unpack_from("@qq", payload)
+                age_s = (now_ns - sec * 1_000_000_000 - nsec) * 1e-9
+                if 0.0 <= age_s < 1.0:  # a stepped wall clock must not move t_recv
+                    t -= age_s
+        return data, t
+
     def read(self) -> Request | None:
         """The next request, or None when the peer closed cleanly between requests."""
         t_last: float | None = None
@@ -62,8 +96,7 @@ class RequestReader:
         while head_end < 0:
             if len(buf) > MAX_HEAD_BYTES:
                 raise HttpError(431, "request head too large")
-            data = self._sock.recv(_RECV_BYTES)
-            t_last = perf_counter()
+            data, t_last = self._recv(_RECV_BYTES)
             if not data:
                 if buf.strip():
                     raise HttpError(400, "connection closed inside a request head")
@@ -81,8 +114,7 @@ class RequestReader:
         if len(buf) < body_end and headers.get("expect", "").lower() == "100-continue":
             self._sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         while len(buf) < body_end:
-            data = self._sock.recv(max(_RECV_BYTES, body_end - len(buf)))
-            t_last = perf_counter()
+            data, t_last = self._recv(max(_RECV_BYTES, body_end - len(buf)))
             if not data:
                 raise HttpError(400, "connection closed inside a request body")
             buf += data

@@ -92,7 +92,8 @@ def test_headless_run_reports_the_mocks_true_timings_and_accounts_for_every_requ
     assert abs(batch["e2e_s"]["p50"] - (0.200 + 63 * 0.020)) < 0.010, batch["e2e_s"]
     assert stream["first_visible_s"]["p50"] == stream["ttft_s"]["p50"]
     assert batch["first_visible_s"]["p50"] == batch["e2e_s"]["p50"]
-    assert "ttft_s" not in batch and "itl_s" not in batch  # absent, never 0
+    assert "ttft_s" not in batch  # absent, never 0
+    assert "itl_s" not in batch
 
     # every request accounted for: mock received == mock completed == summary == Locust
     mock_stats = mock_server.stats()
@@ -107,7 +108,11 @@ def test_headless_run_reports_the_mocks_true_timings_and_accounts_for_every_requ
         assert rows[f"{mode} e2e"]["num_failures"] == 0
         assert figures["output_tokens"] == 64 * figures["requests"]
     assert rows["stream ttft"]["num_requests"] == stream["requests"]
-    assert mock_stats["lateness_s"]["p99"] < 0.001  # the yardstick itself was on time
+    assert mock_stats["lateness_s"]["p50"] < 0.001  # the yardstick itself was on time
+    assert mock_stats["lateness_s"]["p99"] < 0.002
+    # the load generator watched its own loop (a probe every 100 ms) and was not saturated
+    assert summary["run"]["loop_lag_s"]["count"] >= 100
+    assert summary["run"]["client_saturated"] is False
 
 
 def test_demo_exits_0_and_writes_a_summary_that_validates(tmp_path: Path) -> None:
@@ -208,12 +213,12 @@ def test_master_and_two_workers_merge_statistics_exactly(tmp_path: Path) -> None
     out = tmp_path / "report"
     with run_mock("--ttft", "50ms", "--itl", "10ms", "--tokens", "16") as mock:
         common = ["-f", str(LOCUSTFILE), "--master-port", str(master_port)]
+        worker_cmd = [sys.executable, "-m", "locust", *common, "--worker"]
+        worker_cmd += ["--master-host", "127.0.0.1"]
         workers = [
             subprocess.Popen(
-                [sys.executable, "-m", "locust", *common, "--worker",
-                 "--master-host", "127.0.0.1"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
-            )  # fmt: skip
+                worker_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+            )
             for _ in range(2)
         ]
         try:
@@ -234,7 +239,8 @@ def test_master_and_two_workers_merge_statistics_exactly(tmp_path: Path) -> None
     rows = _locust_rows(tmp_path / "locust.json")
     for mode in ("stream", "batch"):
         figures = summary["modes"][mode]
-        assert figures["requests"] == received[mode] > 10
+        assert figures["requests"] == received[mode]
+        assert figures["requests"] > 10
         assert rows[f"{mode} e2e"]["num_requests"] == figures["requests"]
     assert abs(summary["modes"]["stream"]["ttft_s"]["p50"] - 0.050) < 0.005
     assert summary["modes"]["stream"]["ttft_s"]["count"] == summary["modes"]["stream"]["requests"]
