@@ -5,6 +5,7 @@ completion, read geventhttpclient's raw response line by line, take `perf_counte
 each line is returned. TTFT is the first `data:` line with non-empty `"content":"…"`, measured
 from just before the POST; ITL is the gap between consecutive such lines. Raw samples are written
 as JSON at quit to `--baseline-out` (or `$BASELINE_OUT`): {"ttft_s": [...], "itl_s": [...],
+"ttft_later_s": [...] (every request but each user's first, which opens its connection),
 "requests": n, "errors": n, "tokens": n, "duration_s": s}.
 
     locust -f benchmarks/baseline_locustfile.py --headless -u 32 -r 32 -t 20s \
@@ -28,13 +29,17 @@ BODY = {
 }
 HEADERS = {"Accept": "text/event-stream"}
 samples: dict[str, Any] = {"ttft_s": [], "itl_s": [], "requests": 0, "errors": 0, "tokens": 0}
+samples["ttft_later_s"] = []  # TTFT of every request but each user's first (no TCP connect)
 clock = {"start": 0.0, "stop": 0.0}
 
 
 class BaselineUser(FastHttpUser):
+    first = True
+
     @task
     def stream(self) -> None:
-        ttft, itl = samples["ttft_s"], samples["itl_s"]
+        ttft, itl, later = samples["ttft_s"], samples["itl_s"], samples["ttft_later_s"]
+        first, self.first = self.first, False
         t0 = time.perf_counter()
         last, tokens = 0.0, 0
         try:
@@ -49,6 +54,8 @@ class BaselineUser(FastHttpUser):
                         continue  # the role chunk: no token yet
                     if tokens == 0:
                         ttft.append(t - t0)
+                        if not first:
+                            later.append(t - t0)
                     else:
                         itl.append(t - last)
                     last, tokens = t, tokens + 1

@@ -72,6 +72,12 @@ def _duration_arg(text: str) -> str:
     return text
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
 def _points_arg(text: str) -> list[int]:
     try:
         points = [int(p) for p in text.split(",") if p.strip()]
@@ -201,6 +207,13 @@ class Result:
     core1_busy_pct: float | None = None
     mock: dict[str, Any] = field(default_factory=dict)
     saturated: bool = False
+    #: locust-llm only: its own event-loop lag p99 and time to response headers p50/p99
+    loop_lag_p99: float | None = None
+    ttfb_p50: float | None = None
+    ttfb_p99: float | None = None
+    #: baseline only: TTFT p99 without each user's first request (which opens its connection)
+    ttft_later_p99: float | None = None
+    attempts: int = 1
     problem: str = ""
 
     @property
@@ -219,6 +232,12 @@ class Result:
             max(self.core0_busy_pct - self.core_pct, 0.0),
             max(self.core1_busy_pct - self.mock_core_pct, 0.0),
         )
+
+    @property
+    def disturbance(self) -> float:
+        """The larger share of a pinned core that other processes used (0 if unknown)."""
+        foreign = self.foreign_busy()
+        return max(foreign) if foreign else 0.0
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -240,7 +259,11 @@ def _read_harness(path: Path, result: Result) -> None:
     result.errors = outcomes.get("failed", 0) + outcomes.get("empty", 0)
     result.req_per_s = stream.get("requests_per_s")
     result.tok_per_s = stream.get("output_tokens_per_s")
-    result.saturated = bool(summary.get("run", {}).get("client_saturated"))
+    run = summary.get("run", {})
+    result.saturated = bool(run.get("client_saturated"))
+    result.loop_lag_p99 = (run.get("loop_lag_s") or {}).get("p99")
+    ttfb = stream.get("ttfb_s") or {}
+    result.ttfb_p50, result.ttfb_p99 = ttfb.get("p50"), ttfb.get("p99")
 
 
 def _read_baseline(path: Path, result: Result) -> None:
@@ -248,6 +271,7 @@ def _read_baseline(path: Path, result: Result) -> None:
     ttft, itl = sorted(data["ttft_s"]), sorted(data["itl_s"])
     result.ttft_p50, result.ttft_p99 = _quantile(ttft, 0.50), _quantile(ttft, 0.99)
     result.itl_p50, result.itl_p99 = _quantile(itl, 0.50), _quantile(itl, 0.99)
+    result.ttft_later_p99 = _quantile(sorted(data.get("ttft_later_s", [])), 0.99)
     result.requests, result.errors = data["requests"], data["errors"]
     duration = data.get("duration_s") or 0.0
     if duration > 0:
@@ -283,10 +307,9 @@ def _mock_stats(base_url: str) -> dict[str, Any]:
     return stats
 
 
-def run_one(args: argparse.Namespace, point: int, tool: str, workdir: Path, pin: bool) -> Result:
+def run_one(args: argparse.Namespace, point: int, tool: str, run_dir: Path, pin: bool) -> Result:
     """Start a fresh mock, run one headless Locust against it, and collect the figures."""
     result = Result(point, tool)
-    run_dir = workdir / f"{point}-{tool}"
     run_dir.mkdir(parents=True, exist_ok=True)
     mock_log = (run_dir / "mock.log").open("w")
     locust_log = (run_dir / "locust.log").open("w")
@@ -358,6 +381,27 @@ def run_one(args: argparse.Namespace, point: int, tool: str, workdir: Path, pin:
             _stop(mock)
         mock_log.close()
         locust_log.close()
+
+
+def run_point(args: argparse.Namespace, point: int, tool: str, workdir: Path, pin: bool) -> Result:
+    """`run_one`, repeated up to `--attempts` times while other processes disturb the cores;
+    the least disturbed attempt is kept (and the report says which)."""
+    best: Result | None = None
+    for attempt in range(1, args.attempts + 1):
+        try:
+            result = run_one(args, point, tool, workdir / f"{point}-{tool}-{attempt}", pin)
+        except (RuntimeError, OSError) as exc:
+            result = Result(point, tool, problem=str(exc))
+        result.attempts = attempt
+        if best is None or not best.ok or (result.ok and result.disturbance < best.disturbance):
+            best = result
+        if result.ok and result.disturbance <= FOREIGN_BUSY_WARN:
+            break
+        if attempt < args.attempts:
+            why = result.problem or f"other processes used {result.disturbance:.0f} % of a core"
+            print(f"      {why}; running it again", file=sys.stderr, flush=True)
+    assert best is not None
+    return best
 
 
 # ---------------------------------------------------------------------------------- report
@@ -472,10 +516,36 @@ def _targets(h: Result, ttft: float, itl: float) -> str:
         err = value - truth
         mark = "met" if abs(err) <= limit else "MISSED"
         checks.append(f"{label} {err * 1000:+.2f} ms (≤ {limit * 1000:.0f}) {mark}")
+    late = h.mock.get("lateness_s") or {}
+    if late.get("count"):
+        checks.append(f"the mock's own lateness p99 in this run: {late['p99'] * 1000:.2f} ms")
     return f"targets at {h.point} streams: " + "; ".join(checks)
 
 
+def _detail(r: Result, ttft: float) -> str:
+    """One line of what else a run showed: its window, the machine, the yardstick."""
+    parts = [f"{r.point}/{r.tool}: {r.requests} requests ({r.errors} failed)"]
+    completed = sum(n for by_mode in r.mock.get("completed", {}).values() for n in by_mode.values())
+    if r.mock:
+        parts.append(f"mock completed {completed}")
+    if r.window_s is not None:
+        parts.append(f"window {r.window_s:.1f} s")
+    foreign = r.foreign_busy()
+    if foreign is not None:
+        parts.append(f"other processes: core 0 {foreign[0]:.0f} %, core 1 {foreign[1]:.0f} %")
+    if r.attempts > 1:
+        parts.append(f"attempt {r.attempts} kept (the least disturbed)")
+    if r.loop_lag_p99 is not None:
+        parts.append(f"loop lag p99 {r.loop_lag_p99 * 1000:.1f} ms")
+    if r.ttfb_p50 is not None and r.ttfb_p99 is not None:
+        parts.append(f"TTFB p50/p99 {r.ttfb_p50 * 1000:.1f}/{r.ttfb_p99 * 1000:.1f} ms")
+    if r.ttft_later_p99 is not None:
+        parts.append(f"TTFT p99 err without first requests {(r.ttft_later_p99 - ttft) * 1000:+.2f}")
+    return "; ".join(parts)
+
+
 def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) -> str:
+    """The whole printout: table, comparisons, targets, notes, per-run details."""
     ttft, itl = parse_duration(args.ttft), parse_duration(args.itl)
     rows = [_row(r, ttft, itl) for r in results]
     bullet = "- " if args.markdown else ""
@@ -495,38 +565,34 @@ def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) ->
     for point, tools in by_point.items():
         if point == TARGET_POINT and HARNESS in tools:
             out.append(bullet + _targets(tools[HARNESS], ttft, itl))
-    out.append("")
+    out += ["", "Notes:"]
     notes = [
-        "Nothing is excluded: every request that finished counts, including each user's first "
-        "(which opens its TCP connection); all users start within the first second "
-        "(spawn rate = users); streams still running when the time is up are cancelled and "
-        "not timed (locust-llm) or contribute the samples they had (baseline).",
-        "The truth is the mock's schedule, counted from the moment it has read the request; "
-        "'mock late' is how late its writes left against that schedule (p50/p99/max, ms): "
-        "the yardstick's own error, included in every row's figures.",
-        "'its core %' is the load generator's CPU time over the wall time while all users ran "
+        "Nothing is excluded: every request that finished counts, including each user's first, "
+        "which opens its TCP connection. Locust starts all users in the same instant "
+        "(spawn rate = users), so the first requests reach the mock together; at 512 streams "
+        "they dominate TTFT p99 (see 'without first requests' below). Streams still running "
+        "when the time is up are cancelled and not timed (locust-llm) or keep the samples they "
+        "had (baseline).",
+        "The truth is the mock's schedule, counted from the moment it has read the request. "
+        "'mock late' is how late its writes left against that schedule (p50/p99/max, ms): the "
+        "yardstick's own error, inside every row's figures. The time the mock takes to read a "
+        "request is not in it (locust-llm's TTFB shows it: headers are due at once).",
+        "'its core %' is the load generator's CPU time over wall time while all users ran "
         "(from 'All users spawned' to the run-time limit), on its one pinned core.",
         f"'worse' means more error than the baseline's by over {NOISE_ABS_S * 1000:.1f} ms "
-        f"+ {NOISE_REL:.0%} of the baseline's error.",
+        f"+ {NOISE_REL:.0%} of the baseline's error. 'saturated': locust-llm said its event "
+        "loop lagged (client_saturated).",
     ]
     out += [bullet + n for n in notes]
-    noisy = []
-    for r in results:
-        foreign = r.foreign_busy()
-        if foreign and max(foreign) > FOREIGN_BUSY_WARN:
-            noisy.append(
-                f"{r.point}/{r.tool} (core 0 +{foreign[0]:.0f} %, core 1 +{foreign[1]:.0f} %)"
-            )
+    noisy = [f"{r.point}/{r.tool}" for r in results if r.disturbance > FOREIGN_BUSY_WARN and r.ok]
     if noisy:
         out.append(
-            bullet
-            + "Warning: other processes used the pinned cores during "
-            + ", ".join(noisy)
-            + "; those rows may be disturbed."
+            bullet + "Warning: other processes used a pinned core (over "
+            f"{FOREIGN_BUSY_WARN:.0f} %) during " + ", ".join(noisy) + "; those rows may be "
+            "disturbed."
         )
-    errors = [f"{r.point}/{r.tool}: {r.errors}" for r in results if r.errors]
-    if errors:
-        out.append(bullet + "Failed requests: " + ", ".join(errors))
+    out += ["", "Per run:"]
+    out += [bullet + _detail(r, ttft) for r in results]
     out.append(bullet + f"Wall time {elapsed_s:.0f} s.")
     return "\n".join(out)
 
@@ -543,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--points", type=_points_arg, default=None, help="users per point (1,32,128,512)"
     )
     parser.add_argument("--duration", type=_duration_arg, default=None, help="per run (20s)")
-    parser.add_argument("--tokens", type=int, default=64, help="tokens per stream (64)")
+    parser.add_argument("--tokens", type=_positive_int, default=64, help="tokens per stream (64)")
     parser.add_argument("--ttft", type=_duration_arg, default="200ms", help="mock TTFT (200ms)")
     parser.add_argument("--itl", type=_duration_arg, default="20ms", help="mock ITL (20ms)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -554,6 +620,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--tools",
         default=f"{HARNESS},{BASELINE}",
         help=f"which load generators to run ({HARNESS},{BASELINE})",
+    )
+    parser.add_argument(
+        "--attempts",
+        type=_positive_int,
+        default=2,
+        help="run a point again when other processes used over "
+        f"{FOREIGN_BUSY_WARN:.0f} %% of a pinned core, up to this many times (2)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the per-run logs and reports")
     return parser
@@ -586,10 +659,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                try:
-                    results.append(run_one(args, point, tool, workdir, pin))
-                except (RuntimeError, OSError) as exc:
-                    results.append(Result(point, tool, problem=str(exc)))
+                results.append(run_point(args, point, tool, workdir, pin))
     except KeyboardInterrupt:
         print("fidelity: interrupted; stopping child processes", file=sys.stderr)
         return 130

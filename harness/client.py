@@ -159,9 +159,21 @@ class LLMClient:
         headers["Accept"] = "text/event-stream" if stream else "application/json"
         phase = "connect"
         response: HTTPSocketPoolResponse | None = None
+        http = self._http
+        pool = http._connection_pool
         try:
             record.t0 = perf_counter()
-            response = self._http.request("POST", self.endpoint, body=body, headers=headers)
+            # Take the connection first (opening it if needed), so a connect timeout is told
+            # apart from a header timeout by where it happened, and t0 excludes the connect
+            # (DESIGN.md §2: t0 is just before the request bytes are written). The socket
+            # goes straight back to the pool (LIFO), where request() picks it up.
+            sock = pool.get_socket()
+            # A reused socket keeps whatever timeout its last read set: restore header_s.
+            sock.settimeout(self.timeouts.header_s)
+            pool.return_socket(sock)
+            phase = "headers"
+            record.t0 = perf_counter()
+            response = http.request("POST", self.endpoint, body=body, headers=headers)
             phase = "body"
             record.t_headers = perf_counter()
             record.status = status = response.status_code
@@ -377,8 +389,8 @@ def _abandon(response: HTTPSocketPoolResponse) -> None:
 
 def classify_failure(exc: BaseException, phase: str) -> ErrorClass | None:
     """Map a foreign exception to its error class, most specific first; None if it is not a
-    request failure (a harness bug). `phase` is `connect` (before the response headers were
-    read) or `body`."""
+    request failure (a harness bug). `phase` is `connect` (opening the connection), `headers`
+    (writing the request, waiting for the response head) or `body`."""
     if isinstance(exc, socket.gaierror):
         return ErrorClass.DNS
     if isinstance(exc, ConnectionRefusedError):
@@ -386,11 +398,9 @@ def classify_failure(exc: BaseException, phase: str) -> ErrorClass | None:
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return ErrorClass.TLS
     if isinstance(exc, TimeoutError):
-        # geventhttpclient raises a timeout from connect() or from reading the headers; the
-        # socket is connected only once the request bytes could be written
-        if phase == "connect" and "connect" in str(exc).lower():
+        if phase == "connect":
             return ErrorClass.CONNECT_TIMEOUT
-        return ErrorClass.HEADER_TIMEOUT if phase == "connect" else ErrorClass.STALL_TIMEOUT
+        return ErrorClass.HEADER_TIMEOUT if phase == "headers" else ErrorClass.STALL_TIMEOUT
     if isinstance(exc, HTTPParseError) and phase == "body":
         return ErrorClass.STREAM_TRUNCATED  # catalogue NET-11: incomplete chunked body
     if isinstance(exc, HTTPConnectionClosed | ConnectionError | HTTPParseError):

@@ -129,8 +129,8 @@ def fixed(
     extra: tuple[tuple[str, str], ...] = (),
 ) -> Script:
     """A whole response with Content-Length, head and body sent at `at_ms`."""
-    headers = (("Content-Type", content_type),) if content_type else ()
-    headers += (*extra, ("Content-Length", str(len(body))))
+    typed = (("Content-Type", content_type),) if content_type else ()
+    headers = (*typed, *extra, ("Content-Length", str(len(body))))
     return Script(status, headers, ((at_ms, body),) if body else (), head_ms=at_ms)
 
 

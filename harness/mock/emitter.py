@@ -174,22 +174,25 @@ def _rank_value(rank: int, fine: list[int], coarse: list[tuple[int, int]], coars
 class _Job:
     """One schedule in flight: socket, absolute deadlines, next item to write."""
 
-    __slots__ = ("completion", "deadlines", "index", "payloads", "sock", "t_base")
+    __slots__ = ("completion", "index", "offsets", "payloads", "sock", "t_base")
 
     def __init__(
         self,
         sock: socket.socket,
         t_base: float,
-        deadlines: list[float],
+        offsets: list[float],
         payloads: list[Payload],
         completion: Completion,
     ) -> None:
         self.sock = sock
         self.t_base = t_base
-        self.deadlines = deadlines
+        self.offsets = offsets
         self.payloads = payloads
         self.index = 0
         self.completion = completion
+
+    def deadline(self) -> float:
+        return self.t_base + self.offsets[self.index]
 
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
@@ -273,26 +276,24 @@ class Emitter:
         still separate ``send()`` calls, in list order. ``on_done`` runs on the emitter
         thread as soon as the schedule ends (keep it short, it delays other writes).
         """
-        deadlines: list[float] = []
-        payloads: list[Payload] = []
-        previous = 0.0
-        for i, (offset_s, payload) in enumerate(items):
-            if not (math.isfinite(offset_s) and offset_s >= previous):
-                raise ValueError(f"item {i}: offsets must be finite, >= 0 and non-decreasing")
-            if isinstance(payload, Action) and i != len(items) - 1:
-                raise ValueError(f"item {i}: an Action can only be the last item")
-            previous = offset_s
-            deadlines.append(t_base + offset_s)
-            payloads.append(payload)
+        # Runs on the caller's thread for every response: C-speed checks, no Python loop.
+        offsets = [offset_s for offset_s, _ in items]
+        payloads = [payload for _, payload in items]
+        if offsets and not (
+            offsets[0] >= 0.0 and math.isfinite(offsets[-1]) and offsets == sorted(offsets)
+        ):
+            raise ValueError("offsets must be finite, >= 0 and non-decreasing")
+        if Action.CLOSE in payloads[:-1] or Action.RESET in payloads[:-1]:
+            raise ValueError("an Action can only be the last item")
         completion = Completion(on_done)
         if not payloads:
             completion._finish()
             return completion
-        job = _Job(sock, t_base, deadlines, payloads, completion)
+        job = _Job(sock, t_base, offsets, payloads, completion)
         with self._cond:
             if self._thread is None or self._stopping:
                 raise RuntimeError("emitter is not running")
-            entry = (deadlines[0], next(self._seq), job)
+            entry = (t_base + offsets[0], next(self._seq), job)
             heapq.heappush(self._heap, entry)
             if self._heap[0] is entry:
                 self._cond.notify()
@@ -308,7 +309,7 @@ class Emitter:
         while True:
             with cond:
                 for job in again:
-                    heapq.heappush(heap, (job.deadlines[job.index], next(self._seq), job))
+                    heapq.heappush(heap, (job.deadline(), next(self._seq), job))
                 again.clear()
                 while not self._stopping:
                     if not heap:
@@ -367,7 +368,7 @@ class Emitter:
 
     def _record(self, job: _Job, deadline: float) -> None:
         t_written = perf_counter()
-        if deadline == job.t_base:  # offset 0: "at once"
+        if job.offsets[job.index] == 0.0:  # "at once"
             self.reaction.record(t_written - deadline)
         else:
             self.lateness.record(t_written - deadline)
@@ -379,11 +380,11 @@ class Emitter:
         try:
             job.sock.sendall(rest)
             while True:
-                self._record(job, job.deadlines[job.index])
+                self._record(job, job.deadline())
                 job.index += 1
                 if job.index == len(job.payloads):
                     break
-                delay = job.deadlines[job.index] - perf_counter()
+                delay = job.deadline() - perf_counter()
                 if delay > 0:
                     sleep(delay)
                 payload = job.payloads[job.index]
