@@ -69,6 +69,8 @@ class LLMRun:
     t_stop: float | None = None
     host: str = ""
     max_users: int = 0
+    #: requests sent and not yet finished by this process's users
+    in_flight: int = 0
     #: event-loop lag of the load generator (merged from workers in distributed mode)
     loop_lag: LatencyHistogram = field(default_factory=LatencyHistogram)
     _lag_delta: LatencyHistogram = field(default_factory=LatencyHistogram)

@@ -25,6 +25,7 @@ from gevent import GreenletExit
 from locust import User, events, task
 from locust.env import Environment
 
+from harness import extensions  # noqa: F401 - registers the exporters and the web UI tab
 from harness.client import LLMClient, Target
 from harness.errors import ConfigError, ErrorClass, Mode
 from harness.events import llm_run, publish
@@ -116,14 +117,18 @@ class LLMUser(User):
             stream=mode is Mode.STREAM,
             params=self._params,
         )
+        run = llm_run(self.environment)
+        run.in_flight += 1
         try:
             client.send(record, body)
         except GreenletExit:
+            run.in_flight -= 1
             publish(self.environment, record)  # cancelled: neither success nor failure
             raise
         except Exception:  # noqa: BLE001 - the one user boundary (MEAS-02)
             _log_internal_error()
             record.fail(ErrorClass.HARNESS_INTERNAL, record.t0)
+        run.in_flight -= 1
         publish(self.environment, record)
         return record
 

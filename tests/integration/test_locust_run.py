@@ -257,3 +257,24 @@ def _wait_for(url: str, timeout: float = 20) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_cli_run_against_an_endpoint_runs_only_the_chosen_mode(tmp_path: Path) -> None:
+    with run_mock("--ttft", "30ms", "--itl", "5ms", "--tokens", "8") as mock:
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "harness.cli", "run", "--host", mock.url, "--headless",
+                "--users", "4", "--run-time", "3s", "--mode", "stream", "--max-tokens", "4",
+                "--out", str(tmp_path / "out"),
+            ],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+        )  # fmt: skip
+        received = _mock_counts(mock.stats(), "requests")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["modes"]) == {"stream"}
+    stream = summary["modes"]["stream"]
+    assert stream["requests"] == received["stream"]
+    assert stream["outcomes"] == {"ok_length": stream["requests"]}  # max_tokens 4 < 8 tokens
+    assert stream["output_tokens"] == 4 * stream["requests"]
+    assert abs(stream["ttft_s"]["p50"] - 0.030) < 0.005
