@@ -30,8 +30,10 @@ from harness.client import LLMClient, Target
 from harness.errors import ConfigError, ErrorClass, Mode
 from harness.events import llm_run, publish
 from harness.options import RunConfig, add_llm_options, environ_snapshot
+from harness.preflight import PreflightError, preflight
 from harness.protocols.openai import OpenAIProtocol
 from harness.record import RequestRecord
+from harness.redact import REDACTOR, install_log_redaction
 
 logger = logging.getLogger("locust_llm")
 
@@ -206,16 +208,64 @@ def _log_internal_error() -> None:
 @events.init_command_line_parser.add_listener
 def _on_parser(parser: Any, **_: Any) -> None:
     add_llm_options(parser)
+    parser.add_argument(
+        "--llm-no-preflight",
+        action="store_true",
+        default=False,
+        help="Skip the GET /v1/models check of the target before the users start.",
+        include_in_web_ui=False,
+    )
 
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     llm_run(environment)
-    if environment.parsed_options is None:
+    install_log_redaction()
+    options = environment.parsed_options
+    if options is None:
         return
     try:
-        _run_config(environment)
-    except ConfigError as exc:
-        # bad configuration: one line, exit 2, nothing sent (DESIGN.md §4)
+        config = _run_config(environment)
+        if config.api_key:
+            REDACTOR.add(config.api_key)
+        if options.headless and not options.worker and environment.host:
+            _preflight(environment, config)
+    except (ConfigError, PreflightError) as exc:
+        # bad configuration or an unusable target: one line, exit 2, nothing sent (DESIGN.md §4)
         sys.stderr.write(f"locust-llm: error: {exc}\n")
         sys.exit(2)
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    """With the web UI the host is known only now: check it, and stop the test if unusable."""
+    options = environment.parsed_options
+    if options is None or options.headless or options.worker or not environment.host:
+        return
+    try:
+        _preflight(environment, _run_config(environment))
+    except (ConfigError, PreflightError) as exc:
+        logger.error("locust-llm: %s", exc)
+        runner = environment.runner
+        if runner is not None:
+            import gevent
+
+            gevent.spawn(runner.stop)
+
+
+def _preflight(environment: Environment, config: RunConfig) -> None:
+    options = environment.parsed_options
+    if getattr(options, "llm_no_preflight", False) or not environment.host:
+        return
+    target = Target.parse(environment.host)
+    result = preflight(
+        target,
+        api_key=config.api_key,
+        model=config.model,
+        api_key_env=str(getattr(options, "llm_api_key_env", "OPENAI_API_KEY")),
+        timeout_s=config.timeouts.connect_s,
+    )
+    for warning in result.warnings:
+        logger.warning("locust-llm: %s", warning)
+    if result.models and not config.model:
+        LLMUser._model_by_host.setdefault(target.display, result.models[0])

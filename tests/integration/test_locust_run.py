@@ -278,3 +278,56 @@ def test_cli_run_against_an_endpoint_runs_only_the_chosen_mode(tmp_path: Path) -
     assert stream["outcomes"] == {"ok_length": stream["requests"]}  # max_tokens 4 < 8 tokens
     assert stream["output_tokens"] == 4 * stream["requests"]
     assert abs(stream["ttft_s"]["p50"] - 0.030) < 0.005
+
+
+def test_preflight_refuses_an_unreachable_target_in_one_line() -> None:
+    port = _free_port()  # bound and closed: nothing listens there
+    result = _locust(
+        "-f", str(LOCUSTFILE), "--headless", "--host", f"http://127.0.0.1:{port}/v1",
+        "-u", "1", "-t", "3s",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"locust-llm: error: cannot connect to http://127.0.0.1:{port}/v1 (connection refused)"
+    )
+
+
+def test_preflight_lists_the_served_models_when_the_model_is_not_one_and_sends_nothing(
+    mock_server: MockProcess,
+) -> None:
+    result = _locust(
+        "-f", str(LOCUSTFILE), "--headless", "--host", mock_server.url,
+        "-u", "1", "-t", "3s", "--llm-model", "gpt-nope",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"locust-llm: error: model 'gpt-nope' is not served by {mock_server.url}; "
+        "it lists: mock-llm"
+    )
+    assert _mock_counts(mock_server.stats(), "requests") == {}
+
+
+def test_requests_in_flight_at_stop_are_cancelled_not_failed(tmp_path: Path) -> None:
+    """Catalogue MEAS-05: with no --stop-timeout, streams in flight when the run ends are
+    `cancelled` (neither success nor failure), the mock saw them abandoned, and exit is 0."""
+    out = tmp_path / "report"
+    with run_mock("--ttft", "1500ms", "--itl", "10ms", "--tokens", "4") as mock:
+        result = _locust(
+            "-f", str(LOCUSTFILE), "--headless", "--host", mock.url, "-u", "6", "-r", "6",
+            "-t", "2s", "--llm-out", str(out), "--json-file", str(tmp_path / "locust"),
+        )  # fmt: skip
+        time.sleep(0.5)
+        mock_stats = mock.stats()
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    outcomes: dict[str, int] = {}
+    requests = 0
+    for figures in summary["modes"].values():
+        requests += figures["requests"]
+        for outcome, n in figures["outcomes"].items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
+    assert outcomes.get("cancelled", 0) == 6  # every user had one request in flight at 2 s
+    assert "failed" not in outcomes
+    assert requests == sum(_mock_counts(mock_stats, "requests").values())
+    rows = _locust_rows(tmp_path / "locust.json")
+    assert sum(row["num_failures"] for row in rows.values()) == 0

@@ -1,0 +1,103 @@
+"""One scrubber for every text that leaves the process: logs, error details, reports.
+
+`Redactor.scrub(text)` removes, in this order (catalogue SEC-02):
+
+- the configured secrets (the API key), and their base64 and URL-encoded forms;
+- the values of `Authorization`, `Proxy-Authorization`, `api-key` and `x-api-key` headers, and
+  `Bearer …` tokens;
+- URL userinfo (`https://user:pass@host` → `https://***@host`);
+- the `key`, `api_key`, `apikey`, `token`, `access_token` and `sig` query parameters.
+
+`install_log_redaction()` puts a filter on the root logger's handlers so every log record (its
+message *and* its arguments, tracebacks included) is scrubbed before it is written (SEC-05).
+`hint(key)` is the only way a key may be named to a person: its last four characters.
+
+Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import urllib.parse
+from collections.abc import Iterable
+
+MASK = "***"
+
+_HEADER = re.compile(
+    r"(?i)\b(authorization|proxy-authorization|api-key|x-api-key)(\"?\s*[:=]\s*\"?)([^\"\r\n,;}\]]+)"
+)
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+_QUERY = re.compile(r"(?i)([?&](?:key|api_key|apikey|token|access_token|sig)=)[^&#\s'\"]+")
+
+
+def hint(key: str | None) -> str:
+    """A key as it may be shown to a person: `…` and at most its last four characters."""
+    if not key:
+        return "(none)"
+    return "…" + key[-4:] if len(key) >= 12 else "…"
+
+
+class Redactor:
+    """Scrubs known secrets and secret-shaped substrings out of text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Also scrub `secret` and its URL-encoded and base64 forms from now on."""
+        if not secret or len(secret) < 4:
+            return
+        forms = {
+            secret,
+            urllib.parse.quote(secret, safe=""),
+            base64.b64encode(secret.encode()).decode().rstrip("="),
+        }
+        # longest first, so a secret that contains another is replaced whole
+        self._secrets = sorted(set(self._secrets) | forms, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        """`text` with every secret and secret-shaped substring replaced by `***`."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        text = _HEADER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+        text = _BEARER.sub("Bearer " + MASK, text)
+        text = _USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
+        return _QUERY.sub(lambda m: m.group(1) + MASK, text)
+
+
+#: the process-wide redactor that logging uses; secrets are added as they are read
+REDACTOR = Redactor()
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that scrubs each record's final text, tracebacks included."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scrub = self._redactor.scrub
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg = scrub(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return True
+
+
+def install_log_redaction(redactor: Redactor = REDACTOR) -> None:
+    """Scrub every record written by the root logger's handlers (idempotent)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter(redactor))
