@@ -13,8 +13,10 @@ place where socket, ssl and geventhttpclient exceptions are mapped. No request f
 
 from __future__ import annotations
 
+import email.utils
 import socket
 import ssl
+import time
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -278,6 +280,11 @@ class LLMClient:
 
     def _read_error(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
         status = response.status_code
+        retry_after = response.get("retry-after")
+        if retry_after:
+            record.retry_after_s = parse_retry_after(str(retry_after))
+            if record.retry_after_s is None:
+                record.note("bad_retry_after")  # catalogue NET-07: garbage is ignored
         self._read_all(response, record, limit=_ERROR_BODY_BYTES)
         record.outcome = None
         record.fail(error_class_for_status(status), perf_counter())
@@ -408,6 +415,21 @@ def classify_failure(exc: BaseException, phase: str) -> ErrorClass | None:
     if isinstance(exc, OSError):
         return ErrorClass.STREAM_RESET
     return None
+
+
+def parse_retry_after(value: str, now: float | None = None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP-date; None when unreadable."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    current = time.time() if now is None else now
+    return max(when.timestamp() - current, 0.0)
 
 
 def _redact_url(url: str) -> str:

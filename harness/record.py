@@ -52,6 +52,10 @@ class RequestRecord:
     status: int | None = None
     outcome: Outcome | None = None
     error_class: ErrorClass | None = None
+    #: attempts sent for this request (more than 1 only with opt-in retries)
+    attempts: int = 1
+    #: the server's Retry-After, in seconds, when it sent one with a 429 or 503
+    retry_after_s: float | None = None
     #: non-standard things seen on the wire, by kind (created on first use)
     anomalies: dict[str, int] | None = None
     #: the generated text, kept only when the client is asked to (tests, debugging)

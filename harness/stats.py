@@ -302,6 +302,7 @@ HISTOGRAM_NAMES = (
 )
 _COUNTERS = (
     "requests",
+    "attempts",
     "output_tokens",
     "input_tokens",
     "partial_output_tokens",
@@ -315,7 +316,8 @@ _TALLIES = ("outcomes", "errors", "output_tokens_by_source", "anomalies")
 class GroupStats:
     """Counters and latency histograms of the requests of one (mode, model).
 
-    Every observed request counts in `requests` and `outcomes`. A cancelled request (in
+    Every observed request counts in `requests` and `outcomes`, and every attempt sent for
+    it (more than one only with opt-in retries) in `attempts`. A cancelled request (in
     flight when the run stopped) counts there only. Otherwise: `errors` by error class;
     `input_tokens` when the server reported them; for a failed request, its
     token-bearing chunks go to `partial_output_tokens` (and `failed_after_first_token`
@@ -338,6 +340,7 @@ class GroupStats:
         self.mode = mode
         self.model = model
         self.requests = 0
+        self.attempts = 0
         self.output_tokens = 0
         self.input_tokens = 0
         self.partial_output_tokens = 0
@@ -373,6 +376,7 @@ class GroupStats:
     def observe(self, record: RequestRecord) -> None:
         """Count one finished request and, if it is timed, record its latencies."""
         self.requests += 1
+        self.attempts += record.attempts
         outcome = record.outcome
         key = "unknown" if outcome is None else str(outcome)
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
@@ -461,6 +465,7 @@ class GroupStats:
         """This group's figures in summary.json form (see `RunStats.summary`)."""
         out: dict[str, Any] = {
             "requests": self.requests,
+            "attempts": self.attempts,
             "outcomes": dict(self.outcomes),
             "errors": dict(self.errors),
         }

@@ -21,19 +21,22 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+import gevent
 from gevent import GreenletExit
 from locust import User, events, task
 from locust.env import Environment
 
 from harness import extensions  # noqa: F401 - registers the exporters and the web UI tab
 from harness.client import LLMClient, Target
-from harness.errors import ConfigError, ErrorClass, Mode
+from harness.errors import ConfigError, ErrorClass, Mode, Outcome
 from harness.events import llm_run, publish
 from harness.options import RunConfig, add_llm_options, environ_snapshot
 from harness.preflight import PreflightError, preflight
 from harness.protocols.openai import OpenAIProtocol
 from harness.record import RequestRecord
 from harness.redact import REDACTOR, install_log_redaction
+from harness.retry import RetryPolicy, is_retryable
+from harness.scenario import parse_duration
 
 logger = logging.getLogger("locust_llm")
 
@@ -77,6 +80,7 @@ class LLMUser(User):
         self._client: LLMClient | None = None
         self._model = ""
         self._params: dict[str, Any] = {}
+        self._retry = RetryPolicy()
 
     def on_start(self) -> None:
         """Build this user's client (one keep-alive connection) and resolve the model."""
@@ -97,6 +101,14 @@ class LLMUser(User):
         if self.temperature is not None:
             self._params["temperature"] = self.temperature
         self._model = self.model or config.model or self._discover_model(target)
+        options = self.environment.parsed_options
+        self._retry = RetryPolicy(
+            attempts=int(getattr(options, "llm_retries", 0) or 0),
+            max_backoff_s=parse_duration(
+                getattr(options, "llm_retry_max_backoff", "10s") or "10s",
+                name="--llm-retry-max-backoff",
+            ),
+        )
 
     def on_stop(self) -> None:
         if self._client is not None:
@@ -112,25 +124,38 @@ class LLMUser(User):
         client = self._client
         assert client is not None, "send_completion() before on_start()"
         mode = mode or self.mode
-        record = client.new_record(mode, self._model)
         body = client.protocol.build_body(
-            model=self._model,
-            prompt=prompt,
-            stream=mode is Mode.STREAM,
-            params=self._params,
+            model=self._model, prompt=prompt, stream=mode is Mode.STREAM, params=self._params
         )
         run = llm_run(self.environment)
         run.in_flight += 1
-        try:
-            client.send(record, body)
-        except GreenletExit:
-            run.in_flight -= 1
-            publish(self.environment, record)  # cancelled: neither success nor failure
-            raise
-        except Exception:  # noqa: BLE001 - the one user boundary (MEAS-02)
-            _log_internal_error()
-            record.fail(ErrorClass.HARNESS_INTERNAL, record.t0)
+        t_first: float | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            record = client.new_record(mode, self._model)
+            try:
+                client.send(record, body)
+                if t_first is None:
+                    t_first = record.t0
+                if attempt > self._retry.attempts or not is_retryable(record):
+                    break
+                gevent.sleep(self._retry.delay_s(attempt, record.retry_after_s))
+            except GreenletExit:
+                run.in_flight -= 1
+                if record.outcome is not Outcome.CANCELLED:
+                    record.outcome, record.error_class = Outcome.CANCELLED, None
+                publish(self.environment, record)  # neither success nor failure
+                raise
+            except Exception:  # noqa: BLE001 - the one user boundary (MEAS-02)
+                _log_internal_error()
+                record.fail(ErrorClass.HARNESS_INTERNAL, record.t0)
+                break
         run.in_flight -= 1
+        # a retried request is timed from its first attempt: the wait a person would feel
+        record.attempts = attempt
+        if t_first is not None:
+            record.t0 = t_first
         publish(self.environment, record)
         return record
 
@@ -209,6 +234,20 @@ def _log_internal_error() -> None:
 def _on_parser(parser: Any, **_: Any) -> None:
     add_llm_options(parser)
     parser.add_argument(
+        "--llm-retries",
+        type=int,
+        default=0,
+        help="Retry a request up to N times after rate limiting, 5xx, a refused connection or "
+        "a reset before the first token (default 0: retries change the offered load).",
+        include_in_web_ui=True,
+    )
+    parser.add_argument(
+        "--llm-retry-max-backoff",
+        default="10s",
+        help="Longest wait between attempts; Retry-After is honoured up to it (default 10s).",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
         "--llm-no-preflight",
         action="store_true",
         default=False,
@@ -248,8 +287,6 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         logger.error("locust-llm: %s", exc)
         runner = environment.runner
         if runner is not None:
-            import gevent
-
             gevent.spawn(runner.stop)
 
 
