@@ -67,6 +67,10 @@ class RequestRecord:
         self, t: float, *, visible: bool, cumulative_tokens: int | None = None
     ) -> None:
         """A token-bearing event arrived at `t`. `visible`: it carries user-visible content."""
+        if t == self.t_last_token:
+            # several token events in one read: a buffering proxy or a server that batches
+            # writes; gaps of 0 understate ITL (catalogue NET-14/NET-15)
+            self.note("burst_delivery")
         if self.t_first_token is None:
             self.t_first_token = t
         if visible and self.t_first_content is None:
