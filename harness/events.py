@@ -19,7 +19,6 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -31,7 +30,8 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness import __version__
 from harness.errors import SUCCESS_OUTCOMES, Mode, Outcome, RequestError
 from harness.record import RequestRecord
-from harness.report.summary import RunInfo, build_summary, write_reports
+from harness.report.final import finish_run
+from harness.report.summary import RunInfo, build_summary
 from harness.stats import LatencyHistogram, RunStats
 
 logger = logging.getLogger("locust_llm")
@@ -234,11 +234,21 @@ def _attach_listeners(run: LLMRun) -> None:
         if isinstance(environment.runner, WorkerRunner):
             return
         on_test_stop(environment)
-        out_dir = getattr(environment.parsed_options, "llm_out", "") or ""
-        if out_dir and run.t_start is not None:
-            paths = write_reports(run.summary(), Path(out_dir))
-            logger.info("locust-llm: wrote %s", ", ".join(str(p) for p in paths))
+        if run.t_start is not None:
+            # summary with SLO verdicts, plots' data and cost; every report into --llm-out
+            code = finish_run(environment, run)
+            if code is not None:  # a scenario judged the run: our exit code wins (§4)
+                environment.process_exit_code = code
 
+    def on_reset_stats(**_: Any) -> None:
+        # Locust's "Reset stats" button: our figures restart with Locust's own
+        run.stats.reset()
+        run.loop_lag = LatencyHistogram()
+        if run.t_stop is None and run.t_start is not None:
+            run.t_start = time.perf_counter()
+            run.started_at = datetime.now(UTC)
+
+    events.reset_stats.add_listener(on_reset_stats)
     events.test_start.add_listener(on_test_start)
     events.spawning_complete.add_listener(on_spawning_complete)
     events.test_stop.add_listener(on_test_stop)
