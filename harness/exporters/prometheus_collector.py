@@ -1,0 +1,324 @@
+"""The Prometheus view of a run: metric families, labels and the collector.
+
+`LLMCollector` is a `prometheus_client` collector that reads the run's *merged* statistics
+(`harness.stats.RunStats`, the same object the summary reads) at scrape time, so every counter
+equals the summary's figure and a master that merged its workers' deltas exposes one truth
+(DESIGN.md §6). It is registered on a registry the caller passes in; tests use a fresh
+`CollectorRegistry`. This module imports prometheus_client and the pure core only: never Locust
+or gevent (the Locust glue is `harness.exporters.prometheus`).
+
+Families (DESIGN.md §4; base units; labels `mode`, `model`, `endpoint`, `scenario`)::
+
+    llm_requests_total{…, outcome, error_class}     counter, every finished request
+    llm_ttft_seconds, llm_ttfc_seconds, llm_itl_seconds, llm_tpot_seconds,
+    llm_e2e_seconds, llm_first_visible_seconds      histograms of timed requests
+    llm_output_tokens_total{…, source}              counter, source = server | client
+    llm_input_tokens_total                          counter
+    llm_stream_anomalies_total{…, kind}             counter
+    llm_requests_in_flight{scenario}                gauge
+    llm_harness_users{scenario}                     gauge
+    llm_harness_cpu_ratio{scenario, process}        gauge, 1.0 = one core
+    llm_harness_loop_lag_seconds{scenario}          histogram
+
+Bucket layouts and option validation live in `prometheus_config`. Bucket counts come from
+`LatencyHistogram.cumulative_counts`, which never undercounts and may count a value at most
+0.2 % above a bound as inside it; `_sum` and `_count` are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from harness.errors import ConfigError, Outcome
+from harness.exporters.prometheus_config import (
+    DEFAULT_BUCKETS,
+    DEFAULT_SCENARIO,
+    LOOP_LAG_BUCKETS_S,
+    bucket_option,
+    check_buckets,
+)
+from harness.stats import GroupStats, LatencyHistogram, RunStats
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyFamily:
+    """One latency histogram family: its metric name, the `GroupStats` histogram it reads,
+    the key of its bucket layout (`--llm-buckets-<key>`, with `_` as `-`) and its help."""
+
+    name: str
+    figure: str
+    key: str
+    help: str
+
+
+LATENCY_FAMILIES: tuple[LatencyFamily, ...] = (
+    LatencyFamily("llm_ttft_seconds", "ttft_s", "ttft",
+                  "Time to first token: first token-bearing event minus send time (streams)."),
+    LatencyFamily("llm_ttfc_seconds", "ttfc_s", "ttfc",
+                  "Time to first visible content (streams; differs from TTFT for reasoning)."),
+    LatencyFamily("llm_itl_seconds", "itl_s", "itl",
+                  "Inter-token latency, per-token samples (requests whose tokens per chunk "
+                  "are known; see llm_stream_anomalies_total{kind=\"itl_basis_unknown\"})."),
+    LatencyFamily("llm_tpot_seconds", "tpot_s", "tpot",
+                  "Time per output token after the first chunk."),
+    LatencyFamily("llm_e2e_seconds", "e2e_s", "e2e",
+                  "End to end: until [DONE] (streams) or the whole body (batch)."),
+    LatencyFamily("llm_first_visible_seconds", "first_visible_s", "first_visible",
+                  "First visible output: TTFT for streams, E2E for batch."),
+)  # fmt: skip
+
+#: Labels of the per-(mode, model) families
+GROUP_LABELS = ("mode", "model", "endpoint", "scenario")
+#: Every label name this exporter may emit (besides Prometheus's own `le`)
+ALLOWED_LABELS = frozenset(
+    {*GROUP_LABELS, "outcome", "error_class", "source", "kind", "process", "le"}
+)
+#: `error_class` of a request that did not fail; of a failure without a class
+NO_ERROR_CLASS, UNKNOWN = "none", "unknown"
+
+
+# ------------------------------------------------------------------------------ the collector
+
+#: each group with its label values, in GROUP_LABELS order
+_Labelled = Sequence[tuple[GroupStats, tuple[str, ...]]]
+
+
+class EndpointBook:
+    """The endpoint (path template, e.g. `/v1/chat/completions`) of each (mode, model) group.
+
+    `RunStats` groups by (mode, model) only, so the endpoint label is learned from records
+    (`observe`) and shipped from workers to the master (`to_wire` / `merge_wire`). A group
+    whose requests went to more than one endpoint is labelled `mixed`; one not seen yet,
+    `unknown`.
+    """
+
+    MIXED = "mixed"
+
+    __slots__ = ("_by_group",)
+
+    def __init__(self) -> None:
+        self._by_group: dict[tuple[str, str], str] = {}
+
+    def observe(self, mode: str, model: str, endpoint: str) -> None:
+        key = (str(mode), model)
+        known = self._by_group.get(key)
+        if known is None:
+            self._by_group[key] = endpoint
+        elif known != endpoint:
+            self._by_group[key] = self.MIXED
+
+    def to_wire(self) -> list[list[str]]:
+        return [[mode, model, endpoint] for (mode, model), endpoint in self._by_group.items()]
+
+    def merge_wire(self, wire: Iterable[Sequence[str]]) -> None:
+        for mode, model, endpoint in wire:
+            self.observe(mode, model, endpoint)
+
+    def __call__(self, mode: str, model: str) -> str:
+        return self._by_group.get((mode, model), UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class HarnessHealth:
+    """The load generator's own state at scrape time (summed over workers on a master)."""
+
+    users: int
+    in_flight: int
+    #: share of one core by process: `local`, or `master` and `worker-<index>`
+    cpu_ratio: Mapping[str, float]
+    loop_lag: LatencyHistogram
+
+
+class LLMCollector(Collector):
+    """Exposes `stats()` (the merged `RunStats`) and `health()` at each scrape.
+
+        >>> from prometheus_client import CollectorRegistry
+        >>> registry = CollectorRegistry()
+        >>> stats = RunStats()
+        >>> registry.register(LLMCollector(lambda: stats))
+        >>> registry.get_sample_value("llm_harness_users", {"scenario": "default"}) is None
+        True
+
+    `stats` is called at every scrape (the run may replace its `RunStats` at test start);
+    `endpoint_of(mode, model)` names a group's endpoint; `buckets` overrides layouts by key
+    (`DEFAULT_BUCKETS`' keys), each checked with `check_buckets`.
+    """
+
+    def __init__(
+        self,
+        stats: Callable[[], RunStats],
+        *,
+        scenario: str = DEFAULT_SCENARIO,
+        endpoint_of: Callable[[str, str], str] | None = None,
+        health: Callable[[], HarnessHealth | None] | None = None,
+        buckets: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
+        self._stats = stats
+        self._scenario = scenario
+        self._endpoint_of = endpoint_of or (lambda mode, model: UNKNOWN)
+        self._health = health
+        layouts = dict(DEFAULT_BUCKETS)
+        for key, bounds in (buckets or {}).items():
+            if key not in layouts:
+                raise ConfigError(f"unknown bucket layout {key!r}; expected one of "
+                                  + ", ".join(sorted(layouts)))  # fmt: skip
+            layouts[key] = check_buckets(bounds, bucket_option(key))
+        self._buckets = {key: (b, _le_labels(b)) for key, b in layouts.items()}
+
+    def describe(self) -> list[Metric]:
+        """The families without data: their names let the registry refuse a duplicate and
+        serve `?name[]=` filters, without reading the run's state at registration."""
+        empty = HarnessHealth(0, 0, {}, LatencyHistogram()) if self._health else None
+        return list(self._families([], empty))
+
+    def collect(self) -> Iterator[Metric]:
+        groups = sorted(self._stats().groups(), key=lambda g: (g.mode, g.model))
+        labelled = [
+            (g, (g.mode, g.model, self._endpoint_of(g.mode, g.model), self._scenario))
+            for g in groups
+        ]
+        return self._families(labelled, self._health() if self._health is not None else None)
+
+    def _families(self, labelled: _Labelled, health: HarnessHealth | None) -> Iterator[Metric]:
+        yield _requests(labelled)
+        for family in LATENCY_FAMILIES:
+            yield self._latency(family, labelled)
+        yield from _tokens(labelled)
+        yield _anomalies(labelled)
+        if health is not None:
+            yield from self._harness(health)
+
+    def _latency(self, family: LatencyFamily, labelled: _Labelled) -> Metric:
+        metric = HistogramMetricFamily(
+            family.name, family.help, labels=GROUP_LABELS, unit="seconds"
+        )
+        bounds, les = self._buckets[family.key]
+        for group, labels in labelled:
+            histogram: LatencyHistogram = getattr(group, family.figure)
+            if histogram.count:  # figures that do not apply are absent, never 0
+                metric.add_metric(labels, _buckets(histogram, bounds, les), histogram.sum)
+        return metric
+
+    def _harness(self, health: HarnessHealth) -> Iterator[Metric]:
+        scenario = (self._scenario,)
+        in_flight = GaugeMetricFamily(
+            "llm_requests_in_flight",
+            "Requests sent and not yet finished (all workers; theirs as of their last report).",
+            labels=("scenario",),
+        )
+        in_flight.add_metric(scenario, health.in_flight)
+        yield in_flight
+        users = GaugeMetricFamily(
+            "llm_harness_users", "Locust users running (all workers).", labels=("scenario",)
+        )
+        users.add_metric(scenario, health.users)
+        yield users
+        cpu = GaugeMetricFamily(
+            "llm_harness_cpu_ratio",
+            "CPU used by each load-generator process, as a share of one core (Locust's own "
+            "measurement, refreshed every few seconds).",
+            labels=("scenario", "process"),
+        )
+        for process, ratio in sorted(health.cpu_ratio.items()):
+            cpu.add_metric((self._scenario, process), ratio)
+        yield cpu
+        lag = HistogramMetricFamily(
+            "llm_harness_loop_lag_seconds",
+            "How late the load generator's event loop woke a 100 ms probe (p99 > 20 ms marks "
+            "the run client_saturated).",
+            labels=("scenario",),
+            unit="seconds",
+        )
+        if health.loop_lag.count:
+            bounds = LOOP_LAG_BUCKETS_S
+            lag.add_metric(
+                scenario,
+                _buckets(health.loop_lag, bounds, _le_labels(bounds)),
+                health.loop_lag.sum,
+            )
+        yield lag
+
+
+#: prometheus_client's own `le` formatting (Go's float syntax), typed
+_go_float = cast(Callable[[float], str], floatToGoString)
+
+
+def _le_labels(bounds: Sequence[float]) -> tuple[str, ...]:
+    return (*(_go_float(b) for b in bounds), "+Inf")
+
+
+def _buckets(
+    histogram: LatencyHistogram, bounds: Sequence[float], les: Sequence[str]
+) -> list[tuple[str, float]]:
+    counts = histogram.cumulative_counts(bounds)
+    counts.append(histogram.count)
+    return list(zip(les, counts, strict=True))
+
+
+def _requests(labelled: _Labelled) -> Metric:
+    metric = CounterMetricFamily(
+        "llm_requests",
+        "Finished requests by outcome (ok, ok_length, content_filtered, empty, failed, "
+        "cancelled) and error class (the closed list; none unless failed).",
+        labels=(*GROUP_LABELS, "outcome", "error_class"),
+    )
+    for group, labels in labelled:
+        for outcome, n in sorted(group.outcomes.items()):
+            if outcome != Outcome.FAILED:
+                metric.add_metric((*labels, outcome, NO_ERROR_CLASS), n)
+                continue
+            classified = 0
+            for error_class, m in sorted(group.errors.items()):
+                metric.add_metric((*labels, outcome, error_class), m)
+                classified += m
+            if n > classified:
+                metric.add_metric((*labels, outcome, UNKNOWN), n - classified)
+    return metric
+
+
+def _tokens(labelled: _Labelled) -> Iterator[Metric]:
+    output = CounterMetricFamily(
+        "llm_output_tokens",
+        "Output tokens of requests that did not fail, by where the count came from "
+        "(server usage, or counted chunks).",
+        labels=(*GROUP_LABELS, "source"),
+    )
+    inputs = CounterMetricFamily(
+        "llm_input_tokens", "Input tokens the server reported.", labels=GROUP_LABELS
+    )
+    for group, labels in labelled:
+        for source, n in sorted(group.output_tokens_by_source.items()):
+            output.add_metric((*labels, source), n)
+        inputs.add_metric(labels, group.input_tokens)
+    yield output
+    yield inputs
+
+
+def _anomalies(labelled: _Labelled) -> Metric:
+    metric = CounterMetricFamily(
+        "llm_stream_anomalies",
+        "Non-standard things seen on the wire, by kind; also token_count_mismatch (server "
+        "usage disagreed with counted chunks) and itl_basis_unknown (a request's ITL could "
+        "only be measured per chunk).",
+        labels=(*GROUP_LABELS, "kind"),
+    )
+    for group, labels in labelled:
+        kinds = dict(group.anomalies)
+        if group.token_count_mismatch:
+            kinds["token_count_mismatch"] = group.token_count_mismatch
+        if group.itl_basis_unknown:
+            kinds["itl_basis_unknown"] = group.itl_basis_unknown
+        for kind, n in sorted(kinds.items()):
+            metric.add_metric((*labels, kind), n)
+    return metric
