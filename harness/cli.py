@@ -5,6 +5,11 @@ locustfile unless `-f` is given) in a child process, translating flags into Locu
 harness's `--llm-…` options; the figures come from the summary the run writes. `demo` first
 starts the embedded mock server, so it needs no API key and no network.
 
+`run SCENARIO.yaml` validates the scenario (harness.scenario) before anything starts, resolves
+defaults < file < `LOCUST_*` environment < flags (harness.effective; `--print-config` shows the
+result, redacted, with each value's source), and hands the child `--llm-scenario PATH`; the
+child judges the run by the scenario's SLOs and sets its exit code (harness.events).
+
 Exit codes (DESIGN.md §4): 0 success; 1 failures or missed SLOs; 2 bad configuration or usage,
 nothing sent; 3 the harness itself failed.
 """
@@ -12,27 +17,70 @@ nothing sent; 3 the harness itself failed.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import re
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness import __version__
 from harness.errors import ConfigError
 from harness.scenario import parse_duration
 
+if TYPE_CHECKING:
+    from harness.effective import RunPlan
+
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
 _PACKAGED_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-_MODE_CLASSES = {"stream": ["StreamingUser"], "batch": ["BatchUser"], "both": []}
+_SECRET_IN_ARGS = (
+    (re.compile(r"(--api[-_]?key[= ])\S+", re.IGNORECASE), r"\1***"),
+    (re.compile(r"\b(sk-|Bearer\s+)[A-Za-z0-9._\-]{4,}"), r"\1***"),
+)
+#: every flag of every sub-command, for "did you mean" on a typo (catalogue CFG-07)
+_ALL_FLAGS: set[str] = set()
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that exits 2 with one line (not the whole usage) on a bad flag."""
+    """argparse that exits 2 with one line (not the whole usage) on a bad flag.
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    Never echoes what looks like a key (`--api-key VALUE`, `sk-…`), and suggests the flag
+    meant for an unknown one.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # `--usr` is a typo, not `--users`
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any:
+        _ALL_FLAGS.update(a for a in args if isinstance(a, str) and a.startswith("--"))
+        return super().add_argument(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        for pattern, replacement in _SECRET_IN_ARGS:
+            message = pattern.sub(replacement, message)
+        unknown = re.search(r"unrecognized arguments: (--[\w-]+)", message)
+        if unknown:
+            close = difflib.get_close_matches(unknown.group(1), sorted(_ALL_FLAGS), n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
         print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+
+
+class _RefuseApiKey(argparse.Action):
+    """`--api-key` is refused without echoing its value: it would show in `ps` and logs."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any, **__: Any) -> None:
+        print(
+            f"{parser.prog}: error: the --api-key flag is refused: a key on the command line "
+            "shows in ps and shell history; set OPENAI_API_KEY (or name the variable with "
+            "target.api_key_env in the scenario, or use target.api_key_file)",
+            file=sys.stderr,
+        )
         raise SystemExit(EXIT_CONFIG)
 
 
@@ -81,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--users",
             "-u",
             type=_positive_int,
-            default=users,
+            default=None,
             help=f"concurrent users, split between the modes (default {users})",
         )
         p.add_argument(
@@ -95,18 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
             "--run-time",
             "-t",
             type=_duration,
-            default=run_time,
+            default=None,
             help=f"how long to run, e.g. 30s, 5m (default {run_time})",
         )
         p.add_argument(
             "--mode",
             choices=["stream", "batch", "both"],
-            default="both",
-            help="which user classes run (default both)",
+            default=None,
+            help="which user classes run (default both, or the scenario's mix)",
         )
         p.add_argument(
             "--model",
-            default="",
+            default=None,
             help="model to request (default: the first one /v1/models lists)",
         )
         p.add_argument(
@@ -117,10 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--out",
-            default="llm-report",
-            help="folder for summary.json and summary.md (default ./llm-report)",
+            default=None,
+            help="folder for summary.json, summary.md, report.html and junit.xml "
+            "(default ./llm-report)",
         )
         p.add_argument("--summary-json", default=None, help="also copy summary.json to this path")
+        p.add_argument("--api-key", action=_RefuseApiKey, nargs="?", help=argparse.SUPPRESS)
 
     demo = commands.add_parser(
         "demo",
@@ -151,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "scenario",
         nargs="?",
         default=None,
-        help="scenario.yaml (not yet supported: use the flags)",
+        help="a scenario YAML file (docs/scenario.md); flags override it",
     )
     run.add_argument(
         "--host",
@@ -170,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no web UI: run, write the reports and exit",
     )
+    run.add_argument(
+        "--print-config",
+        action="store_true",
+        help="show the effective configuration (secrets redacted) and where each value "
+        "came from, then exit",
+    )
     add_load_flags(run, users=32, run_time="60s")
 
     mock = commands.add_parser(
@@ -177,8 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mock.add_argument("mock_args", nargs=argparse.REMAINDER)
 
-    report = commands.add_parser("report", help="print the comparison table of a summary.json")
+    report = commands.add_parser(
+        "report",
+        help="print the comparison table of a summary.json and rebuild its reports",
+    )
     report.add_argument("summary", help="path to a summary.json")
+    report.add_argument(
+        "--out",
+        default=None,
+        help="folder for summary.md, report.html and junit.xml (default: the summary's folder)",
+    )
+    report.add_argument(
+        "--check",
+        action="store_true",
+        help="exit with the SLO verdict recorded in the summary (0 met, 1 missed)",
+    )
     return parser
 
 
@@ -192,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "report":
-            return _report(Path(args.summary))
+            return _report(Path(args.summary), args)
         if args.command == "demo":
             return _demo(args)
         return _run(args)
@@ -203,37 +272,60 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _report(path: Path) -> int:
+def _report(path: Path, args: argparse.Namespace) -> int:
     from harness.report.markdown import render_terminal
-    from harness.report.summary import load_summary
+    from harness.report.summary import load_summary, write_extra_reports
+    from harness.slo import exit_code
 
     try:
         summary = load_summary(path)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a summary.json") from None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     print(render_terminal(summary))
+    out_dir = Path(args.out) if args.out else path.parent
+    paths = write_extra_reports(summary, out_dir)
+    print("Reports: " + ", ".join(str(p) for p in paths))
+    if args.check:
+        return exit_code(summary.get("slos") or [], summary)
     return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.scenario is not None:
-        raise ConfigError(
-            f"{args.scenario}: scenario files are not supported yet; use --host and the flags"
-        )
-    if not args.host:
-        raise ConfigError("run: --host is required (base URL up to and including /v1)")
+    from harness.effective import plan_run, render_plan
+    from harness.scenario import load_scenario
+
+    environ = os.environ
+    scenario_path = args.scenario or environ.get("LOCUST_LLM_SCENARIO", "").strip() or None
+    scenario = load_scenario(scenario_path, environ) if scenario_path else None
+    plan = plan_run(args, environ, scenario, host_required=not args.print_config)
+    if args.print_config:
+        title = "locust-llm run: effective configuration (flag > environment > "
+        title += f"{Path(scenario.path).name} > default)" if scenario else "default)"
+        print(render_plan(plan, title=title), end="")
+        return EXIT_OK
     from harness.client import Target
 
-    Target.parse(args.host)  # one clear line for a bad URL, before Locust starts
+    Target.parse(plan.host)  # one clear line for a bad URL, before Locust starts
     locustfile = Path(args.locustfile) if args.locustfile else _PACKAGED_LOCUSTFILE
     if not locustfile.is_file():
         raise ConfigError(f"{locustfile}: no such locustfile")
-    return _run_locust(args, host=args.host, locustfile=locustfile, headless=args.headless)
+    scenario_warnings = set(scenario.warnings) if scenario else set()
+    for warning in plan.warnings:
+        if warning not in scenario_warnings:  # the child logs the scenario's own
+            print(f"locust-llm: warning: {warning}", file=sys.stderr)
+    return _run_locust(plan, args, locustfile=locustfile, headless=args.headless)
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from harness.effective import plan_run
+
+    plan = plan_run(
+        args, os.environ, None, default_users=32, default_run_time="20s", host_required=False
+    )
     mock_cmd = [
         sys.executable,
         "-m",
@@ -264,12 +356,16 @@ def _demo(args: argparse.Namespace) -> int:
         host = match.group(1)
         print(
             f"locust-llm demo: mock server at {host} (TTFT {args.ttft}, ITL {args.itl}, "
-            f"{args.tokens} tokens); {args.users} users for {args.run_time}, "
+            f"{args.tokens} tokens); {plan.users} users for {plan.run_time}, "
             f"half streaming, half batch\n",
             flush=True,
         )
         return _run_locust(
-            args, host=host, locustfile=_PACKAGED_LOCUSTFILE, headless=True, pin_cpu=0
+            replace(plan, host=host),
+            args,
+            locustfile=_PACKAGED_LOCUSTFILE,
+            headless=True,
+            pin_cpu=0,
         )
     finally:
         mock.send_signal(signal.SIGTERM)
@@ -280,18 +376,17 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run_locust(
+    plan: RunPlan,
     args: argparse.Namespace,
     *,
-    host: str,
     locustfile: Path,
     headless: bool,
     pin_cpu: int | None = None,
 ) -> int:
-    out_dir = Path(args.out)
+    out_dir = Path(plan.out_dir)
     summary_path = out_dir / "summary.json"
     if summary_path.exists():
         summary_path.unlink()  # never report a previous run's figures as this one's
-    spawn_rate = args.spawn_rate if args.spawn_rate is not None else float(args.users)
     cmd = [
         sys.executable,
         "-m",
@@ -299,13 +394,13 @@ def _run_locust(
         "-f",
         str(locustfile),
         "--host",
-        host,
+        plan.host,
         "--users",
-        str(args.users),
+        str(plan.users),
         "--spawn-rate",
-        str(spawn_rate),
+        f"{plan.spawn_rate:g}",
         "--run-time",
-        args.run_time,
+        plan.run_time,
         "--llm-out",
         str(out_dir),
         "--exit-code-on-error",
@@ -315,11 +410,9 @@ def _run_locust(
     ]
     if headless:
         cmd += ["--headless", "--only-summary"]
-    if args.model:
-        cmd += ["--llm-model", args.model]
-    if args.max_tokens is not None:
-        cmd += ["--llm-max-tokens", str(args.max_tokens)]
-    cmd += _MODE_CLASSES[args.mode]
+    if plan.scenario_path:
+        cmd += ["--llm-scenario", plan.scenario_path]
+    cmd += plan.llm_args
     preexec = None
     if pin_cpu is not None and (os.cpu_count() or 1) >= 2:
         cpu = pin_cpu
@@ -328,25 +421,31 @@ def _run_locust(
             os.sched_setaffinity(0, {cpu})
 
     completed = subprocess.run(cmd, preexec_fn=preexec, check=False)
-    if completed.returncode == EXIT_CONFIG:
+    code = completed.returncode
+    if code == EXIT_CONFIG:
         return EXIT_CONFIG
     if not summary_path.is_file():
         print(
             "locust-llm: error: the run wrote no summary (see Locust's output above)",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL if completed.returncode == 0 else completed.returncode
+        return EXIT_INTERNAL
     from harness.report.markdown import render_terminal
     from harness.report.summary import load_summary
 
     summary = load_summary(summary_path)
     print()
     print(render_terminal(summary))
-    print(f"\nReports: {summary_path}, {out_dir / 'summary.md'}")
+    names = ["summary.json", "summary.md", "report.html", "junit.xml"]
+    shown = [str(out_dir / n) for n in names if (out_dir / n).is_file()]
+    print(f"\nReports: {', '.join(shown)}")
     if args.summary_json:
         Path(args.summary_json).write_text(summary_path.read_text())
-    if completed.returncode != 0:
-        return completed.returncode
+    if plan.scenario_path:
+        # the child judged the run by the scenario's SLOs (harness.events)
+        return code if code in (EXIT_OK, EXIT_FAILED, EXIT_INTERNAL) else EXIT_INTERNAL
+    if code != 0:
+        return EXIT_INTERNAL
     failed = sum(
         mode.get("outcomes", {}).get(outcome, 0)
         for mode in summary.get("modes", {}).values()

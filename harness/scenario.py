@@ -1,17 +1,80 @@
-"""Scenario values shared by every way of configuring a run: durations with units.
+"""Scenario files: the YAML a team commits, validated into one frozen `Scenario`.
 
-(The YAML scenario loader lands here too.) Pure: standard library only.
+DESIGN.md §4 holds the keys others rely on (add keys, never rename them); docs/scenario.md
+is the reference of every key. `load_scenario(path, environ)` walks the YAML node tree
+(harness.strict_yaml) key by key and raises `ConfigError` with one line —
+``scenario.yaml:4:8: target.model: expected a string, got boolean false (…)`` — for the
+first problem: YAML 1.1 traps, duplicate or unknown keys (with a suggestion), wrong types
+and ranges, unset environment variables, unreadable prompt or key files (catalogue
+CFG-01…CFG-04, CFG-06, CFG-09). Nothing is sent before this passes. Durations are strings
+with a unit (`500ms`, `15s`, `5m`) and become float seconds once, here.
+
+The API key never appears in a scenario: `target.api_key_env` names the variable that holds
+it, or `target.api_key_file` a file; either is resolved into a `Secret` whose repr is
+``Secret('***')``. The environment is passed in (a Mapping), never read from os.environ.
+
+Pure: standard library and PyYAML only.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from harness.checks import check_api_key, normalise_base_url
 from harness.errors import ConfigError
+from harness.prompts import (
+    Prompt,
+    messages_from_node,
+    read_prompt_file,
+    synthetic_prompts,
+)
+from harness.slo import FAILURE_RATIO, LATENCY_METRICS, METRICS, MODES, PERCENTILES, SLO
+from harness.strict_yaml import Node, read_yaml
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)\s*$")
 _UNIT_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+#: Prompt files are read whole; beyond this they are the wrong file.
+MAX_KEY_FILE_BYTES = 64 * 1024
+ENDPOINTS = ("chat", "completions")
+PROTOCOLS = ("openai",)
+TIMEOUT_NAMES = ("connect", "header", "ttft", "stall", "total")
+DEFAULT_TIMEOUTS = {
+    "connect": "10s",
+    "header": "60s",
+    "ttft": "120s",
+    "stall": "60s",
+    "total": "600s",
+}
+"""Request deadlines when neither the scenario nor an option sets them."""
+#: Keys the harness sets in every body itself; extra_body may not override them.
+_RESERVED_BODY_KEYS = {
+    "model": "target.model",
+    "messages": "prompts",
+    "prompt": "prompts",
+    "stream": "mix",
+    "max_tokens": "request.max_tokens",
+    "temperature": "request.temperature",
+    "top_p": "request.top_p",
+}
+_TOP_KEYS = (
+    "name",
+    "target",
+    "request",
+    "prompts",
+    "mix",
+    "load",
+    "timeouts",
+    "slos",
+    "pricing",
+)
 
 
 def parse_duration(text: str | float | int, *, name: str = "duration") -> float:
@@ -38,3 +101,451 @@ def parse_duration(text: str | float | int, *, name: str = "duration") -> float:
     if not math.isfinite(value) or value < 0:
         raise ConfigError(f"{name}: expected a non-negative duration, got {text!r}")
     return value
+
+
+class Secret:
+    """A secret value (the API key) that never prints: ``repr`` is ``Secret('***')``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself, for the Authorization header only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """Dollars per million tokens, input (prompt) and output (completion)."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A validated scenario file. Unset keys are None (or empty): defaults live elsewhere.
+
+    `origins` maps each key path that the file set (``load.users``) to where
+    (``scenario.yaml:7:10``), for `--print-config`; `warnings` are one-line notes to show
+    before the run (a stripped URL suffix, a spawn rate above the user count, …).
+    """
+
+    path: str
+    name: str | None = None
+    # target
+    base_url: str | None = None
+    endpoint: str | None = None
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    api_key: Secret | None = None
+    models: tuple[str, ...] = ()
+    # request
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    # prompts
+    prompts: tuple[Prompt, ...] | None = None
+    prompts_source: str | None = None
+    # mix and load
+    mix: Mapping[str, int] | None = None
+    users: int | None = None
+    spawn_rate: float | None = None
+    run_time: str | None = None
+    # timeouts (seconds), only those the file sets
+    timeouts: Mapping[str, float] = field(default_factory=dict)
+    slos: tuple[SLO, ...] = ()
+    pricing: Mapping[str, Price] = field(default_factory=dict)
+    origins: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def load_scenario(path: str | os.PathLike[str], environ: Mapping[str, str]) -> Scenario:
+    """Read, validate and resolve a scenario file; `ConfigError` (one line) if anything is off.
+
+    Relative paths in the file (prompts.file, target.api_key_file) are relative to the
+    file's folder. `environ` supplies ``${NAME}`` references and the API key variable.
+    """
+    label = os.fspath(path)
+    root = read_yaml(path)
+    if root is None or root.kind == "null":
+        raise ConfigError(
+            f"{label}: the file is empty (or only comments); expected a mapping with keys "
+            "such as target, load and slos"
+        )
+    if not root.is_mapping():
+        raise root.error(
+            f"expected a mapping of keys ({', '.join(_TOP_KEYS)}) at the top level, "
+            f"{'got a list' if root.is_list() else 'got ' + root.kind + ' ' + repr(root.text)}"
+        )
+    return _Loader(label, Path(path).resolve().parent, environ).load(root)
+
+
+class _Loader:
+    def __init__(self, label: str, folder: Path, environ: Mapping[str, str]) -> None:
+        self.label = label
+        self.folder = folder
+        self.environ = environ
+        self.values: dict[str, Any] = {}
+        self.origins: dict[str, str] = {}
+        self.warnings: list[str] = []
+
+    def set(self, key: str, value: Any, node: Node) -> None:
+        self.values[key] = value
+        self.origins[node.path] = node.where
+
+    def warn(self, node: Node, text: str) -> None:
+        self.warnings.append(f"{node.where}: {node.path}: {text}")
+
+    def load(self, root: Node) -> Scenario:
+        # top-level keys starting with x- are ignored: a place for &anchors (as in Compose)
+        extensions = tuple(k for k in root.entries() if k.startswith("x-"))
+        keys = root.mapping((*_TOP_KEYS, *extensions))
+        if "name" in keys:
+            self.set("name", keys["name"].string(environ=self.environ), keys["name"])
+        sections = (
+            ("target", self.target),
+            ("request", self.request),
+            ("prompts", self.prompts),
+            ("mix", self.mix),
+            ("load", self.load_section),
+            ("timeouts", self.timeouts),
+            ("slos", self.slos),
+            ("pricing", self.pricing),
+        )
+        for key, read in sections:
+            if key in keys:
+                read(keys[key])
+        return Scenario(
+            path=self.label,
+            **self.values,
+            origins=dict(self.origins),
+            warnings=tuple(self.warnings),
+        )
+
+    # ---------------------------------------------------------------- target
+
+    def target(self, node: Node) -> None:
+        allowed = (
+            "base_url",
+            "protocol",
+            "endpoint",
+            "api_key_env",
+            "api_key_file",
+            "api_key",
+            "model",
+            "models",
+        )
+        keys = node.mapping(allowed)
+        if "api_key" in keys:
+            raise keys["api_key"].error(
+                "not allowed: the key itself never goes in a scenario; set api_key_env: NAME "
+                "(the environment variable that holds it) or api_key_file: PATH"
+            )
+        if "base_url" in keys:
+            value = keys["base_url"]
+            url, notes = normalise_base_url(value.string(environ=self.environ), value)
+            for note in notes:
+                self.warn(value, note)
+            self.set("base_url", url, value)
+        if "protocol" in keys:
+            keys["protocol"].choice(PROTOCOLS)
+        if "endpoint" in keys:
+            self.set("endpoint", keys["endpoint"].choice(ENDPOINTS), keys["endpoint"])
+        if "model" in keys and "models" in keys:
+            raise keys["models"].error("set model or models, not both")
+        if "model" in keys:
+            model = keys["model"]
+            self.set("models", (model.string(environ=self.environ).strip(),), model)
+        if "models" in keys:
+            items = keys["models"].items(what="a list of model names")
+            if not items:
+                raise keys["models"].error("expected at least one model name")
+            names = tuple(item.string(environ=self.environ).strip() for item in items)
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    raise items[i].error(f"model {name!r} is listed twice")
+            self.set("models", names, keys["models"])
+        if "api_key_env" in keys and "api_key_file" in keys:
+            raise keys["api_key_file"].error("set api_key_env or api_key_file, not both")
+        if "api_key_env" in keys:
+            self.api_key_env(keys["api_key_env"])
+        if "api_key_file" in keys:
+            self.api_key_file(keys["api_key_file"])
+
+    def api_key_env(self, node: Node) -> None:
+        name = node.string()  # never interpolated: ${X} here would put the key in its place
+        if not _ENV_NAME.fullmatch(name):
+            raise node.error(
+                "expected the name of an environment variable, such as OPENAI_API_KEY "
+                "(the value is not shown: it is not a valid name and may be a key)"
+            )
+        raw = self.environ.get(name)
+        if raw is None:
+            raise node.error(f"{name} is not set (it must hold the API key)")
+        try:
+            key, notes = check_api_key(raw, name)
+        except ConfigError as exc:
+            raise node.error(str(exc)) from None
+        if key is None:
+            raise node.error(f"{name} is set but empty")
+        for note in notes:
+            self.warn(node, note)
+        self.set("api_key_env", name, node)
+        self.values["api_key"] = Secret(key)
+
+    def api_key_file(self, node: Node) -> None:
+        file = self.resolve_path(node)
+        try:
+            data = file.read_bytes()[: MAX_KEY_FILE_BYTES + 1]
+        except FileNotFoundError:
+            raise node.error(f"no such file: {file}") from None
+        except OSError as exc:
+            raise node.error(f"cannot read {file} ({exc.strerror or exc})") from None
+        if len(data) > MAX_KEY_FILE_BYTES:
+            raise node.error(f"{file} is larger than {MAX_KEY_FILE_BYTES:,} bytes; not a key")
+        try:
+            raw = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise node.error(f"{file} is not UTF-8 text") from None
+        try:
+            key, notes = check_api_key(raw, f"the key in {file.name}")
+        except ConfigError as exc:
+            raise node.error(str(exc)) from None
+        if key is None:
+            raise node.error(f"{file} is empty")
+        for note in notes:
+            self.warn(node, note)
+        self.set("api_key_file", str(file), node)
+        self.values["api_key"] = Secret(key)
+
+    def resolve_path(self, node: Node) -> Path:
+        file = Path(node.string(environ=self.environ))
+        return file if file.is_absolute() else self.folder / file
+
+    # ---------------------------------------------------------------- request
+
+    def request(self, node: Node) -> None:
+        keys = node.mapping(("max_tokens", "temperature", "top_p", "extra_body"))
+        if "max_tokens" in keys:
+            value = keys["max_tokens"]
+            self.set("max_tokens", value.integer(minimum=1, maximum=10_000_000), value)
+        if "temperature" in keys:
+            value = keys["temperature"]
+            self.set("temperature", value.number(minimum=0.0, maximum=2.0), value)
+        if "top_p" in keys:
+            value = keys["top_p"]
+            self.set("top_p", value.number(above=0.0, maximum=1.0), value)
+        if "extra_body" in keys:
+            extra = keys["extra_body"]
+            entries = extra.entries(what="a mapping of request body keys")
+            for key, (key_node, _) in entries.items():
+                if key in _RESERVED_BODY_KEYS:
+                    raise key_node.error(
+                        f"{key!r} is set by the harness; use {_RESERVED_BODY_KEYS[key]} instead"
+                    )
+            self.set("extra_body", extra.plain_value(), extra)
+
+    # ---------------------------------------------------------------- prompts
+
+    def prompts(self, node: Node) -> None:
+        if node.is_list():
+            prompts = self.inline_prompts(node)
+            self.set("prompts", prompts, node)
+            self.values["prompts_source"] = f"inline ({len(prompts)})"
+            return
+        keys = node.mapping(("inline", "file", "synthetic"), what="a list of prompts or a mapping")
+        if len(keys) != 1:
+            raise node.error(
+                "expected exactly one of inline, file or synthetic, "
+                + (f"got {', '.join(keys)}" if keys else "got none")
+            )
+        source, value = next(iter(keys.items()))
+        if source == "inline":
+            prompts = self.inline_prompts(value)
+            described = f"inline ({len(prompts)})"
+        elif source == "file":
+            file = self.resolve_path(value)
+            prompts = read_prompt_file(file, value)
+            described = f"file {file} ({len(prompts)})"
+        else:
+            prompts, described = self.synthetic_prompts(value)
+        self.set("prompts", prompts, value)
+        self.values["prompts_source"] = described
+
+    def inline_prompts(self, node: Node) -> tuple[Prompt, ...]:
+        items = node.items(what="a list of prompts")
+        if not items:
+            raise node.error("expected at least one prompt")
+        prompts: list[Prompt] = []
+        for item in items:
+            if item.is_list():
+                prompts.append(messages_from_node(item))
+            else:
+                prompts.append(item.string())
+        return tuple(prompts)
+
+    def synthetic_prompts(self, node: Node) -> tuple[tuple[Prompt, ...], str]:
+        keys = node.mapping(("input_tokens", "count", "seed"))
+        if "input_tokens" not in keys:
+            raise node.error("missing key 'input_tokens' (the prompt length in tokens)")
+        tokens = keys["input_tokens"].integer(minimum=1, maximum=1_000_000)
+        count = keys["count"].integer(minimum=1, maximum=100_000) if "count" in keys else 100
+        seed = keys["seed"].integer() if "seed" in keys else 0
+        prompts = synthetic_prompts(tokens, count, seed)
+        return prompts, f"synthetic ({count} × ~{tokens} tokens, seed {seed})"
+
+    # ---------------------------------------------------------------- mix, load, timeouts
+
+    def mix(self, node: Node) -> None:
+        keys = node.mapping(MODES, what="a mapping of user-class weights")
+        weights = {mode: keys[mode].integer(minimum=0, maximum=1000) for mode in keys}
+        if not any(weights.values()):
+            raise node.error("every weight is 0; give stream or batch a weight above 0")
+        self.set("mix", {mode: weights.get(mode, 0) for mode in MODES}, node)
+
+    def load_section(self, node: Node) -> None:
+        keys = node.mapping(("users", "spawn_rate", "run_time", "stages"))
+        if "stages" in keys:
+            raise keys["stages"].error(
+                "not supported yet; use users, spawn_rate and run_time (see docs/scenario.md)"
+            )
+        if "users" in keys:
+            users = keys["users"]
+            self.set("users", users.integer(minimum=1, maximum=1_000_000), users)
+        if "spawn_rate" in keys:
+            rate = keys["spawn_rate"]
+            self.set("spawn_rate", rate.number(above=0.0, maximum=1_000_000.0), rate)
+            users_value = self.values.get("users")
+            if users_value is not None and self.values["spawn_rate"] > users_value:
+                self.warn(
+                    rate,
+                    f"{rate.text} users/s is more than the {users_value} users: "
+                    "they all start at once",
+                )
+        if "run_time" in keys:
+            node_rt = keys["run_time"]
+            duration(node_rt)
+            self.set("run_time", node_rt.text.strip(), node_rt)
+
+    def timeouts(self, node: Node) -> None:
+        keys = node.mapping(TIMEOUT_NAMES, what="a mapping of durations")
+        values = {name: duration(keys[name]) for name in keys}
+        stall, total = values.get("stall"), values.get("total")
+        if stall is not None and total is not None and stall >= total:
+            raise keys["stall"].error(
+                f"{keys['stall'].text} must be less than timeouts.total ({keys['total'].text})"
+            )
+        for name in keys:
+            self.origins[keys[name].path] = keys[name].where
+        self.values["timeouts"] = values
+
+    # ---------------------------------------------------------------- slos, pricing
+
+    def slos(self, node: Node) -> None:
+        items = node.items(what="a list of SLOs")
+        slos = tuple(_slo(item) for item in items)
+        self.set("slos", slos, node)
+
+    def pricing(self, node: Node) -> None:
+        prices: dict[str, Price] = {}
+        for model, (_, value) in node.entries(what="a mapping of model name to prices").items():
+            keys = value.mapping(("input", "output"), what="a mapping with input and output")
+            for needed in ("input", "output"):
+                if needed not in keys:
+                    raise value.error(
+                        f"missing key {needed!r} (dollars per million {needed} tokens)"
+                    )
+            prices[model] = Price(
+                keys["input"].number(minimum=0.0, maximum=1_000_000.0),
+                keys["output"].number(minimum=0.0, maximum=1_000_000.0),
+            )
+        self.set("pricing", prices, node)
+
+
+def duration(node: Node) -> float:
+    """A positive duration written with a unit: ``500ms``, ``15s``, ``5m``, ``1h``."""
+    if node.kind != "string":
+        number = node.kind in ("integer", "number") and node.is_plain
+        hint = f' (write "{node.text}s" for seconds)' if number else ""
+        raise node.expected("a duration with a unit such as 500ms, 15s or 5m", hint=hint)
+    match = _DURATION.match(node.text)
+    if match is None:
+        raise node.error(
+            f"expected a duration with a unit such as 500ms, 15s or 5m, got {node.text!r}"
+        )
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if seconds <= 0:
+        raise node.error(f"expected a duration greater than 0, got {node.text!r}")
+    return seconds
+
+
+def _slo(node: Node) -> SLO:
+    keys = node.mapping(("name", "mode", "metric", "percentile", "max"), what="a mapping")
+    if "metric" not in keys:
+        raise node.error(f"missing key 'metric' (one of {', '.join(METRICS)})")
+    metric = keys["metric"].choice(METRICS)
+    if "max" not in keys:
+        raise node.error("missing key 'max' (the limit)")
+    mode = keys["mode"].choice(MODES) if "mode" in keys else None
+    name = keys["name"].string() if "name" in keys else ""
+    if metric == FAILURE_RATIO:
+        if "percentile" in keys:
+            raise keys["percentile"].error("a failure_ratio SLO has no percentile")
+        limit = keys["max"].number(minimum=0.0, maximum=1.0)
+        return SLO(FAILURE_RATIO, limit, mode, None, name, node.where)
+    if mode is None:
+        raise node.error(f"missing key 'mode' (stream or batch) for metric {metric}")
+    if mode == "batch" and metric in ("ttft", "itl", "tpot"):
+        raise keys["metric"].error(
+            f"{metric} applies to streaming only (a batch answer arrives all at once); "
+            "use first_visible or e2e for batch"
+        )
+    if "percentile" not in keys:
+        allowed = ", ".join(str(p) for p in PERCENTILES)
+        raise node.error(f"missing key 'percentile' (one of {allowed})")
+    percentile = keys["percentile"].number()
+    if percentile not in PERCENTILES:
+        allowed = ", ".join(str(p) for p in PERCENTILES)
+        raise keys["percentile"].error(
+            f"expected one of {allowed} (the percentiles summary.json holds), "
+            f"got {keys['percentile'].text}"
+        )
+    assert metric in LATENCY_METRICS
+    return SLO(metric, duration(keys["max"]), mode, percentile, name, node.where)
+
+
+def parse_mix(text: str, *, name: str = "--llm-mix") -> dict[str, int]:
+    """``stream=3,batch=1`` → {"stream": 3, "batch": 1}; a mode not named gets weight 0."""
+    weights = dict.fromkeys(MODES, 0)
+    for part in text.split(","):
+        mode, sep, weight = (p.strip() for p in part.partition("="))
+        if not sep or mode not in MODES:
+            raise ConfigError(f"{name}: expected weights such as stream=1,batch=1, got {text!r}")
+        if not weight.isdigit():
+            raise ConfigError(f"{name}: expected an integer weight for {mode}, got {weight!r}")
+        weights[mode] = int(weight)
+        if weights[mode] > 1000:
+            raise ConfigError(f"{name}: expected a weight from 0 to 1,000, got {weight}")
+    if not any(weights.values()):
+        raise ConfigError(f"{name}: every weight is 0; give stream or batch a weight above 0")
+    return weights
+
+
+def format_mix(mix: Mapping[str, int]) -> str:
+    """{"stream": 3, "batch": 1} → ``stream=3,batch=1`` (the form `parse_mix` reads)."""
+    return ",".join(f"{mode}={mix.get(mode, 0)}" for mode in MODES)

@@ -14,6 +14,7 @@ Each request fires the harness's `llm_request` event and Locust rows as harness.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -30,7 +31,7 @@ from harness import extensions  # noqa: F401 - registers the exporters and the w
 from harness.client import LLMClient, Target
 from harness.errors import ConfigError, ErrorClass, Mode, Outcome
 from harness.events import llm_run, publish
-from harness.options import RunConfig, add_llm_options, environ_snapshot
+from harness.options import RunConfig, add_llm_options, apply_to_environment, config_for
 from harness.preflight import PreflightError, preflight
 from harness.protocols.openai import OpenAIProtocol
 from harness.record import RequestRecord
@@ -72,7 +73,6 @@ class LLMUser(User):
     #: prompts sent, picked at random: user message texts or lists of chat messages
     prompts: Sequence[Prompt] = DEFAULT_PROMPTS
 
-    _config_by_env: ClassVar[dict[int, RunConfig]] = {}
     _model_by_host: ClassVar[dict[str, str]] = {}
 
     def __init__(self, environment: Environment) -> None:
@@ -100,7 +100,7 @@ class LLMUser(User):
             self._params["max_tokens"] = self.max_tokens
         if self.temperature is not None:
             self._params["temperature"] = self.temperature
-        self._model = self.model or config.model or self._discover_model(target)
+        self._model = self.model or _next_model(config) or self._discover_model(target)
         options = self.environment.parsed_options
         self._retry = RetryPolicy(
             attempts=int(getattr(options, "llm_retries", 0) or 0),
@@ -203,14 +203,18 @@ class BatchUser(LLMUser):
 
 
 def _run_config(environment: Environment) -> RunConfig:
-    key = id(environment)
-    config = LLMUser._config_by_env.get(key)
-    if config is None:
-        config = RunConfig.from_options(
-            environment.parsed_options, environment.host, environ_snapshot()
-        )
-        LLMUser._config_by_env[key] = config
-    return config
+    return config_for(environment)
+
+
+#: each new user takes the next of the scenario's models in turn
+_model_turn = itertools.count()
+
+
+def _next_model(config: RunConfig) -> str:
+    """The next of the configured models ("" when none is configured: discover one)."""
+    if not config.models:
+        return config.model
+    return config.models[next(_model_turn) % len(config.models)]
 
 
 _logged_sites: set[tuple[str, str]] = set()
@@ -267,6 +271,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         config = _run_config(environment)
         if config.api_key:
             REDACTOR.add(config.api_key)
+        apply_to_environment(environment, config)
         if options.headless and not options.worker and environment.host:
             _preflight(environment, config)
     except (ConfigError, PreflightError) as exc:

@@ -1,9 +1,13 @@
 """Reports of a finished run: sinks that are plain functions of the summary document.
 
 `summary.py` builds the `summary.json` document (DESIGN.md §4, schema
-"locust-llm/summary/v1"), writes it with its Markdown twin and loads it back;
-`summary.schema.json` is the JSON Schema of that document; `markdown.py` renders the
-batch-vs-streaming comparison table for a terminal, a CI log or `summary.md`. Standard
-library only: importing this package pulls in no Locust, gevent, httpx or Prometheus, so
-nothing is re-exported here and callers import the submodules they need.
+"locust-llm/summary/v1"), writes it with its Markdown twin, report.html and junit.xml, and
+loads it back; `summary.schema.json` is the JSON Schema of that document; `markdown.py`
+renders the batch-vs-streaming comparison table for a terminal, a CI log or `summary.md`;
+`html.py` (with `svg.py`'s charts) the self-contained HTML report; `junit.py` one JUnit test
+case per SLO; `cost.py` the estimated cost; `enrich.py` and `timeline.py` what the reports
+need beyond the totals (quantiles, figures over time). All of these are standard library
+only. `final.py` is the Locust glue that runs at the end of a run (and samples the
+timeline): it is the one module here that imports Locust. Importing this package pulls in
+nothing, so nothing is re-exported here and callers import the submodules they need.
 """

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from harness.report.cost import cost_line
+
 DASH = "—"
 """Shown for a figure that does not apply or has no data."""
 
@@ -151,6 +153,9 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
             "overstate the server's."
         )
     lines.extend(_slo_lines(summary.get("slos")))
+    cost = cost_line(summary.get("cost"))
+    if cost is not None:
+        lines.append(cost)
     return lines
 
 
@@ -311,7 +316,9 @@ def _slo_lines(slos: Any) -> list[str]:
     lines = [f"SLOs: {passed} of {len(items)} passed."]
     for slo in items:
         status = "PASS" if slo.get("passed") is True else "FAIL"
-        lines.append(f"- {status} {slo.get('name', '?')}{_slo_detail(slo)}")
+        reason = slo.get("reason")
+        note = f" — {reason}" if isinstance(reason, str) and reason else ""
+        lines.append(f"- {status} {slo.get('name', '?')}{_slo_detail(slo)}{note}")
     return ["\n".join(lines)]
 
 

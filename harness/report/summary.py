@@ -1,10 +1,13 @@
 """The `summary.json` document (DESIGN.md §4): build it, write it with its Markdown twin, load it.
 
 The document is ``{"schema": "locust-llm/summary/v1", "run": {...}, "modes": {...},
-"slos": [...]}``. `"modes"` is what `harness.stats.RunStats.summary()` returns, taken as is;
-durations are seconds and figures that do not apply are absent, never 0.
-`summary.schema.json` beside this module is the JSON Schema of the document (`load_schema()`).
-Pure apart from the file I/O of `write_reports`/`load_summary`: standard library only.
+"slos": [...]}`` (optionally ``"timeline"`` and ``"cost"``, harness.report.enrich).
+`"modes"` is what `harness.stats.RunStats.summary()` returns, taken as is; durations are
+seconds and figures that do not apply are absent, never 0. `write_all_reports` adds
+report.html (harness.report.html) and junit.xml (harness.report.junit) beside summary.json
+and summary.md. `summary.schema.json` beside this module is the JSON Schema of the document
+(`load_schema()`). Pure apart from the file I/O of the writers and `load_summary`: standard
+library only.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ SCHEMA_ID = "locust-llm/summary/v1"
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
+REPORT_HTML = "report.html"
+JUNIT_XML = "junit.xml"
 
 _FILE_MODE = 0o644
 
@@ -102,6 +107,34 @@ def write_reports(summary: dict[str, Any], out_dir: Path) -> list[Path]:
     _write_text(json_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     _write_text(md_path, render_markdown(summary))
     return [json_path, md_path]
+
+
+def write_all_reports(summary: dict[str, Any], out_dir: Path) -> list[Path]:
+    """`write_reports`, then report.html and junit.xml beside them; returns every path."""
+    return write_reports(summary, out_dir) + _write_html_and_junit(summary, Path(out_dir))
+
+
+def write_extra_reports(summary: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Rebuild summary.md, report.html and junit.xml from a summary (`locust-llm report`).
+
+    summary.json itself is left as it is.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md_path = out_dir / SUMMARY_MD
+    _write_text(md_path, render_markdown(summary))
+    return [md_path, *_write_html_and_junit(summary, out_dir)]
+
+
+def _write_html_and_junit(summary: dict[str, Any], out_dir: Path) -> list[Path]:
+    from harness.report.html import render_html
+    from harness.report.junit import render_junit
+
+    html_path = out_dir / REPORT_HTML
+    junit_path = out_dir / JUNIT_XML
+    _write_text(html_path, render_html(summary))
+    _write_text(junit_path, render_junit(summary))
+    return [html_path, junit_path]
 
 
 def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:

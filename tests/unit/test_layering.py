@@ -17,6 +17,19 @@ PURE_MODULES = [
     "harness.scenario",
     "harness.report.summary",
     "harness.report.markdown",
+    "harness.report.cost",
+    "harness.report.svg",
+    "harness.report.html",
+    "harness.report.junit",
+    "harness.report.enrich",
+    "harness.report.timeline",
+    "harness.slo",
+    "harness.strict_yaml",
+    "harness.checks",
+    "harness.prompts",
+    "harness.effective",
+    "harness.retry",
+    "harness.redact",
 ]
 FORBIDDEN = {"locust", "gevent", "geventhttpclient", "httpx", "prometheus_client"}
 

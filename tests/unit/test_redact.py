@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from harness.redact import Redactor, RedactingFilter, hint
+from harness.redact import RedactingFilter, Redactor, hint
 
 CANARY = "sk-canary-5b1f0c9e2d7a4"
 

@@ -1,0 +1,105 @@
+"""Checks of the two values that reach the wire: the base URL and the API key.
+
+`normalise_base_url()` (catalogue CFG-06) and `check_api_key()` (CFG-09) return the cleaned
+value and one-line notes on what they changed, and raise `ConfigError` for what cannot be
+used — naming a key's bad character by code point and position, never printing the key.
+Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harness.strict_yaml import Node
+
+
+def normalise_base_url(url: str, node: Node | None = None) -> tuple[str, list[str]]:
+    """A base URL up to and including /v1, and notes on what was changed (catalogue CFG-06).
+
+    A scheme (http or https) and a host are required; surrounding whitespace, a trailing
+    ``/``, an endpoint suffix (``/chat/completions``), credentials and a query are removed
+    with a note each; a path without ``/v1`` gets a note.
+    """
+
+    def fail(problem: str) -> ConfigError:
+        return node.error(problem) if node is not None else ConfigError(f"base URL: {problem}")
+
+    notes: list[str] = []
+    stripped = url.strip()
+    if stripped != url:
+        notes.append("surrounding whitespace removed")
+    parts = urlsplit(stripped)
+    if parts.scheme not in ("http", "https") or "://" not in stripped:
+        shown = redact_url(stripped)
+        if "://" not in stripped:
+            raise fail(
+                f"expected http://host[:port]/v1 or https://host[:port]/v1, got {shown!r} "
+                "(no scheme)"
+            )
+        raise fail(
+            f"expected http://host[:port]/v1 or https://host[:port]/v1, got {shown!r} "
+            f"(scheme {parts.scheme!r})"
+        )
+    if not parts.hostname:
+        raise fail(f"expected a host in {redact_url(stripped)!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise fail(f"bad port in {redact_url(stripped)!r} (expected 1-65535)") from None
+    if port == 0:
+        raise fail(f"bad port in {redact_url(stripped)!r} (expected 1-65535)")
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = netloc.rsplit("@", 1)[1]
+        notes.append("credentials in the URL are not sent and were removed; use api_key_env")
+    if parts.query or parts.fragment:
+        notes.append("the query string is not sent and was removed")
+    path = parts.path.rstrip("/")
+    for suffix in ("/chat/completions", "/completions"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            notes.append(f"{suffix} removed: the base URL ends before the endpoint")
+            break
+    if not path.endswith("/v1"):
+        notes.append("the path does not end in /v1; requests go to " + (path or "") + "/…")
+    return f"{parts.scheme}://{netloc}{path}", notes
+
+
+def redact_url(url: str) -> str:
+    """`url` without credentials or query: safe to print."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=netloc, query="", fragment="").geturl()
+
+
+_QUOTES = {0x201C, 0x201D, 0x2018, 0x2019, 0x00AB, 0x00BB}
+
+
+def check_api_key(raw: str, name: str) -> tuple[str | None, list[str]]:
+    """Clean and check an API key before any request (catalogue CFG-09).
+
+    Surrounding whitespace (a trailing newline from a Kubernetes secret file) and a
+    "Bearer " prefix are removed, each with a note; control and non-ASCII characters are
+    refused by position and code point, never by printing the key. Empty: (None, notes).
+    """
+    notes: list[str] = []
+    key = raw.strip()
+    if key != raw:
+        notes.append(f"{name}: surrounding whitespace removed from the API key")
+    if key.lower().startswith("bearer "):
+        key = key[7:].strip()
+        notes.append(f'{name}: "Bearer " removed from the API key (the harness adds it)')
+    for position, char in enumerate(key):
+        if not (0x21 <= ord(char) <= 0x7E):
+            hint = " (smart quote?)" if ord(char) in _QUOTES else ""
+            raise ConfigError(
+                f"{name}: the API key contains U+{ord(char):04X} at position {position}"
+                f"{hint}; expected printable ASCII"
+            )
+    return (key or None), notes

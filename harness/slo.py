@@ -1,0 +1,195 @@
+"""SLO gates: the latency and error budgets a headless run is judged by (DESIGN.md §4).
+
+An `SLO` names a figure of summary.json and its limit: a latency percentile of one mode
+(``stream ttft p95 <= 500ms``) or a failure ratio (``failure_ratio <= 0.01``). `evaluate()`
+reads the figures from the summary's precise percentile blocks (never Locust's rounded
+table) and returns one result per SLO in summary.json's ``"slos"`` form; `exit_code()`
+turns results and summary into the process exit code: 0 every SLO met, 1 one missed, 3 the
+harness itself failed (requests counted as ``harness_internal``). A figure that is absent
+(no data) fails its SLO with the reason, never passes silently.
+
+Pure: standard library only; functions of the summary document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+LATENCY_METRICS = ("ttft", "itl", "tpot", "e2e", "first_visible")
+"""Latency figures an SLO may gate; each is the summary block ``<metric>_s``."""
+STREAM_ONLY_METRICS = ("ttft", "itl", "tpot")
+"""Figures a batch request does not have (it shows nothing until the end)."""
+FAILURE_RATIO = "failure_ratio"
+METRICS = (*LATENCY_METRICS, FAILURE_RATIO)
+PERCENTILES = (50, 90, 95, 99)
+"""The percentiles summary.json holds for every latency figure."""
+MODES = ("stream", "batch")
+
+EXIT_OK, EXIT_SLO_MISSED, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
+
+_SUCCESS = frozenset({"ok", "ok_length", "content_filtered"})
+_CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class SLO:
+    """One gate. `limit` is seconds for a latency metric, a ratio in [0, 1] for failure_ratio.
+
+    `mode` is required for latency metrics; for failure_ratio, None means all modes
+    together. `origin` says where the gate came from (``scenario.yaml:12:5`` or
+    ``default``), for `--print-config`.
+    """
+
+    metric: str
+    limit: float
+    mode: str | None = None
+    percentile: float | None = None
+    name: str = ""
+    origin: str = ""
+
+    @property
+    def title(self) -> str:
+        """The gate's name in reports: `name`, else e.g. ``stream ttft p95``."""
+        if self.name:
+            return self.name
+        parts = [self.mode] if self.mode else []
+        parts.append(self.metric)
+        if self.percentile is not None:
+            parts.append(f"p{self.percentile:g}")
+        return " ".join(parts)
+
+
+DEFAULT_FAILURE_GATE = SLO(FAILURE_RATIO, 0.0, name="failure_ratio", origin="default")
+"""Added when a scenario sets no failure_ratio SLO: any failed request misses it."""
+
+
+def with_default_failure_gate(slos: Sequence[SLO]) -> tuple[SLO, ...]:
+    """`slos`, plus `DEFAULT_FAILURE_GATE` unless one of them gates failure_ratio."""
+    if any(slo.metric == FAILURE_RATIO for slo in slos):
+        return tuple(slos)
+    return (*slos, DEFAULT_FAILURE_GATE)
+
+
+def describe(slo: SLO) -> str:
+    """``stream ttft p95 <= 500 ms`` / ``failure_ratio <= 1%`` for --print-config."""
+    if slo.metric == FAILURE_RATIO:
+        scope = f"{slo.mode} failure_ratio" if slo.mode else "failure_ratio"
+        return f"{scope} <= {slo.limit:.4g} ({slo.limit * 100:.4g}% of finished requests)"
+    return f"{slo.mode} {slo.metric} p{slo.percentile:g} <= {_seconds(slo.limit)}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.4g} ms" if value < 1 else f"{value:.4g} s"
+
+
+def evaluate(slos: Iterable[SLO], summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One summary.json ``"slos"`` entry per SLO: name, limit, value, passed (and reason).
+
+    Latency gates give ``limit_s``/``value_s``; failure-ratio gates ``limit``/``value``.
+    A gate passes when value <= limit.
+    """
+    modes = summary.get("modes")
+    modes = modes if isinstance(modes, Mapping) else {}
+    return [_evaluate_one(slo, modes) for slo in slos]
+
+
+def _evaluate_one(slo: SLO, modes: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"name": slo.title, "metric": slo.metric}
+    if slo.mode is not None:
+        result["mode"] = slo.mode
+    if slo.metric == FAILURE_RATIO:
+        result["limit"] = slo.limit
+        ratio, reason = failure_ratio(modes, slo.mode)
+        if ratio is None:
+            result.update(passed=False, reason=reason)
+        else:
+            result.update(value=ratio, passed=ratio <= slo.limit)
+        return result
+    assert slo.percentile is not None
+    assert slo.mode is not None
+    result["percentile"] = slo.percentile
+    result["limit_s"] = slo.limit
+    figures = modes.get(slo.mode)
+    block = figures.get(f"{slo.metric}_s") if isinstance(figures, Mapping) else None
+    key = f"p{slo.percentile:g}"
+    value = block.get(key) if isinstance(block, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if not isinstance(figures, Mapping) or not figures.get("requests"):
+            reason = f"no data: no {slo.mode} request was made"
+        else:
+            reason = f"no data: no {slo.mode} request produced a {slo.metric} figure"
+        result.update(passed=False, reason=reason)
+        return result
+    result.update(value_s=float(value), passed=float(value) <= slo.limit)
+    return result
+
+
+def failure_ratio(modes: Mapping[str, Any], mode: str | None) -> tuple[float | None, str | None]:
+    """Failed / finished requests of `mode` (None: all modes), or (None, reason).
+
+    Failed: every outcome but ok, ok_length, content_filtered and cancelled; finished:
+    every request but the cancelled ones (in flight at the stop: neither success nor
+    failure, DESIGN.md §2).
+    """
+    chosen = [mode] if mode is not None else list(MODES)
+    failed = finished = 0
+    for name in chosen:
+        figures = modes.get(name)
+        if not isinstance(figures, Mapping):
+            continue
+        outcomes = figures.get("outcomes")
+        if not isinstance(outcomes, Mapping):
+            continue
+        for outcome, n in outcomes.items():
+            if not isinstance(n, int) or outcome == _CANCELLED:
+                continue
+            finished += n
+            if outcome not in _SUCCESS:
+                failed += n
+    if finished == 0:
+        what = f"{mode} request" if mode else "request"
+        return None, f"no data: no {what} finished"
+    return failed / finished, None
+
+
+def harness_failures(summary: Mapping[str, Any]) -> int:
+    """Requests that failed because of the harness itself (error class harness_internal)."""
+    modes = summary.get("modes")
+    if not isinstance(modes, Mapping):
+        return 0
+    total = 0
+    for figures in modes.values():
+        errors = figures.get("errors") if isinstance(figures, Mapping) else None
+        if isinstance(errors, Mapping):
+            n = errors.get("harness_internal", 0)
+            total += n if isinstance(n, int) else 0
+    return total
+
+
+def exit_code(results: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> int:
+    """DESIGN.md §4: 3 if the harness failed, else 1 if any SLO missed, else 0."""
+    if harness_failures(summary):
+        return EXIT_INTERNAL
+    if any(result.get("passed") is not True for result in results):
+        return EXIT_SLO_MISSED
+    return EXIT_OK
+
+
+def verdict_line(results: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
+    """One line for a log: which gates passed, and the exit code it gives."""
+    code = exit_code(results, summary)
+    passed = sum(1 for r in results if r.get("passed") is True)
+    if code == EXIT_INTERNAL:
+        return (
+            f"locust-llm: {harness_failures(summary)} request(s) failed inside the harness "
+            "(harness_internal): exit code 3"
+        )
+    missed = [str(r.get("name")) for r in results if r.get("passed") is not True]
+    if missed:
+        return (
+            f"locust-llm: SLOs {passed} of {len(results)} met; missed: {', '.join(missed)}: "
+            "exit code 1"
+        )
+    return f"locust-llm: SLOs {passed} of {len(results)} met: exit code 0"
