@@ -258,6 +258,12 @@ def _on_parser(parser: Any, **_: Any) -> None:
         help="Skip the GET /v1/models check of the target before the users start.",
         include_in_web_ui=False,
     )
+    # every --llm-… option can also come from LOCUST_LLM_… (as Locust's own options do)
+    for action in parser._actions:
+        if any(o.startswith("--llm-") for o in action.option_strings) and not getattr(
+            action, "env_var", None
+        ):
+            action.env_var = "LOCUST_" + action.dest.upper()
 
 
 @events.init.add_listener

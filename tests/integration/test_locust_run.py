@@ -331,3 +331,14 @@ def test_requests_in_flight_at_stop_are_cancelled_not_failed(tmp_path: Path) -> 
     assert requests == sum(_mock_counts(mock_stats, "requests").values())
     rows = _locust_rows(tmp_path / "locust.json")
     assert sum(row["num_failures"] for row in rows.values()) == 0
+
+
+def test_llm_options_also_come_from_locust_llm_environment_variables(
+    mock_server: MockProcess,
+) -> None:
+    result = _locust(
+        "-f", str(LOCUSTFILE), "--headless", "--host", mock_server.url, "-u", "1", "-t", "2s",
+        env={**os.environ, "LOCUST_LLM_MAX_TOKENS": "0"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--llm-max-tokens: expected a positive integer, got 0" in result.stderr
