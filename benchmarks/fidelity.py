@@ -50,6 +50,8 @@ TARGET_POINT = 512
 NOISE_ABS_S, NOISE_REL = 0.0005, 0.10
 #: a run is flagged when other processes kept its core busier than this (the machine is shared)
 FOREIGN_BUSY_WARN = 10.0
+#: before a run, wait (up to --quiet-wait) until both pinned cores are less busy than this
+QUIET_BUSY = 10.0
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _children: list[subprocess.Popen[Any]] = []
@@ -70,6 +72,10 @@ def _duration_arg(text: str) -> str:
     if parse_duration(text) <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive duration, got {text!r}")
     return text
+
+
+def _wait_arg(text: str) -> float:
+    return 0.0 if text.strip() == "0" else parse_duration(text)
 
 
 def _positive_int(text: str) -> int:
@@ -125,7 +131,7 @@ def _stop_all() -> None:
         _stop(proc, signal.SIGKILL if proc.poll() is None else signal.SIGTERM, grace_s=2.0)
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
+def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
@@ -167,6 +173,35 @@ def _snapshot(load_pid: int, mock_pid: int) -> Snapshot:
     return Snapshot(
         time.perf_counter(), _proc_cpu_s(load_pid), _proc_cpu_s(mock_pid), _cores_busy()
     )
+
+
+def _busiest_core(cores: set[int], over_s: float = 1.0) -> float:
+    """The highest busy percentage among `cores` over the next `over_s` seconds."""
+    a = _cores_busy()
+    time.sleep(over_s)
+    b = _cores_busy()
+    busy = [
+        100.0 * (b[c][0] - a[c][0]) / max(b[c][1] - a[c][1], 1) for c in cores if c in a and c in b
+    ]
+    return max(busy, default=0.0)
+
+
+def wait_for_quiet(max_s: float) -> float:
+    """Wait until the pinned cores are idle, at most about `max_s` seconds (say so if they never
+    are). Returns the seconds spent beyond the first one-second look."""
+    started = time.perf_counter()
+    said = False
+    while True:
+        busy = _busiest_core({LOAD_CPU, MOCK_CPU})
+        spent = time.perf_counter() - started - 1.0
+        if busy < QUIET_BUSY:
+            return max(spent, 0.0)
+        if spent >= max_s:
+            print(f"      cores still {busy:.0f} % busy; starting anyway", file=sys.stderr)
+            return spent
+        if not said:
+            print(f"      cores {busy:.0f} % busy: waiting for them to calm", file=sys.stderr)
+            said = True
 
 
 def _share(a: float | None, b: float | None, wall_s: float) -> float | None:
@@ -213,6 +248,8 @@ class Result:
     ttfb_p99: float | None = None
     #: baseline only: TTFT p99 without each user's first request (which opens its connection)
     ttft_later_p99: float | None = None
+    #: which attempt this is, and how many were run (see `run_point`)
+    attempt: int = 1
     attempts: int = 1
     problem: str = ""
 
@@ -296,8 +333,18 @@ def _start_mock(
     match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
     if match is None:
         _stop(mock)
-        raise RuntimeError(f"the mock did not start (said {line.strip()!r})")
+        log.flush()
+        said = line.strip() or _last_line(Path(log.name))
+        raise RuntimeError(f"the mock did not start: {said}")
     return mock, match.group(1)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "?"
+    return lines[-1] if lines else "(no output)"
 
 
 def _mock_stats(base_url: str) -> dict[str, Any]:
@@ -354,12 +401,11 @@ def run_one(args: argparse.Namespace, point: int, tool: str, run_dir: Path, pin:
         try:
             code = load.wait(timeout=parse_duration(args.duration) + 90.0)
         except subprocess.TimeoutExpired:
-            _stop(load, signal.SIGKILL)
             result.problem = "Locust did not stop in time"
             return result
         finally:
+            _stop(load, grace_s=2.0)  # at once unless it has exited (interrupted, timed out)
             watcher.join(timeout=5.0)
-        _stop(load)
         result.mock = _mock_stats(url)
         (run_dir / "mock_stats.json").write_text(json.dumps(result.mock, indent=2))
         if "spawned" in marks and "stop" in marks:
@@ -370,7 +416,9 @@ def run_one(args: argparse.Namespace, point: int, tool: str, run_dir: Path, pin:
             result.core0_busy_pct = _core_busy_pct(a, b, LOAD_CPU)
             result.core1_busy_pct = _core_busy_pct(a, b, MOCK_CPU)
         if not out_file.is_file():
-            result.problem = f"no results (Locust exit code {code}; see {run_dir}/locust.log)"
+            locust_log.flush()
+            tail = _last_line(run_dir / "locust.log")
+            result.problem = f"no results (Locust exit code {code}; its last line: {tail})"
             return result
         (_read_harness if tool == HARNESS else _read_baseline)(out_file, result)
         if result.ttft_p50 is None:
@@ -388,19 +436,28 @@ def run_point(args: argparse.Namespace, point: int, tool: str, workdir: Path, pi
     the least disturbed attempt is kept (and the report says which)."""
     best: Result | None = None
     for attempt in range(1, args.attempts + 1):
+        if pin and args.quiet_wait > 0:
+            args.extra_s -= wait_for_quiet(min(args.quiet_wait, max(args.extra_s, 0.0)))
+        started = time.perf_counter()
         try:
             result = run_one(args, point, tool, workdir / f"{point}-{tool}-{attempt}", pin)
         except (RuntimeError, OSError) as exc:
             result = Result(point, tool, problem=str(exc))
-        result.attempts = attempt
+        if attempt > 1:
+            args.extra_s -= time.perf_counter() - started
+        result.attempt = attempt
         if best is None or not best.ok or (result.ok and result.disturbance < best.disturbance):
             best = result
         if result.ok and result.disturbance <= FOREIGN_BUSY_WARN:
             break
         if attempt < args.attempts:
             why = result.problem or f"other processes used {result.disturbance:.0f} % of a core"
+            if args.extra_s < parse_duration(args.duration) + 5.0:
+                print(f"      {why}; no time left to run it again", file=sys.stderr)
+                break
             print(f"      {why}; running it again", file=sys.stderr, flush=True)
     assert best is not None
+    best.attempts = attempt
     return best
 
 
@@ -442,7 +499,7 @@ HEADER = (
 def _row(r: Result, ttft: float, itl: float) -> list[str]:
     tool = r.tool + (" (saturated)" if r.saturated else "")
     if not r.ok:
-        return [str(r.point), tool, f"failed: {r.problem}"] + [""] * (len(HEADER) - 3)
+        return [str(r.point), tool, "failed (see below)"] + [""] * (len(HEADER) - 3)
     return [
         str(r.point),
         tool,
@@ -524,6 +581,8 @@ def _targets(h: Result, ttft: float, itl: float) -> str:
 
 def _detail(r: Result, ttft: float) -> str:
     """One line of what else a run showed: its window, the machine, the yardstick."""
+    if r.problem:
+        return f"{r.point}/{r.tool}: FAILED: {r.problem}"
     parts = [f"{r.point}/{r.tool}: {r.requests} requests ({r.errors} failed)"]
     completed = sum(n for by_mode in r.mock.get("completed", {}).values() for n in by_mode.values())
     if r.mock:
@@ -534,7 +593,7 @@ def _detail(r: Result, ttft: float) -> str:
     if foreign is not None:
         parts.append(f"other processes: core 0 {foreign[0]:.0f} %, core 1 {foreign[1]:.0f} %")
     if r.attempts > 1:
-        parts.append(f"attempt {r.attempts} kept (the least disturbed)")
+        parts.append(f"kept attempt {r.attempt} of {r.attempts} (the least disturbed)")
     if r.loop_lag_p99 is not None:
         parts.append(f"loop lag p99 {r.loop_lag_p99 * 1000:.1f} ms")
     if r.ttfb_p50 is not None and r.ttfb_p99 is not None:
@@ -569,10 +628,10 @@ def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) ->
     notes = [
         "Nothing is excluded: every request that finished counts, including each user's first, "
         "which opens its TCP connection. Locust starts all users in the same instant "
-        "(spawn rate = users), so the first requests reach the mock together; at 512 streams "
-        "they dominate TTFT p99 (see 'without first requests' below). Streams still running "
-        "when the time is up are cancelled and not timed (locust-llm) or keep the samples they "
-        "had (baseline).",
+        "(spawn rate = users), so the first requests reach the mock together and can set TTFT "
+        "p99 (the baseline's line 'without first requests' below shows how much). Streams "
+        "still running when the time is up are cancelled and not timed (locust-llm) or keep "
+        "the samples they had (baseline).",
         "The truth is the mock's schedule, counted from the moment it has read the request. "
         "'mock late' is how late its writes left against that schedule (p50/p99/max, ms): the "
         "yardstick's own error, inside every row's figures. The time the mock takes to read a "
@@ -628,6 +687,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a point again when other processes used over "
         f"{FOREIGN_BUSY_WARN:.0f} %% of a pinned core, up to this many times (2)",
     )
+    parser.add_argument(
+        "--quiet-wait",
+        type=_wait_arg,
+        default="15s",
+        help=f"before each run, wait up to this long for both cores to be under "
+        f"{QUIET_BUSY:.0f} %% busy (15s; 0 to skip)",
+    )
+    parser.add_argument(
+        "--extra-time",
+        type=_wait_arg,
+        default=None,
+        help="at most this much time in all for waiting and repeating runs (120s; --quick 30s)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the per-run logs and reports")
     return parser
 
@@ -638,6 +710,9 @@ def main(argv: list[str] | None = None) -> int:
         args.points = [1, 32, 128] if args.quick else [1, 32, 128, 512]
     if args.duration is None:
         args.duration = "8s" if args.quick else "20s"
+    if args.extra_time is None:
+        args.extra_time = 30.0 if args.quick else 120.0
+    args.extra_s = args.extra_time
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     if not tools or not set(tools) <= {HARNESS, BASELINE}:
         print(f"fidelity: error: --tools takes {HARNESS} and/or {BASELINE}", file=sys.stderr)
@@ -645,7 +720,8 @@ def main(argv: list[str] | None = None) -> int:
     pin = {LOAD_CPU, MOCK_CPU} <= os.sched_getaffinity(0)
     if not pin:
         print("fidelity: fewer than 2 cores: mock and Locust share them", file=sys.stderr)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (&)
+        signal.signal(sig, _interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="fidelity-"))
     results: list[Result] = []
     started = time.perf_counter()
