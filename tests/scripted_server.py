@@ -13,7 +13,7 @@ can check that exactly one request was sent, which connection carried it, and th
 gone (a script that does not close leaves it open, so only the client can have ended it).
 
 Writes go through the mock's `Emitter` (one timer thread, absolute deadlines) and requests are read
-with the mock's `RequestReader`; neither shares code with the harness parser under test.
+with the mock's `RequestParser`; neither shares code with the harness parser under test.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ import re
 import socket
 import sys
 import threading
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from harness.mock.emitter import Action, Emitter, Payload
-from harness.mock.wire import HttpError, RequestReader
+from harness.mock.wire import HttpError, Request, RequestParser
 
 CLOSE = Action.CLOSE  # FIN: a clean end of stream
 RESET = Action.RESET  # RST (SO_LINGER 0)
@@ -310,9 +311,9 @@ class ScriptedServer:
         return json.dumps(doc).encode()
 
     def _serve(self, conn: socket.socket, serial: int) -> None:
-        reader = RequestReader(conn)
+        parser = RequestParser()
         try:
-            while (request := reader.read()) is not None:
+            while (request := _read_request(conn, parser)) is not None:
                 if request.method == "GET" and request.path == "/counts":
                     body = self.counts()
                     conn.sendall(_head("200 OK", len(body)) + body)
@@ -336,6 +337,16 @@ class ScriptedServer:
             conn.close()
             with self._lock:
                 self._ended.append(serial)
+
+
+def _read_request(conn: socket.socket, parser: RequestParser) -> Request | None:
+    """The next request on `conn`, timed by the arrival of its last byte; None at EOF."""
+    while (request := parser.next_request()) is None:
+        data = conn.recv(65536)
+        if not data:
+            return None
+        parser.feed(data, time.perf_counter())
+    return request
 
 
 def _head(status: str, length: int, *, close: bool = False) -> bytes:

@@ -8,7 +8,8 @@ import ``harness.sse``, ``harness.protocols``, ``harness.record`` or ``harness.s
 so that a bug shared with the harness's parser cannot cancel out in the tests.
 """
 
-from harness.mock.emitter import Action, Completion, Emitter, LatenessRecorder
+from harness.mock.emitter import Action, Completion, Emitter
+from harness.mock.lateness import LatenessRecorder
 from harness.mock.profiles import LatencyProfile, parse_duration
 from harness.mock.server import MockServer
 

@@ -22,7 +22,8 @@ from harness.mock.emitter import DEFAULT_SPIN_S
 from harness.mock.profiles import LatencyProfile, parse_duration
 from harness.mock.server import MockServer
 
-# A woken emitter thread waits at most this long for the GIL (the default is 5 ms).
+# Should another thread ever run Python here, a woken emitter thread waits at most this
+# long for the GIL (the default is 5 ms). The server itself runs on that one thread.
 SWITCH_INTERVAL_S = 0.0005
 
 
@@ -63,10 +64,10 @@ def _cpus(text: str) -> set[int]:
         raise argparse.ArgumentTypeError(
             f"expected CPU numbers like 1 or 0,1, got {text!r}"
         ) from None
-    allowed = os.sched_getaffinity(0)
-    if not cpus <= allowed:
+    available = range(os.cpu_count() or 1)
+    if not cpus or not cpus <= set(available):
         raise argparse.ArgumentTypeError(
-            f"CPU {sorted(cpus - allowed)} not available (allowed: {sorted(allowed)})"
+            f"CPU {sorted(cpus - set(available))} does not exist (0-{available[-1]})"
         )
     return cpus
 
@@ -141,7 +142,11 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m harness.mock")
     )
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     if args.cpu is not None:
-        os.sched_setaffinity(0, args.cpu)  # before any thread starts: they inherit it
+        try:  # before any thread starts: they inherit it
+            os.sched_setaffinity(0, args.cpu)
+        except OSError as exc:
+            print(f"{prog}: error: --cpu {sorted(args.cpu)}: {exc.strerror}", file=sys.stderr)
+            return 2
     # Only this thread takes the signals, in sigwait below; server threads inherit the mask.
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)

@@ -226,8 +226,8 @@ def _stream(
     else:
         token = b'{"index":0,"text":%s,"logprobs":null,"finish_reason":null}'
         finish = b'{"index":0,"text":"","logprobs":null,"finish_reason":%s}'
-    # The token loop runs for every request on the connection thread, under the GIL the
-    # emitter needs: one formatting operation per token, escaped texts cached.
+    # This runs for every request on the emitter's thread, between timed writes: one
+    # formatting operation per token, the escaped token texts cached.
     before, after = token.split(b"%s")
     event_head = start + before
     event_tail = after + b"]}\n\n\r\n"

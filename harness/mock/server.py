@@ -1,9 +1,9 @@
 """The embedded OpenAI-compatible mock server: a load-test target whose timing is known.
 
-`MockServer` accepts connections on a listening socket and gives each one a thread that
-reads requests (blocking, keep-alive) and answers them; every generation response is a
-schedule handed to the single `Emitter` thread, which writes each part at its absolute
-deadline measured from the moment the request was fully read. Endpoints: ``POST
+`MockServer` serves every connection on the single `Emitter` thread: it reads and parses
+requests (keep-alive, pipelining) between timed writes, turns each answer into a
+schedule, and the emitter writes each part at its absolute deadline, measured from the
+kernel's arrival time of the request's last byte. Endpoints: ``POST
 /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``, ``GET /health``,
 ``GET /mock/stats`` (counts and emitter lateness; ``DELETE`` resets them). It runs as
 its own process (``python -m harness.mock``), never inside the gevent-patched load
@@ -14,24 +14,27 @@ mock is the yardstick, and a bug shared with the parser would cancel out in the 
 
 from __future__ import annotations
 
-import _thread
-import contextlib
+import functools
 import itertools
 import socket
 import threading
 import time
 from collections import Counter
+from time import perf_counter
 
 from harness.mock.completions import BadRequest, Endpoint, build_reply, parse_generation
 from harness.mock.emitter import DEFAULT_SPIN_S, Completion, Emitter
 from harness.mock.profiles import LatencyProfile
 from harness.mock.wire import (
+    MAX_BODY_BYTES,
+    MAX_HEAD_BYTES,
     HttpError,
     Request,
-    RequestReader,
+    RequestParser,
     enable_arrival_timestamps,
     error_body,
     json_response,
+    recv_stamped,
 )
 
 _ROUTES: dict[str, tuple[str, ...]] = {
@@ -102,11 +105,27 @@ def _nest(counter: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
     return out
 
 
+class _Connection:
+    """One client connection, served on the loop thread one request at a time."""
+
+    __slots__ = ("busy", "parser", "paused", "peer_closed", "sock", "t_free")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.parser = RequestParser()
+        self.busy = False  # a response is being written
+        self.paused = False  # not reading: too much arrived while busy
+        self.peer_closed = False
+        self.t_free = 0.0  # when the last response ended: pipelined requests start here
+
+
 class MockServer:
     """An OpenAI-compatible server with a latency profile on ``host:port``.
 
     ``start()`` binds, listens and returns at once; ``close()`` stops everything.
     Requests for a model other than ``model`` still succeed and echo the requested name.
+    All connections are served on the emitter's one thread: reads and parsing happen
+    between timed writes, never competing with them for the GIL.
     """
 
     def __init__(
@@ -125,10 +144,9 @@ class MockServer:
         self.emitter = Emitter(spin_s=spin_s)
         self._host, self._port, self._backlog = host, port, backlog
         self._listener: socket.socket | None = None
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
+        self._conns: dict[socket.socket, _Connection] = {}
+        self._accept_paused = False
         self._request_index = itertools.count()
-        self._closing = False
         self._started_wall = int(time.time())
         self._started = time.perf_counter()
 
@@ -152,28 +170,24 @@ class MockServer:
         listener = socket.socket(family, socket.SOCK_STREAM)
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            enable_arrival_timestamps(listener)
+            enable_arrival_timestamps(listener)  # accepted sockets inherit it
             listener.bind((self._host, self._port))
             listener.listen(self._backlog)
+            listener.setblocking(False)
         except OSError:
             listener.close()
             raise
         self._listener = listener
+        self.emitter.watch(listener, self._on_acceptable)
         self.emitter.start()
-        threading.Thread(target=self._accept_loop, name="mock-accept", daemon=True).start()
 
     def close(self) -> None:
-        self._closing = True
+        self.emitter.stop()  # joins the loop thread: the state below is ours now
         if self._listener is not None:
-            with contextlib.suppress(OSError):  # wakes the thread blocked in accept()
-                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
-        self.emitter.stop()
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        for sock in list(self._conns):
+            sock.close()
+        self._conns.clear()
 
     def __enter__(self) -> MockServer:
         self.start()
@@ -182,60 +196,101 @@ class MockServer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- connections -----------------------------------------------------------------------
+    # -- connections (all on the loop thread) --------------------------------------------
 
-    def _accept_loop(self) -> None:
+    def _on_acceptable(self) -> None:
         assert self._listener is not None
-        while not self._closing:
+        for _ in range(64):  # a batch, then let due writes go
             try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                if self._closing:
-                    return
-                time.sleep(0.01)  # e.g. EMFILE: let connections drain instead of spinning
-                continue
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._conns_lock:
-                self._conns.add(conn)
+                sock, _ = self._listener.accept()
+            except BlockingIOError:
+                return
+            except OSError:  # e.g. EMFILE: wait for a connection to close
+                self.emitter.unwatch(self._listener)
+                self._accept_paused = True
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Connection(sock)
+            self._conns[sock] = conn
             self.stats.connection(+1)
-            # Not threading.Thread.start(): it waits for the new thread to run, and each
-            # wait is a GIL round trip; in a burst of new connections those add up to
-            # milliseconds before the later requests are even read.
-            _thread.start_new_thread(self._serve_connection, (conn,))
+            self.emitter.watch(sock, functools.partial(self._on_readable, conn))
 
-    def _serve_connection(self, conn: socket.socket) -> None:
-        reader = RequestReader(conn)
+    def _on_readable(self, conn: _Connection) -> None:
         try:
-            while not self._closing:
-                try:
-                    request = reader.read()
-                except HttpError as exc:
-                    self._reply(conn, exc.status, exc.message, keep_alive=False)
-                    return
-                if request is None or not self._handle(conn, request):
-                    return
+            data, t_arrival = recv_stamped(conn.sock)
+        except BlockingIOError:
+            return
         except OSError:
-            return  # the peer went away; nothing to answer
-        finally:
-            with self._conns_lock:
-                self._conns.discard(conn)
-            conn.close()
-            self.stats.connection(-1)
+            self._close(conn)
+            return
+        if not data:
+            conn.peer_closed = True
+            self.emitter.unwatch(conn.sock)
+        else:
+            conn.parser.feed(data, t_arrival)
+        if conn.busy:
+            if conn.parser.buffered > MAX_HEAD_BYTES + MAX_BODY_BYTES:
+                conn.paused = True
+                self.emitter.unwatch(conn.sock)
+            return
+        self._serve_next(conn)
 
-    def _handle(self, conn: socket.socket, request: Request) -> bool:
-        """Answer one request; true if the connection stays open for another."""
+    def _serve_next(self, conn: _Connection) -> None:
+        try:
+            request = conn.parser.next_request()
+        except HttpError as exc:  # answer, then close: the stream cannot be resynced
+            conn.busy = True
+            self.emitter.unwatch(conn.sock)
+            self._reply(conn, exc.status, exc.message, False, perf_counter())
+            return
+        if request is None:
+            if conn.parser.interim is not None:
+                self.emitter.schedule(conn.sock, perf_counter(), [(0.0, conn.parser.interim)])
+                conn.parser.interim = None
+            if conn.peer_closed:
+                self._close(conn)
+            return
+        conn.busy = True
+        # A pipelined request that was already waiting starts when the previous ends.
+        self._handle(conn, request, max(request.t_recv, conn.t_free))
+
+    def _finished(self, conn: _Connection, keep_alive: bool, completion: Completion) -> None:
+        conn.busy = False
+        conn.t_free = perf_counter()
+        if completion.closed or not keep_alive:
+            self._close(conn)
+            return
+        if conn.paused:
+            conn.paused = False
+            self.emitter.watch(conn.sock, functools.partial(self._on_readable, conn))
+        self._serve_next(conn)
+
+    def _close(self, conn: _Connection) -> None:
+        if self._conns.pop(conn.sock, None) is None:
+            return
+        self.emitter.unwatch(conn.sock)
+        conn.sock.close()
+        self.stats.connection(-1)
+        if self._accept_paused and self._listener is not None:
+            self._accept_paused = False
+            self.emitter.watch(self._listener, self._on_acceptable)
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _handle(self, conn: _Connection, request: Request, t_base: float) -> None:
         methods = _ROUTES.get(request.path)
+        keep_alive = request.keep_alive
         if methods is None:
-            return self._reply(conn, 404, f"no route for {request.path}", request.keep_alive)
+            self._reply(conn, 404, f"no route for {request.path}", keep_alive, t_base)
+            return
         if request.method not in methods:
-            return self._reply(
-                conn,
-                405,
-                f"{request.method} not allowed on {request.path}",
-                request.keep_alive,
-            )
+            message = f"{request.method} not allowed on {request.path}"
+            self._reply(conn, 405, message, keep_alive, t_base)
+            return
         if request.path in (Endpoint.CHAT, Endpoint.COMPLETIONS):
-            return self._generate(conn, request, Endpoint(request.path))
+            self._generate(conn, request, Endpoint(request.path), t_base)
+            return
         body: object
         if request.path == "/v1/models":
             body = {
@@ -253,56 +308,58 @@ class MockServer:
             body = {"status": "ok"}
         else:
             body = self.stats_snapshot(reset=request.method == "DELETE")
-        conn.sendall(json_response(200, body, keep_alive=request.keep_alive))
-        return request.keep_alive
+        self._send(conn, json_response(200, body, keep_alive=keep_alive), keep_alive, t_base)
 
-    def _generate(self, conn: socket.socket, request: Request, endpoint: Endpoint) -> bool:
+    def _generate(
+        self, conn: _Connection, request: Request, endpoint: Endpoint, t_base: float
+    ) -> None:
+        keep_alive = request.keep_alive
         try:
             gen = parse_generation(endpoint, request.body, self.model)
         except BadRequest as exc:
-            return self._reply(conn, 400, exc.message, request.keep_alive, param=exc.param)
+            self._reply(conn, 400, exc.message, keep_alive, t_base, param=exc.param)
+            return
         mode = gen.mode
         self.stats.count(self.stats.requests, endpoint, mode)
-        schedule = build_reply(
-            gen,
-            self.profile,
-            request_index=next(self._request_index),
-            keep_alive=request.keep_alive,
-        )
+        index = next(self._request_index)
+        schedule = build_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
 
         def on_done(completion: Completion) -> None:
             counter = self.stats.completed if completion.error is None else self.stats.aborted
             self.stats.count(counter, endpoint, mode)
+            self._finished(conn, keep_alive, completion)
 
-        completion = self.emitter.schedule(conn, request.t_recv, schedule, on_done)
-        completion.wait()
-        return request.keep_alive and not completion.closed
+        self.emitter.schedule(conn.sock, t_base, schedule, on_done)
+
+    def _send(self, conn: _Connection, data: bytes, keep_alive: bool, t_base: float) -> None:
+        done = functools.partial(self._finished, conn, keep_alive)
+        self.emitter.schedule(conn.sock, t_base, [(0.0, data)], done)
 
     def _reply(
         self,
-        conn: socket.socket,
+        conn: _Connection,
         status: int,
         message: str,
         keep_alive: bool,
+        t_base: float,
         *,
         param: str | None = None,
-    ) -> bool:
+    ) -> None:
         self.stats.count_rejected(status)
         error_type = "invalid_request_error" if status < 500 else "server_error"
         body = error_body(message, error_type=error_type, param=param)
-        conn.sendall(json_response(status, body, keep_alive=keep_alive))
-        return keep_alive
+        self._send(conn, json_response(status, body, keep_alive=keep_alive), keep_alive, t_base)
 
     def stats_snapshot(self, *, reset: bool = False) -> dict[str, object]:
         """The ``/mock/stats`` document; ``reset`` zeroes everything after reading."""
         out = self.stats.snapshot(reset=reset)
         out["lateness_s"] = self.emitter.lateness.summary()
         out["reaction_s"] = self.emitter.reaction.summary()
-        out["slow_peer_handoffs"] = self.emitter.handoffs
+        out["stalled_writes"] = self.emitter.stalled_writes
         if reset:
             self.emitter.lateness.reset()
             self.emitter.reaction.reset()
-            self.emitter.handoffs = 0
+            self.emitter.stalled_writes = 0
         p = self.profile
         out["profile"] = {
             "ttft_s": p.ttft_s,

@@ -1,11 +1,13 @@
-"""HTTP/1.1 for the mock: reading requests off a blocking socket, framing replies.
+"""HTTP/1.1 for the mock: stamping arrivals, splitting requests, framing replies.
 
 Just enough of RFC 9112 for a load-test target: keep-alive, pipelining,
 ``Content-Length`` request bodies, ``Expect: 100-continue``; chunked request bodies are
-refused with 411. Responses are built as bytes (status line, headers, chunks) for the
-`Emitter` to write. Standard library only; it must not import anything from the harness
-core (``harness.sse``, ``harness.protocols``, ``harness.record``, ``harness.stats``):
-the mock is the yardstick.
+refused with 411. `recv_stamped` gives each read the kernel's arrival time,
+`RequestParser` turns bytes into requests without doing I/O, and responses are built as
+bytes (status line, headers, chunks) for the `Emitter` to write. Standard library
+only; it must not import anything from the harness core (``harness.sse``,
+``harness.protocols``, ``harness.record``, ``harness.stats``): the mock is the
+yardstick.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class HttpError(Exception):
 
 @dataclass(slots=True)
 class Request:
-    """One parsed request; ``t_recv`` is `perf_counter()` once all of it was read."""
+    """One parsed request; ``t_recv`` is when its last byte arrived (`perf_counter`)."""
 
     method: str
     path: str
@@ -58,73 +60,77 @@ def enable_arrival_timestamps(sock: socket.socket) -> bool:
     return True
 
 
-class RequestReader:
-    """Reads successive requests from one connection, keeping bytes that arrive early.
+def recv_stamped(sock: socket.socket, size: int = _RECV_BYTES) -> tuple[bytes, float]:
+    """Bytes and when the last of them reached the socket, in `perf_counter` time.
 
-    ``t_recv`` is taken right after the ``recv()`` that completed the request; a
-    pipelined request that was already buffered is stamped when the reader gets to it,
-    the moment the server starts on it.
+    With ``SO_TIMESTAMPNS`` (see `enable_arrival_timestamps`) that is the kernel's
+    arrival stamp, immune to however late the server got round to reading; without it,
+    the time ``recv`` returned. Raises what ``recvmsg`` raises (`BlockingIOError` on a
+    non-blocking socket with nothing to read).
+    """
+    data, ancdata, _, _ = sock.recvmsg(size, _TIMESTAMP_CMSG_SPACE)
+    now_ns = time_ns()
+    t = perf_counter()
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+            sec, nsec = struct.unpack_from("@qq", payload)
+            age_s = (now_ns - sec * 1_000_000_000 - nsec) * 1e-9
+            if 0.0 <= age_s < 1.0:  # a stepped wall clock must not move the stamp
+                t -= age_s
+    return data, t
+
+
+class RequestParser:
+    """Splits the bytes of one connection into requests, incrementally (no I/O).
+
+    `feed` bytes with their arrival time, then take requests with `next_request` until
+    it returns None. A request's ``t_recv`` is the arrival time of the bytes that
+    completed it. ``interim`` is set to a ``100 Continue`` response to send when a
+    client waits for one (``Expect: 100-continue``) before sending its body.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
+    def __init__(self) -> None:
         self._buf = bytearray()
+        self._t_last = 0.0
+        self._continued = False
+        self.interim: bytes | None = None
 
-    def _recv(self, size: int) -> tuple[bytes, float]:
-        """Bytes and when the last of them reached the socket, in `perf_counter` time.
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
 
-        With ``SO_TIMESTAMPNS`` (see `enable_arrival_timestamps`) that is the kernel's
-        arrival stamp, immune to however late this thread woke up or got the GIL; without
-        it, the time ``recv`` returned.
-        """
-        data, ancdata, _, _ = self._sock.recvmsg(size, _TIMESTAMP_CMSG_SPACE)
-        now_ns = time_ns()
-        t = perf_counter()
-        for level, kind, payload in ancdata:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
-                sec, nsec = struct.unpack_from("@qq", payload)
-                age_s = (now_ns - sec * 1_000_000_000 - nsec) * 1e-9
-                if 0.0 <= age_s < 1.0:  # a stepped wall clock must not move t_recv
-                    t -= age_s
-        return data, t
+    def feed(self, data: bytes, t_arrival: float) -> None:
+        self._buf += data
+        self._t_last = t_arrival
 
-    def read(self) -> Request | None:
-        """The next request, or None when the peer closed cleanly between requests."""
-        t_last: float | None = None
+    def next_request(self) -> Request | None:
+        """The next complete request, or None; raises `HttpError` for a bad one."""
         buf = self._buf
         head_end = buf.find(b"\r\n\r\n")
-        while head_end < 0:
+        if head_end < 0:
             if len(buf) > MAX_HEAD_BYTES:
                 raise HttpError(431, "request head too large")
-            data, t_last = self._recv(_RECV_BYTES)
-            if not data:
-                if buf.strip():
-                    raise HttpError(400, "connection closed inside a request head")
-                return None
-            buf += data
-            head_end = buf.find(b"\r\n\r\n", max(0, len(buf) - len(data) - 3))
+            return None
         if head_end > MAX_HEAD_BYTES:
             raise HttpError(431, "request head too large")
         method, path, version, headers = _parse_head(bytes(buf[:head_end]))
         if "transfer-encoding" in headers:
             raise HttpError(411, "chunked request bodies are not supported; send Content-Length")
-        length = _content_length(headers)
         body_start = head_end + 4
-        body_end = body_start + length
-        if len(buf) < body_end and headers.get("expect", "").lower() == "100-continue":
-            self._sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        while len(buf) < body_end:
-            data, t_last = self._recv(max(_RECV_BYTES, body_end - len(buf)))
-            if not data:
-                raise HttpError(400, "connection closed inside a request body")
-            buf += data
-        t_recv = t_last if t_last is not None else perf_counter()
+        body_end = body_start + _content_length(headers)
+        if len(buf) < body_end:
+            expect = headers.get("expect", "").lower() == "100-continue"
+            if expect and not self._continued:
+                self._continued = True
+                self.interim = b"HTTP/1.1 100 Continue\r\n\r\n"
+            return None
         body = bytes(buf[body_start:body_end])
         del buf[:body_end]
+        self._continued = False
         tokens = {t.strip() for t in headers.get("connection", "").lower().split(",")}
         # RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only on "keep-alive".
         keep_alive = "close" not in tokens if version == "HTTP/1.1" else "keep-alive" in tokens
-        return Request(method, path, headers, body, keep_alive, t_recv)
+        return Request(method, path, headers, body, keep_alive, self._t_last)
 
 
 def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:

@@ -1,17 +1,21 @@
 """The mock server keeps its timing promises, seen from a plain-socket client.
 
 The mock is the yardstick of every latency test, so it is checked here with nothing from the
-harness: raw sockets, a minimal HTTP/1.1 reader in this file, and `time.perf_counter()` taken
-right after each ``recv()``. The mock always runs as a subprocess (``python -m harness.mock``).
+harness core: raw sockets, a minimal HTTP/1.1 reader in this file, and `time.perf_counter()`
+taken right after each ``recv()``. The mock runs as a subprocess (``python -m harness.mock``);
+only its `Emitter`, which scripted test servers will reuse, is also tested in-process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import re
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from harness.mock import Action, Emitter
 
 REPO = Path(__file__).resolve().parents[2]
 TTFT, ITL, TOKENS = 0.100, 0.010, 20
@@ -68,11 +74,8 @@ def profile_args(ttft: float = TTFT, itl: float = ITL, tokens: int = TOKENS) -> 
 @pytest.fixture(scope="module")
 def mock() -> Iterator[Mock]:
     server = start_mock(*profile_args())
-    try:
-        yield server
-    finally:
-        if server.proc.poll() is None:
-            server.stop()
+    yield server
+    assert server.stop() == (0, "")  # a clean exit: status 0, not a line on stderr
 
 
 # -- a minimal HTTP/1.1 client with per-recv timestamps -----------------------------------
@@ -211,8 +214,13 @@ def connect(port: int) -> socket.socket:
 
 def exchange(sock: socket.socket, request: bytes, timeout: float = 5.0) -> Response:
     sock.settimeout(timeout)
-    response = Response(time.perf_counter())
+    t0 = time.perf_counter()
     sock.sendall(request)
+    return read_response(sock, t0)
+
+
+def read_response(sock: socket.socket, t0: float) -> Response:
+    response = Response(t0)
     while not response.complete:
         data = sock.recv(65536)
         t = time.perf_counter()
@@ -254,7 +262,7 @@ def assert_on_schedule(response: Response, n: int, ttft_tol: float, gap_tol: flo
     ]
     times = [c.t for c, _ in tokens]
     assert times[0] == pytest.approx(TTFT, abs=ttft_tol)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(abs(g - ITL) <= gap_tol for g in gaps), gaps
 
 
@@ -394,14 +402,14 @@ def test_connection_close_is_honoured() -> None:
 # -- concurrency and accounting -----------------------------------------------------------
 
 
-def test_32_concurrent_streams_on_schedule_and_accounted_for() -> None:
-    server = start_mock(*profile_args())
-    try:
-        n = 32
-        sel = selectors.DefaultSelector()
+def stream_concurrently(port: int, n: int) -> list[Response]:
+    """Open ``n`` connections, send one streaming request on each back to back (a
+    synchronized burst, as a load test's start is), and read all of them."""
+    request = request_bytes("POST", CHAT, gen_body(CHAT, stream=True))
+    with contextlib.ExitStack() as stack:
+        sel = stack.enter_context(selectors.DefaultSelector())
+        socks = [stack.enter_context(connect(port)) for _ in range(n)]
         responses: dict[socket.socket, Response] = {}
-        socks = [connect(server.port) for _ in range(n)]
-        request = request_bytes("POST", CHAT, gen_body(CHAT, stream=True))
         for sock in socks:
             sock.setblocking(False)
             sel.register(sock, selectors.EVENT_READ)
@@ -409,30 +417,40 @@ def test_32_concurrent_streams_on_schedule_and_accounted_for() -> None:
             responses[sock] = Response(time.perf_counter())
             sock.sendall(request)
         pending = n
-        deadline = time.perf_counter() + 5
-        while pending and time.perf_counter() < deadline:
+        give_up = time.perf_counter() + 10
+        while pending and time.perf_counter() < give_up:
             for key, _ in sel.select(timeout=1):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                data = sock.recv(65536)
+                ready = key.fileobj
+                assert isinstance(ready, socket.socket)
+                data = ready.recv(65536)
                 t = time.perf_counter()
-                assert data
-                responses[sock].feed(t, data)
-                if responses[sock].complete:
-                    sel.unregister(sock)
+                assert data, "connection closed before the response was complete"
+                responses[ready].feed(t, data)
+                if responses[ready].complete:
+                    sel.unregister(ready)
                     pending -= 1
         assert pending == 0
-        for response in responses.values():
-            assert_on_schedule(response, TOKENS, ttft_tol=0.002, gap_tol=0.001)
-        for sock in socks:
-            sock.close()
+        return list(responses.values())
+
+
+def test_32_concurrent_streams_on_schedule_and_accounted_for() -> None:
+    # Own server: its counts and lateness must cover exactly these requests.
+    server = start_mock(*profile_args())
+    try:
+        n = 32
+        responses = stream_concurrently(server.port, n)
+        # The mock writes the 32 streams' tokens one send() after another (~10-20 µs
+        # each) and this client reads them one recv() after another: a token's place
+        # in the burst shifts it by up to ~1 ms, hence wider bounds than for one stream.
+        for response in responses:
+            assert_on_schedule(response, TOKENS, ttft_tol=0.003, gap_tol=0.002)
         doc = stats(server.port)
         assert doc["requests"] == {CHAT: {"stream": n}}
         assert doc["completed"] == {CHAT: {"stream": n}}
         assert (doc["aborted"], doc["in_flight"], doc["rejected"]) == ({}, 0, {})
-        lateness = doc["lateness_s"]
-        assert lateness["count"] == n * (1 + TOKENS + 1)  # headers+role, tokens, final write
-        assert lateness["p99"] < 0.001
+        assert doc["lateness_s"]["count"] == n * (TOKENS + 1)  # tokens, the final write
+        assert doc["lateness_s"]["p99"] < 0.001
+        assert doc["reaction_s"]["count"] == n  # headers and role chunk, "at once"
     finally:
         assert server.stop() == (0, "")
 
@@ -487,12 +505,160 @@ def test_chunked_request_body_is_refused(mock: Mock) -> None:
         assert exchange(sock, request).status == 411
 
 
+def test_pipelined_requests_are_answered_in_order() -> None:
+    body = gen_body(CHAT, stream=False, max_tokens=1)
+    with connect_fresh() as (server, sock):
+        first = exchange(sock, request_bytes("POST", CHAT, body) * 2)  # both at once
+        second = read_response(sock, first.t0)
+    # The second starts when the first has been written: one TTFT later.
+    assert first.chunks[0].t == pytest.approx(TTFT, abs=0.003)
+    assert second.chunks[-1].t == pytest.approx(2 * TTFT, abs=0.003)
+    assert server.stop() == (0, "")
+
+
+@contextlib.contextmanager
+def connect_fresh() -> Iterator[tuple[Mock, socket.socket]]:
+    server = start_mock(*profile_args())
+    try:
+        with connect(server.port) as sock:
+            yield server, sock
+    finally:
+        if server.proc.poll() is None:
+            server.stop()
+
+
+def test_expect_100_continue(mock: Mock) -> None:
+    payload = json.dumps(gen_body(CHAT, stream=False, max_tokens=1)).encode()
+    head = (
+        f"POST {CHAT} HTTP/1.1\r\nHost: mock\r\nContent-Length: {len(payload)}\r\n"
+        "Expect: 100-continue\r\n\r\n"
+    ).encode()
+    with connect(mock.port) as sock:
+        sock.settimeout(5)
+        sock.sendall(head)
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        assert exchange(sock, payload).status == 200
+
+
+# -- the emitter, as fault injection and scripted servers will use it ---------------------
+
+
+@pytest.fixture
+def emitter() -> Iterator[Emitter]:
+    emitter = Emitter()
+    emitter.start()
+    yield emitter
+    emitter.stop()
+
+
+@pytest.fixture
+def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """(server side, client side) of a loopback TCP connection."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    with server, client:
+        server.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.settimeout(5)
+        yield server, client
+
+
+def read_until_eof(sock: socket.socket, t_base: float) -> list[tuple[float, bytes]]:
+    out = []
+    while data := sock.recv(65536):
+        out.append((time.perf_counter() - t_base, data))
+    return out
+
+
+def test_emitter_script_writes_at_offsets_then_closes(
+    emitter: Emitter, tcp_pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, client = tcp_pair
+    t_base = time.perf_counter()
+    done = emitter.schedule(
+        server, t_base, [(0.02, b"R"), (0.05, b"T"), (0.05, b"U"), (0.05, Action.CLOSE)]
+    )
+    received = read_until_eof(client, t_base)  # EOF: the close is a clean FIN
+    assert done.wait(1)
+    assert done.ok
+    assert done.closed
+    assert b"".join(d for _, d in received) == b"RTU"
+    assert received[0][1] == b"R"
+    assert received[0][0] == pytest.approx(0.02, abs=0.002)
+    assert [w - t_base for w in done.written] == pytest.approx([0.02, 0.05, 0.05, 0.05], abs=0.002)
+    assert emitter.lateness.summary()["count"] == 4
+
+
+def test_emitter_reset_gives_the_peer_econnreset(
+    emitter: Emitter, tcp_pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, client = tcp_pair
+    done = emitter.schedule(server, time.perf_counter(), [(0.0, b"R"), (0.01, Action.RESET)])
+    assert client.recv(1) == b"R"
+    with pytest.raises(ConnectionResetError):
+        client.recv(1)
+    assert done.wait(1)
+    assert done.ok
+    assert done.closed
+
+
+def test_emitter_finishes_a_slow_reader_without_delaying_others(
+    emitter: Emitter, tcp_pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, client = tcp_pair
+    big = b"x" * (16 * 1024 * 1024)  # far beyond the socket buffers
+    t_base = time.perf_counter()
+    slow = emitter.schedule(server, t_base, [(0.0, big), (0.0, b"!")])
+    a, b = socket.socketpair()
+    with a, b:
+        fast = emitter.schedule(a, t_base, [(0.01 * i, b"t") for i in range(1, 6)])
+        assert fast.wait(1)
+        assert fast.ok
+        assert emitter.lateness.summary()["max"] < 0.002
+    received = 0
+    while received < len(big) + 1:
+        received += len(client.recv(1 << 20))
+    assert slow.wait(1)
+    assert slow.ok
+    assert emitter.stalled_writes >= 1
+
+
+def test_emitter_reports_a_peer_that_went_away(
+    emitter: Emitter, tcp_pair: tuple[socket.socket, socket.socket]
+) -> None:
+    server, client = tcp_pair
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()  # RST: the next send fails
+    done = emitter.schedule(server, time.perf_counter(), [(0.01, b"a"), (0.02, b"b")])
+    assert done.wait(1)
+    assert isinstance(done.error, OSError)
+    assert done.closed
+
+
+@pytest.mark.parametrize(
+    "items",
+    [[(0.2, b"a"), (0.1, b"b")], [(-0.1, b"a")], [(0.1, Action.CLOSE), (0.2, b"a")]],
+)
+def test_emitter_rejects_bad_schedules(emitter: Emitter, items: list[tuple[float, Any]]) -> None:
+    a, b = socket.socketpair()
+    with a, b, pytest.raises(ValueError, match=r"offsets|Action"):
+        emitter.schedule(a, time.perf_counter(), items)
+
+
 # -- the command line ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "args",
-    [["--ttft", "200"], ["--itl", "fast"], ["--tokens", "0"], ["--port", "70000"], ["--nope"]],
+    [
+        ["--ttft", "200"],
+        ["--itl", "fast"],
+        ["--tokens", "0"],
+        ["--port", "70000"],
+        ["--cpu", "9999"],
+        ["--spin", "-1us"],
+        ["--nope"],
+    ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: list[str]) -> None:
     result = subprocess.run(
@@ -513,3 +679,18 @@ def test_sigint_exits_cleanly() -> None:
     server.proc.send_signal(signal.SIGINT)
     _, err = server.proc.communicate(timeout=5)
     assert (server.proc.returncode, err) == (0, "")
+
+
+def test_port_in_use_exits_1_with_one_line() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "harness.mock", "--port", str(port)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert len(result.stderr.splitlines()) == 1
+    assert "cannot listen" in result.stderr
