@@ -256,6 +256,8 @@ def token_chunks(response: Response, endpoint: str = CHAT) -> list[tuple[Chunk, 
 
 
 def assert_on_schedule(response: Response, n: int, ttft_tol: float, gap_tol: float) -> None:
+    # The tolerances bound what this Python client observes on a shared 2-core machine; the
+    # mock's own precision is asserted from its lateness recorder (/mock/stats).
     tokens = token_chunks(response)
     assert [obj["choices"][0]["delta"]["content"] for _, obj in tokens] == [
         f" tok{i}" for i in range(n)
@@ -285,7 +287,7 @@ def test_stream_timing_and_shape(mock: Mock) -> None:
     # One token per HTTP chunk and per event, first at TTFT, then every ITL.
     tokens = token_chunks(response)
     assert len({id(c) for c, _ in tokens}) == TOKENS
-    assert_on_schedule(response, TOKENS, ttft_tol=0.002, gap_tol=0.001)
+    assert_on_schedule(response, TOKENS, ttft_tol=0.004, gap_tol=0.003)
     first = tokens[0][1]
     assert first["object"] == "chat.completion.chunk"
     assert first["choices"] == [{"index": 0, "delta": {"content": " tok0"}, "finish_reason": None}]
@@ -319,7 +321,7 @@ def test_completions_stream_has_text_chunks(mock: Mock) -> None:
     tokens = token_chunks(response, COMPLETIONS)
     assert [o["choices"][0]["text"] for _, o in tokens] == [f" tok{i}" for i in range(TOKENS)]
     assert {o["object"] for _, o in tokens} == {"text_completion"}
-    assert tokens[0][0].t == pytest.approx(TTFT, abs=0.002)
+    assert tokens[0][0].t == pytest.approx(TTFT, abs=0.004)
 
 
 # -- batch --------------------------------------------------------------------------------
@@ -331,7 +333,7 @@ def test_batch_body_arrives_when_last_token_is_due(mock: Mock, endpoint: str) ->
     assert response.status == 200
     assert response.headers["content-type"] == "application/json"
     assert len(response.segments) == 1  # one write: head and body together
-    assert response.chunks[0].t == pytest.approx(TTFT + (TOKENS - 1) * ITL, abs=0.003)
+    assert response.chunks[0].t == pytest.approx(TTFT + (TOKENS - 1) * ITL, abs=0.005)
     body = response.json()
     text = "".join(f" tok{i}" for i in range(TOKENS))
     choice = body["choices"][0]
@@ -350,7 +352,7 @@ def test_batch_body_arrives_when_last_token_is_due(mock: Mock, endpoint: str) ->
 
 def test_max_tokens_caps_stream_with_finish_reason_length(mock: Mock) -> None:
     response = call(mock.port, "POST", CHAT, gen_body(CHAT, stream=True, max_tokens=5))
-    assert_on_schedule(response, 5, ttft_tol=0.002, gap_tol=0.001)
+    assert_on_schedule(response, 5, ttft_tol=0.004, gap_tol=0.003)
     objs = [json.loads(p) for _, p in response.events() if p != b"[DONE]"]
     assert objs[-2]["choices"][0]["finish_reason"] == "length"
     assert objs[-1]["usage"]["completion_tokens"] == 5
@@ -359,7 +361,7 @@ def test_max_tokens_caps_stream_with_finish_reason_length(mock: Mock) -> None:
 def test_max_tokens_caps_batch(mock: Mock) -> None:
     body = gen_body(COMPLETIONS, stream=False, max_tokens=3)
     response = call(mock.port, "POST", COMPLETIONS, body)
-    assert response.chunks[0].t == pytest.approx(TTFT + 2 * ITL, abs=0.003)
+    assert response.chunks[0].t == pytest.approx(TTFT + 2 * ITL, abs=0.005)
     choice = response.json()["choices"][0]
     assert (choice["text"], choice["finish_reason"]) == (" tok0 tok1 tok2", "length")
 
@@ -380,8 +382,8 @@ def test_keep_alive_serves_two_requests_on_one_connection(mock: Mock) -> None:
         second = exchange(sock, request_bytes("POST", CHAT, gen_body(CHAT, stream=False)))
         third = exchange(sock, request_bytes("GET", "/health"))
     assert [r.status for r in (first, second, third)] == [200, 200, 200]
-    assert_on_schedule(first, TOKENS, ttft_tol=0.002, gap_tol=0.001)
-    assert second.chunks[0].t == pytest.approx(TTFT + (TOKENS - 1) * ITL, abs=0.003)
+    assert_on_schedule(first, TOKENS, ttft_tol=0.004, gap_tol=0.003)
+    assert second.chunks[0].t == pytest.approx(TTFT + (TOKENS - 1) * ITL, abs=0.005)
     assert "connection" not in first.headers
 
 
@@ -443,7 +445,7 @@ def test_32_concurrent_streams_on_schedule_and_accounted_for() -> None:
         # each) and this client reads them one recv() after another: a token's place
         # in the burst shifts it by up to ~1 ms, hence wider bounds than for one stream.
         for response in responses:
-            assert_on_schedule(response, TOKENS, ttft_tol=0.003, gap_tol=0.002)
+            assert_on_schedule(response, TOKENS, ttft_tol=0.005, gap_tol=0.004)
         doc = stats(server.port)
         assert doc["requests"] == {CHAT: {"stream": n}}
         assert doc["completed"] == {CHAT: {"stream": n}}
@@ -511,8 +513,8 @@ def test_pipelined_requests_are_answered_in_order() -> None:
         first = exchange(sock, request_bytes("POST", CHAT, body) * 2)  # both at once
         second = read_response(sock, first.t0)
     # The second starts when the first has been written: one TTFT later.
-    assert first.chunks[0].t == pytest.approx(TTFT, abs=0.003)
-    assert second.chunks[-1].t == pytest.approx(2 * TTFT, abs=0.003)
+    assert first.chunks[0].t == pytest.approx(TTFT, abs=0.005)
+    assert second.chunks[-1].t == pytest.approx(2 * TTFT, abs=0.005)
     assert server.stop() == (0, "")
 
 
