@@ -342,3 +342,48 @@ def test_llm_options_also_come_from_locust_llm_environment_variables(
     )  # fmt: skip
     assert result.returncode == 2
     assert "--llm-max-tokens: expected a positive integer, got 0" in result.stderr
+
+
+BUGGY_LOCUSTFILE = '''
+from harness.protocols.openai import OpenAIProtocol
+from harness.users import StreamingUser
+
+
+class BuggyProtocol(OpenAIProtocol):
+    """A harness bug on the 3rd event of every stream (catalogue MEAS-02)."""
+
+    def read_event(self, event, record):
+        record.note("seen")
+        if record.anomalies["seen"] == 3:
+            raise KeyError("bug on the third event")
+        return super().read_event(event, record)
+
+
+class BuggyUser(StreamingUser):
+    def on_start(self):
+        super().on_start()
+        self._client.protocol = BuggyProtocol()
+'''
+
+
+def test_a_harness_bug_fails_the_request_as_harness_internal_and_the_user_carries_on(
+    tmp_path: Path,
+) -> None:
+    locustfile = tmp_path / "buggy.py"
+    locustfile.write_text(BUGGY_LOCUSTFILE)
+    out = tmp_path / "report"
+    with run_mock("--ttft", "20ms", "--itl", "5ms", "--tokens", "8") as mock:
+        result = _locust(
+            "-f", str(locustfile), "--headless", "--host", mock.url, "-u", "2", "-r", "2",
+            "-t", "3s", "--stop-timeout", "5", "--llm-out", str(out),
+            "--json-file", str(tmp_path / "locust"), "BuggyUser",
+        )  # fmt: skip
+        received = sum(_mock_counts(mock.stats(), "requests").values())
+    summary = json.loads((out / "summary.json").read_text())
+    stream = summary["modes"]["stream"]
+    assert stream["requests"] == received > 10  # each user went on sending after the bug
+    assert stream["errors"] == {"harness_internal": stream["requests"]}, stream["outcomes"]
+    assert result.stderr.count("Traceback") == 1  # logged once per (type, site)
+    assert "KeyError: 'bug on the third event'" in result.stderr
+    rows = _locust_rows(tmp_path / "locust.json")
+    assert rows["stream e2e"]["num_failures"] == stream["requests"]
