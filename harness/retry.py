@@ -25,6 +25,12 @@ RETRYABLE = frozenset(
 )
 
 
+#: a stream that broke off: what `--llm-stream-fallback` answers with a batch request
+INTERRUPTED_STREAM = frozenset(
+    {ErrorClass.STREAM_RESET, ErrorClass.STREAM_TRUNCATED, ErrorClass.STALL_TIMEOUT}
+)
+
+
 def is_retryable(record: RequestRecord) -> bool:
     """Whether a finished attempt may be retried (no token may have been received)."""
     error_class = record.error_class

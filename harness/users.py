@@ -36,7 +36,7 @@ from harness.preflight import PreflightError, preflight
 from harness.protocols.openai import OpenAIProtocol
 from harness.record import RequestRecord
 from harness.redact import REDACTOR, install_log_redaction
-from harness.retry import RetryPolicy, is_retryable
+from harness.retry import INTERRUPTED_STREAM, RetryPolicy, is_retryable
 from harness.scenario import parse_duration
 
 logger = logging.getLogger("locust_llm")
@@ -81,6 +81,7 @@ class LLMUser(User):
         self._model = ""
         self._params: dict[str, Any] = {}
         self._retry = RetryPolicy()
+        self._stream_fallback = False
 
     def on_start(self) -> None:
         """Build this user's client (one keep-alive connection) and resolve the model."""
@@ -102,6 +103,7 @@ class LLMUser(User):
             self._params["temperature"] = self.temperature
         self._model = self.model or _next_model(config) or self._discover_model(target)
         options = self.environment.parsed_options
+        self._stream_fallback = bool(getattr(options, "llm_stream_fallback", False))
         self._retry = RetryPolicy(
             attempts=int(getattr(options, "llm_retries", 0) or 0),
             max_backoff_s=parse_duration(
@@ -119,8 +121,19 @@ class LLMUser(User):
         """Send one completion with a prompt picked from `prompts`."""
         self.send_completion(random.choice(self.prompts))
 
-    def send_completion(self, prompt: Prompt, mode: Mode | None = None) -> RequestRecord:
-        """Send one completion and publish its record. Never raises for a failed request."""
+    def send_completion(
+        self,
+        prompt: Prompt,
+        mode: Mode | None = None,
+        *,
+        fallback_from: RequestRecord | None = None,
+    ) -> RequestRecord:
+        """Send one completion and publish its record. Never raises for a failed request.
+
+        With `--llm-stream-fallback`, a stream interrupted by a reset, a truncation or a stall
+        is followed by the same prompt as a batch request (noted `stream_fallback`); the
+        returned record is then the batch one.
+        """
         client = self._client
         assert client is not None, "send_completion() before on_start()"
         mode = mode or self.mode
@@ -156,7 +169,18 @@ class LLMUser(User):
         record.attempts = attempt
         if t_first is not None:
             record.t0 = t_first
+        if fallback_from is not None:
+            record.note("stream_fallback")
         publish(self.environment, record)
+        if (
+            mode is Mode.STREAM
+            and self._stream_fallback
+            and record.error_class in INTERRUPTED_STREAM
+            and fallback_from is None
+        ):
+            # the way an application recovers: ask again without streaming. The broken stream
+            # stays counted as the failure it was; the batch request is counted as one too.
+            return self.send_completion(prompt, Mode.BATCH, fallback_from=record)
         return record
 
     def _discover_model(self, target: Target) -> str:
@@ -249,6 +273,14 @@ def _on_parser(parser: Any, **_: Any) -> None:
         "--llm-retry-max-backoff",
         default="10s",
         help="Longest wait between attempts; Retry-After is honoured up to it (default 10s).",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
+        "--llm-stream-fallback",
+        action="store_true",
+        default=False,
+        help="After a stream is reset, truncated or stalls, ask again without streaming "
+        "(both requests are counted).",
         include_in_web_ui=False,
     )
     parser.add_argument(
