@@ -20,10 +20,12 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from time import perf_counter
 
 from harness.mock.completions import BadRequest, Endpoint, build_reply, parse_generation
-from harness.mock.emitter import DEFAULT_SPIN_S, Completion, Emitter
+from harness.mock.emitter import DEFAULT_SPIN_S, Completion, Emitter, Payload
+from harness.mock.faults import FaultInjector
 from harness.mock.profiles import LatencyProfile
 from harness.mock.wire import (
     MAX_BODY_BYTES,
@@ -137,8 +139,11 @@ class MockServer:
         model: str = "mock-llm",
         backlog: int = 1024,
         spin_s: float = DEFAULT_SPIN_S,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.profile = profile if profile is not None else LatencyProfile()
+        self.faults = faults
+        """Injects faults into generation replies (see `harness.mock.faults`); None: none."""
         self.model = model
         self.stats = MockStats()
         self.emitter = Emitter(spin_s=spin_s)
@@ -183,6 +188,8 @@ class MockServer:
 
     def close(self) -> None:
         self.emitter.stop()  # joins the loop thread: the state below is ours now
+        if self.faults is not None:
+            self.faults.close()
         if self._listener is not None:
             self._listener.close()
         for sock in list(self._conns):
@@ -246,7 +253,8 @@ class MockServer:
             return
         if request is None:
             if conn.parser.interim is not None:
-                self.emitter.schedule(conn.sock, perf_counter(), [(0.0, conn.parser.interim)])
+                interim = [(0.0, conn.parser.interim)]
+                self.emitter.schedule(conn.sock, perf_counter(), interim, measure=False)
                 conn.parser.interim = None
             if conn.peer_closed:
                 self._close(conn)
@@ -322,7 +330,13 @@ class MockServer:
         mode = gen.mode
         self.stats.count(self.stats.requests, endpoint, mode)
         index = next(self._request_index)
-        schedule = build_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
+        schedule: Sequence[tuple[float, Payload]] | None = None
+        if self.faults is not None:  # decided per request, in arrival order
+            schedule = self.faults.reply(
+                gen, self.profile, request_index=index, keep_alive=keep_alive
+            )
+        if schedule is None:
+            schedule = build_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
 
         def on_done(completion: Completion) -> None:
             counter = self.stats.completed if completion.error is None else self.stats.aborted
@@ -333,7 +347,8 @@ class MockServer:
 
     def _send(self, conn: _Connection, data: bytes, keep_alive: bool, t_base: float) -> None:
         done = functools.partial(self._finished, conn, keep_alive)
-        self.emitter.schedule(conn.sock, t_base, [(0.0, data)], done)
+        # Not measured: the figures in /mock/stats are about generation replies only.
+        self.emitter.schedule(conn.sock, t_base, [(0.0, data)], done, measure=False)
 
     def _reply(
         self,
@@ -369,5 +384,9 @@ class MockServer:
             "seed": p.seed,
         }
         out["model"] = self.model
+        if self.faults is not None:
+            out.update(self.faults.snapshot(reset=reset))
+        else:
+            out["injected"] = {}
         out["uptime_s"] = time.perf_counter() - self._started
         return out

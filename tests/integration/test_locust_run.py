@@ -387,3 +387,26 @@ def test_a_harness_bug_fails_the_request_as_harness_internal_and_the_user_carrie
     assert "KeyError: 'bug on the third event'" in result.stderr
     rows = _locust_rows(tmp_path / "locust.json")
     assert rows["stream e2e"]["num_failures"] == stream["requests"]
+
+
+def test_stream_fallback_asks_again_without_streaming_and_counts_both(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    with run_mock(
+        "--ttft", "20ms", "--itl", "5ms", "--tokens", "8",
+        "--fault-schedule", "reset_mid_stream,ok",
+    ) as mock:  # fmt: skip
+        result = _locust(
+            "-f", str(LOCUSTFILE), "--headless", "--host", mock.url, "-u", "1", "-r", "1",
+            "-t", "2s", "--stop-timeout", "5", "--llm-out", str(out),
+            "--llm-stream-fallback", "StreamingUser",
+        )  # fmt: skip
+        received = _mock_counts(mock.stats(), "requests")
+    assert result.returncode == 1, result.stderr[-3000:]  # the broken streams are failures
+    modes = json.loads((out / "summary.json").read_text())["modes"]
+    stream, batch = modes["stream"], modes["batch"]
+    assert stream["requests"] > 5
+    assert stream["errors"] == {"stream_reset": stream["requests"]}
+    assert batch["requests"] == stream["requests"]
+    assert batch["outcomes"] == {"ok": batch["requests"]}
+    assert batch["anomalies"]["stream_fallback"] == batch["requests"]
+    assert received == {"stream": stream["requests"], "batch": batch["requests"]}
