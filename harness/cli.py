@@ -17,18 +17,20 @@ nothing sent; 3 the harness itself failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness import __version__
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from harness.scenario import parse_duration
 
 if TYPE_CHECKING:
@@ -268,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"locust-llm: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except HarnessError as exc:
+        print(f"locust-llm: error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         return EXIT_FAILED
 
@@ -301,7 +306,11 @@ def _run(args: argparse.Namespace) -> int:
     environ = os.environ
     scenario_path = args.scenario or environ.get("LOCUST_LLM_SCENARIO", "").strip() or None
     scenario = load_scenario(scenario_path, environ) if scenario_path else None
-    plan = plan_run(args, environ, scenario, host_required=not args.print_config)
+    # `mock:` in the scenario: the embedded mock is the target (unless --host overrides it)
+    mock_args = scenario.mock_args if scenario is not None and not args.host else None
+    plan = plan_run(
+        args, environ, scenario, host_required=not args.print_config and mock_args is None
+    )
     if args.print_config:
         title = "locust-llm run: effective configuration (flag > environment > "
         title += f"{Path(scenario.path).name} > default)" if scenario else "default)"
@@ -309,7 +318,8 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     from harness.client import Target
 
-    Target.parse(plan.host)  # one clear line for a bad URL, before Locust starts
+    if mock_args is None:
+        Target.parse(plan.host)  # one clear line for a bad URL, before Locust starts
     locustfile = Path(args.locustfile) if args.locustfile else _PACKAGED_LOCUSTFILE
     if not locustfile.is_file():
         raise ConfigError(f"{locustfile}: no such locustfile")
@@ -317,7 +327,38 @@ def _run(args: argparse.Namespace) -> int:
     for warning in plan.warnings:
         if warning not in scenario_warnings:  # the child logs the scenario's own
             print(f"locust-llm: warning: {warning}", file=sys.stderr)
+    if mock_args is not None:
+        with _mock_server(mock_args) as host:
+            print(f"locust-llm: mock server at {host} ({' '.join(mock_args)})", flush=True)
+            return _run_locust(
+                replace(plan, host=host), args, locustfile=locustfile, headless=args.headless
+            )
     return _run_locust(plan, args, locustfile=locustfile, headless=args.headless)
+
+
+@contextlib.contextmanager
+def _mock_server(mock_args: Sequence[str]) -> Iterator[str]:
+    """Run the embedded mock (`python -m harness.mock ARGS`) on a free loopback port, on its
+    own core when there are two; yields its base URL and stops it afterwards."""
+    cmd = [sys.executable, "-m", "harness.mock", "--port", "0", *mock_args]
+    if (os.cpu_count() or 1) >= 2:
+        cmd += ["--cpu", "1"]  # the mock on core 1, the load generator on core 0
+    mock = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert mock.stdout is not None
+        match = re.search(r"(http://\S+)", mock.stdout.readline())
+        if match is None:
+            raise HarnessError("the mock server did not start")
+        yield match.group(1)
+    finally:
+        mock.send_signal(signal.SIGTERM)
+        try:
+            mock.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            mock.kill()
+            mock.wait()
+        if mock.stdout is not None:
+            mock.stdout.close()
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -326,34 +367,8 @@ def _demo(args: argparse.Namespace) -> int:
     plan = plan_run(
         args, os.environ, None, default_users=32, default_run_time="20s", host_required=False
     )
-    mock_cmd = [
-        sys.executable,
-        "-m",
-        "harness.mock",
-        "--port",
-        "0",
-        "--ttft",
-        args.ttft,
-        "--itl",
-        args.itl,
-        "--tokens",
-        str(args.tokens),
-    ]
-    if (os.cpu_count() or 1) >= 2:
-        mock_cmd += [
-            "--cpu",
-            "1",
-        ]  # the mock on its own core, the load generator on core 0
-    mock = subprocess.Popen(mock_cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert mock.stdout is not None
-        line = mock.stdout.readline()
-        match = re.search(r"(http://\S+)", line)
-        if match is None:
-            mock.kill()
-            print("locust-llm: error: the mock server did not start", file=sys.stderr)
-            return EXIT_INTERNAL
-        host = match.group(1)
+    profile = ["--ttft", args.ttft, "--itl", args.itl, "--tokens", str(args.tokens)]
+    with _mock_server(profile) as host:
         print(
             f"locust-llm demo: mock server at {host} (TTFT {args.ttft}, ITL {args.itl}, "
             f"{args.tokens} tokens); {plan.users} users for {plan.run_time}, "
@@ -367,12 +382,6 @@ def _demo(args: argparse.Namespace) -> int:
             headless=True,
             pin_cpu=0,
         )
-    finally:
-        mock.send_signal(signal.SIGTERM)
-        try:
-            mock.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            mock.kill()
 
 
 def _run_locust(

@@ -74,6 +74,7 @@ _TOP_KEYS = (
     "timeouts",
     "slos",
     "pricing",
+    "mock",
 )
 
 
@@ -170,6 +171,8 @@ class Scenario:
     timeouts: Mapping[str, float] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
     pricing: Mapping[str, Price] = field(default_factory=dict)
+    #: arguments of `python -m harness.mock` when the scenario runs against the embedded mock
+    mock_args: tuple[str, ...] | None = None
     origins: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -226,6 +229,7 @@ class _Loader:
             ("timeouts", self.timeouts),
             ("slos", self.slos),
             ("pricing", self.pricing),
+            ("mock", self.mock),
         )
         for key, read in sections:
             if key in keys:
@@ -454,6 +458,39 @@ class _Loader:
             self.origins[keys[name].path] = keys[name].where
         self.values["timeouts"] = values
 
+    # ---------------------------------------------------------------- mock
+
+    def mock(self, node: Node) -> None:
+        """`mock:` runs the embedded mock (with its latency profile and faults) as the target,
+        so a team can rehearse a slow or failing server from the same file."""
+        keys = node.mapping(("ttft", "itl", "tokens", "jitter", "seed", "model", "faults"))
+        if "base_url" in self.values:
+            raise node.error("set target.base_url or mock, not both (mock is the target)")
+        args: list[str] = []
+        for name in ("ttft", "itl", "jitter"):
+            if name in keys:
+                duration(keys[name])
+                args += [f"--{name}", keys[name].text.strip()]
+        if "tokens" in keys:
+            args += ["--tokens", str(keys["tokens"].integer(minimum=1, maximum=100_000))]
+        if "seed" in keys:
+            args += ["--seed", str(keys["seed"].integer(minimum=0))]
+        if "model" in keys:
+            args += ["--model", keys["model"].string(environ=self.environ).strip()]
+        elif self.values.get("models"):
+            args += ["--model", self.values["models"][0]]
+        if "faults" in keys:
+            faults = keys["faults"]
+            spec = _fault_spec(faults)
+            from harness.mock.faults import parse_fault_spec  # the mock's own grammar
+
+            try:
+                parse_fault_spec(spec)
+            except ValueError as exc:
+                raise faults.error(str(exc)) from None
+            args += ["--faults", spec]
+        self.set("mock_args", tuple(args), node)
+
     # ---------------------------------------------------------------- slos, pricing
 
     def slos(self, node: Node) -> None:
@@ -475,6 +512,16 @@ class _Loader:
                 keys["output"].number(minimum=0.0, maximum=1_000_000.0),
             )
         self.set("pricing", prices, node)
+
+
+def _fault_spec(node: Node) -> str:
+    """`faults:` as the mock's spec text: a string (`rate_limited:0.05,seed=7`), a mapping of
+    fault name to probability or knob, or a list (a schedule such as `[ok, rate_limited]`)."""
+    if node.is_mapping():
+        return ",".join(f"{key}:{value.text.strip()}" for key, (_, value) in node.entries().items())
+    if node.is_list():
+        return ",".join(item.string() for item in node.items())
+    return node.string()
 
 
 def duration(node: Node) -> float:

@@ -389,3 +389,25 @@ def test_report_rebuilds_the_reports_and_can_check_the_verdict(tmp_path: Path) -
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     assert cli("report", "summary.json", "--check", cwd=tmp_path).returncode == 1
     assert cli("report", "summary.json", cwd=tmp_path).returncode == 0
+
+
+def test_a_scenario_can_rehearse_a_failing_server_on_the_embedded_mock(tmp_path: Path) -> None:
+    """`mock:` runs the embedded mock as the target, with the faults the file asks for."""
+    scenario = tmp_path / "rehearse.yaml"
+    scenario.write_text(
+        "mock: {ttft: 20ms, itl: 5ms, tokens: 8, faults: [ok, rate_limited]}\n"
+        "mix: {stream: 1, batch: 0}\n"
+        "load: {users: 1, spawn_rate: 1, run_time: 2s}\n"
+        "slos:\n  - {metric: failure_ratio, max: 0.6}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(scenario), "--headless",
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    stream = json.loads((tmp_path / "out" / "summary.json").read_text())["modes"]["stream"]
+    assert stream["requests"] > 10
+    # the schedule alternates ok, rate_limited in arrival order
+    assert stream["errors"] == {"rate_limited": stream["requests"] // 2}
+    assert stream["outcomes"]["ok"] == stream["requests"] - stream["requests"] // 2

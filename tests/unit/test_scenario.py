@@ -965,3 +965,32 @@ def test_the_reference_example_loads(tmp_path: Path) -> None:
     scenario = load(example, {"LLM_API_KEY": "sk-x"})
     assert scenario.models == ("small", "large")
     assert scenario.warnings == ()
+
+
+def test_a_mock_section_becomes_the_mocks_arguments() -> None:
+    scenario = load(
+        "mock: {ttft: 50ms, itl: 5ms, tokens: 8, faults: {rate_limited: 0.1, seed: 7}}\n"
+    )
+    assert scenario.mock_args == (
+        "--ttft", "50ms", "--itl", "5ms", "--tokens", "8",
+        "--faults", "rate_limited:0.1,seed:7",
+    )  # fmt: skip
+
+
+def test_a_mock_fault_schedule_may_be_a_list() -> None:
+    assert load("mock: {faults: [ok, reset_mid_stream]}\n").mock_args == (
+        "--faults",
+        "ok,reset_mid_stream",
+    )
+
+
+def test_an_unknown_mock_fault_is_named_with_its_place() -> None:
+    message = error_of("mock: {faults: 'bogus:0.1'}\n")
+    assert message.startswith("scenario.yaml:1:16: mock.faults: unknown fault or setting 'bogus'")
+
+
+def test_mock_and_a_base_url_are_exclusive() -> None:
+    message = error_of("target: {base_url: 'http://127.0.0.1:8000/v1'}\nmock: {ttft: 1ms}\n")
+    assert message == (
+        "scenario.yaml:2:7: mock: set target.base_url or mock, not both (mock is the target)"
+    )
