@@ -116,6 +116,9 @@ class LLMClient:
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_event_bytes: int = 16 * 1024 * 1024
     keep_text: bool = False
+    #: what the first response said about the path to the server (catalogue NET-15: a
+    #: buffering proxy shows here); None until a response arrived
+    server_headers: dict[str, str] | None = field(default=None, init=False)
     _http: HTTPClient = field(init=False)
     _headers: dict[str, str] = field(init=False)
 
@@ -179,6 +182,8 @@ class LLMClient:
             phase = "body"
             record.t_headers = perf_counter()
             record.status = status = response.status_code
+            if self.server_headers is None:
+                self.server_headers = _path_headers(response)
             if not 200 <= status < 300:
                 self._read_error(response, record)
             elif stream:
@@ -372,6 +377,20 @@ def _drain(response: HTTPSocketPoolResponse, reader: StreamReader) -> None:
         if body:
             reader.feed_trailing(bytes(body))
             del body[:]
+
+
+#: response headers that tell whether a proxy sits in front of the server, and whether it
+#: buffers streams (nginx `X-Accel-Buffering`)
+PATH_HEADERS = ("server", "via", "x-accel-buffering")
+
+
+def _path_headers(response: HTTPSocketPoolResponse) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in PATH_HEADERS:
+        value: Any = response.get(name)
+        if value:
+            found[name] = str(value[0] if isinstance(value, list) else value)[:100]
+    return found
 
 
 def _content_type(response: HTTPSocketPoolResponse) -> str | None:

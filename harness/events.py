@@ -39,6 +39,7 @@ logger = logging.getLogger("locust_llm")
 #: key of our statistics in Locust's worker -> master reports
 REPORT_KEY = "locust_llm"
 LAG_REPORT_KEY = "locust_llm_loop_lag"
+HEADERS_REPORT_KEY = "locust_llm_server_headers"
 REQUEST_TYPE = "LLM"
 #: the load generator's event loop is probed this often (catalogue MEAS-04)
 LAG_PROBE_INTERVAL_S = 0.1
@@ -71,6 +72,8 @@ class LLMRun:
     max_users: int = 0
     #: requests sent and not yet finished by this process's users
     in_flight: int = 0
+    #: Server / Via / X-Accel-Buffering of the first response (catalogue NET-15)
+    server_headers: dict[str, str] | None = None
     #: event-loop lag of the load generator (merged from workers in distributed mode)
     loop_lag: LatencyHistogram = field(default_factory=LatencyHistogram)
     _lag_delta: LatencyHistogram = field(default_factory=LatencyHistogram)
@@ -112,6 +115,8 @@ class LLMRun:
         lag = self.loop_lag.summary()
         if lag is not None:
             summary["run"]["loop_lag_s"] = lag
+        if self.server_headers:
+            summary["run"]["server_headers"] = dict(self.server_headers)
         return summary
 
 
@@ -221,6 +226,8 @@ def _attach_listeners(run: LLMRun) -> None:
     def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
         data[REPORT_KEY] = run.stats.take_delta()
         data[LAG_REPORT_KEY] = run.take_lag_delta()
+        if run.server_headers is not None:
+            data[HEADERS_REPORT_KEY] = run.server_headers
 
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
         delta = data.get(REPORT_KEY)
@@ -229,6 +236,9 @@ def _attach_listeners(run: LLMRun) -> None:
         lag = data.get(LAG_REPORT_KEY)
         if lag:
             run.loop_lag.merge(LatencyHistogram.from_wire(lag))
+        headers = data.get(HEADERS_REPORT_KEY)
+        if headers is not None and run.server_headers is None:
+            run.server_headers = dict(headers)
 
     def on_quitting(environment: Environment, **_: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):

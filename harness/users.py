@@ -165,6 +165,8 @@ class LLMUser(User):
                 record.fail(ErrorClass.HARNESS_INTERNAL, record.t0)
                 break
         run.in_flight -= 1
+        if run.server_headers is None and client.server_headers is not None:
+            run.server_headers = client.server_headers
         # a retried request is timed from its first attempt: the wait a person would feel
         record.attempts = attempt
         if t_first is not None:

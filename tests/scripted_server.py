@@ -163,6 +163,18 @@ _JSON = "application/json"
 SCRIPTS: dict[str, Script] = {
     "s0": Script("200 OK", (SSE, CHUNKED), S0_STEPS),
     "s0_bytewise": Script("200 OK", (SSE, CHUNKED), S0_STEPS, bytewise=True),
+    # NET-15: a buffering reverse proxy announces itself in the response headers
+    "proxied": Script(
+        "200 OK",
+        (
+            SSE,
+            CHUNKED,
+            ("Server", "nginx/1.24.0"),
+            ("Via", "1.1 edge"),
+            ("X-Accel-Buffering", "yes"),
+        ),
+        S0_STEPS,
+    ),
     "quick": Script(
         "200 OK",
         (SSE, CHUNKED),

@@ -172,6 +172,28 @@ def test_s0_one_byte_per_send_gives_m0(server: Server, make_client: MakeClient) 
     assert record.anomalies is None
 
 
+def test_a_proxy_in_front_of_the_server_is_recorded_from_the_first_response(
+    server: Server, make_client: MakeClient
+) -> None:
+    """Catalogue NET-15: Server, Via and X-Accel-Buffering go into the run's metadata."""
+    client = make_client("proxied")
+    assert client.server_headers is None
+    assert_m0(send(client, Mode.STREAM))
+    assert client.server_headers == {
+        "server": "nginx/1.24.0",
+        "via": "1.1 edge",
+        "x-accel-buffering": "yes",
+    }
+
+
+def test_a_server_without_those_headers_records_none(
+    server: Server, make_client: MakeClient
+) -> None:
+    client = make_client("s0")
+    send(client, Mode.STREAM)
+    assert client.server_headers == {}
+
+
 # -- streams: broken transports (NET-10, NET-11, NET-12) -------------------------------------
 
 
