@@ -366,7 +366,16 @@ class MockServer:
         self._send(conn, json_response(status, body, keep_alive=keep_alive), keep_alive, t_base)
 
     def stats_snapshot(self, *, reset: bool = False) -> dict[str, object]:
-        """The ``/mock/stats`` document; ``reset`` zeroes everything after reading."""
+        """The ``/mock/stats`` document; ``reset`` zeroes everything after reading.
+
+        ``requests``/``completed``/``aborted``: ``{endpoint: {mode: count}}`` (see
+        `MockStats`); ``in_flight``; ``rejected``: ``{status: count}``; ``connections``:
+        ``{opened, open}``; ``lateness_s``: ``{count, mean, p50, p90, p99, max}`` of the
+        timed writes of generation replies (write time − deadline: the mock's own
+        error); ``reaction_s``: the same for their first write (headers, role chunk),
+        measured from the kernel's arrival time of the request; ``stalled_writes``;
+        ``profile``; ``model``; ``uptime_s``.
+        """
         out = self.stats.snapshot(reset=reset)
         out["lateness_s"] = self.emitter.lateness.summary()
         out["reaction_s"] = self.emitter.reaction.summary()

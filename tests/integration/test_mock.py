@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import re
 import selectors
 import signal
@@ -20,10 +21,10 @@ import subprocess
 import sys
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -34,6 +35,9 @@ TTFT, ITL, TOKENS = 0.100, 0.010, 20
 CHAT = "/v1/chat/completions"
 COMPLETIONS = "/v1/completions"
 PROMPT = "say hello to the mock"  # 5 words: the mock counts words as prompt tokens
+# Bound for tests about what happens rather than exactly when; the timing tests use the
+# tight bounds, with `on_time_in_one_of`.
+COARSE = 0.010
 
 
 # -- the mock as a subprocess -------------------------------------------------------------
@@ -255,23 +259,55 @@ def token_chunks(response: Response, endpoint: str = CHAT) -> list[tuple[Chunk, 
     return out
 
 
-def assert_on_schedule(response: Response, n: int, ttft_tol: float, gap_tol: float) -> None:
-    # The tolerances bound what this Python client observes on a shared 2-core machine; the
-    # mock's own precision is asserted from its lateness recorder (/mock/stats).
-    tokens = token_chunks(response)
-    assert [obj["choices"][0]["delta"]["content"] for _, obj in tokens] == [
-        f" tok{i}" for i in range(n)
+def token_texts(response: Response, endpoint: str = CHAT) -> list[str]:
+    key = "delta" if endpoint == CHAT else None
+    return [
+        obj["choices"][0][key]["content"] if key else obj["choices"][0]["text"]
+        for _, obj in token_chunks(response, endpoint)
     ]
-    times = [c.t for c, _ in tokens]
-    assert times[0] == pytest.approx(TTFT, abs=ttft_tol)
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert all(abs(g - ITL) <= gap_tol for g in gaps), gaps
+
+
+def timing_violations(response: Response, n: int, *, ttft_tol: float, gap_tol: float) -> list[str]:
+    """How one stream is off schedule: first token at TTFT, then one every ITL."""
+    times = [c.t for c, _ in token_chunks(response)]
+    if len(times) != n:
+        return [f"{len(times)} tokens, expected {n}"]
+    out = []
+    if abs(times[0] - TTFT) > ttft_tol:
+        out.append(f"first token at {times[0] * 1e3:.2f} ms")
+    for i, (a, b) in enumerate(itertools.pairwise(times), 1):
+        if abs(b - a - ITL) > gap_tol:
+            out.append(f"token {i} {(b - a) * 1e3:.2f} ms after the previous")
+    return out
+
+
+T = TypeVar("T")
+
+
+def on_time_in_one_of(attempts: int, run: Callable[[], tuple[T, list[str]]]) -> T:
+    """The result of the first of ``attempts`` runs of a timing check that finds nothing
+    off schedule; fail if every run does.
+
+    Why retry: this 2-core VM stalls a busy process for 1-4 ms a few times a second even
+    when idle (measured: 96 stalls over 100 µs in 3 s, the longest 3.9 ms; far more while
+    other jobs run), and one stall breaks a 1 ms bound in the run it hits. A mock that
+    is off schedule for a reason of its own fails every run. Everything that is not
+    timing is asserted outright, on every run.
+    """
+    seen = []
+    for _ in range(attempts):
+        result, problems = run()
+        if not problems:
+            return result
+        seen.append(problems[:4])
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    pytest.fail(f"off schedule in all {attempts} runs (load average {load}): {seen}")
 
 
 # -- streaming ----------------------------------------------------------------------------
 
 
-def test_stream_timing_and_shape(mock: Mock) -> None:
+def test_stream_shape(mock: Mock) -> None:
     response = call(mock.port, "POST", CHAT, gen_body(CHAT, stream=True))
     assert response.status == 200
     assert response.headers["content-type"] == "text/event-stream"
@@ -279,23 +315,20 @@ def test_stream_timing_and_shape(mock: Mock) -> None:
     events = response.events()
     # Headers and the role chunk arrive together, at once.
     role_chunk, role = events[0]
-    assert role_chunk.segment == 0
-    assert role_chunk.t < 0.003
+    assert role_chunk.segment == 0  # written with the headers
     assert json.loads(role)["choices"] == [
         {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
     ]
-    # One token per HTTP chunk and per event, first at TTFT, then every ITL.
+    # One token per HTTP chunk and per event.
     tokens = token_chunks(response)
     assert len({id(c) for c, _ in tokens}) == TOKENS
-    assert_on_schedule(response, TOKENS, ttft_tol=0.004, gap_tol=0.003)
+    assert token_texts(response) == [f" tok{i}" for i in range(TOKENS)]
     first = tokens[0][1]
     assert first["object"] == "chat.completion.chunk"
     assert first["choices"] == [{"index": 0, "delta": {"content": " tok0"}, "finish_reason": None}]
-    # The final write: finish, usage, [DONE] and the terminator, at the last token's time.
-    last_token = tokens[-1][0]
+    # The final write: finish, usage, [DONE] and the terminator, together.
     finish, usage, done, terminator = response.chunks[-4:]
     assert len({finish.segment, usage.segment, done.segment, terminator.segment}) == 1
-    assert finish.t - last_token.t < 0.001
     assert json.loads(finish.data[6:])["choices"] == [
         {"index": 0, "delta": {}, "finish_reason": "stop"}
     ]
@@ -304,6 +337,20 @@ def test_stream_timing_and_shape(mock: Mock) -> None:
     assert usage_obj["usage"] == {"prompt_tokens": 5, "completion_tokens": 20, "total_tokens": 25}
     assert done.data == b"data: [DONE]\n\n"
     assert terminator.data == b""
+
+
+def test_stream_is_on_schedule(mock: Mock) -> None:
+    def run() -> tuple[None, list[str]]:
+        response = call(mock.port, "POST", CHAT, gen_body(CHAT, stream=True))
+        problems = timing_violations(response, TOKENS, ttft_tol=0.002, gap_tol=0.001)
+        if response.chunks[0].t > 0.003:
+            problems.append(f"headers and role chunk at {response.chunks[0].t * 1e3:.2f} ms")
+        last_token, final = token_chunks(response)[-1][0], response.chunks[-1]
+        if final.t - last_token.t > 0.001:
+            problems.append(f"final write {(final.t - last_token.t) * 1e3:.2f} ms late")
+        return None, problems
+
+    on_time_in_one_of(5, run)
 
 
 def test_stream_without_include_usage_has_no_usage_chunk(mock: Mock) -> None:
@@ -321,7 +368,7 @@ def test_completions_stream_has_text_chunks(mock: Mock) -> None:
     tokens = token_chunks(response, COMPLETIONS)
     assert [o["choices"][0]["text"] for _, o in tokens] == [f" tok{i}" for i in range(TOKENS)]
     assert {o["object"] for _, o in tokens} == {"text_completion"}
-    assert tokens[0][0].t == pytest.approx(TTFT, abs=0.004)
+    assert tokens[0][0].t == pytest.approx(TTFT, abs=COARSE)
 
 
 # -- batch --------------------------------------------------------------------------------
@@ -329,11 +376,17 @@ def test_completions_stream_has_text_chunks(mock: Mock) -> None:
 
 @pytest.mark.parametrize("endpoint", [CHAT, COMPLETIONS])
 def test_batch_body_arrives_when_last_token_is_due(mock: Mock, endpoint: str) -> None:
-    response = call(mock.port, "POST", endpoint, gen_body(endpoint, stream=False))
-    assert response.status == 200
+    due = TTFT + (TOKENS - 1) * ITL
+
+    def run() -> tuple[Response, list[str]]:
+        response = call(mock.port, "POST", endpoint, gen_body(endpoint, stream=False))
+        assert response.status == 200
+        assert len(response.segments) == 1  # one write: head and body together
+        t = response.chunks[0].t
+        return response, [] if abs(t - due) <= 0.003 else [f"body at {t * 1e3:.2f} ms"]
+
+    response = on_time_in_one_of(5, run)
     assert response.headers["content-type"] == "application/json"
-    assert len(response.segments) == 1  # one write: head and body together
-    assert response.chunks[0].t == pytest.approx(TTFT + (TOKENS - 1) * ITL, abs=0.005)
     body = response.json()
     text = "".join(f" tok{i}" for i in range(TOKENS))
     choice = body["choices"][0]
@@ -352,7 +405,7 @@ def test_batch_body_arrives_when_last_token_is_due(mock: Mock, endpoint: str) ->
 
 def test_max_tokens_caps_stream_with_finish_reason_length(mock: Mock) -> None:
     response = call(mock.port, "POST", CHAT, gen_body(CHAT, stream=True, max_tokens=5))
-    assert_on_schedule(response, 5, ttft_tol=0.004, gap_tol=0.003)
+    assert token_texts(response) == [f" tok{i}" for i in range(5)]
     objs = [json.loads(p) for _, p in response.events() if p != b"[DONE]"]
     assert objs[-2]["choices"][0]["finish_reason"] == "length"
     assert objs[-1]["usage"]["completion_tokens"] == 5
@@ -361,7 +414,7 @@ def test_max_tokens_caps_stream_with_finish_reason_length(mock: Mock) -> None:
 def test_max_tokens_caps_batch(mock: Mock) -> None:
     body = gen_body(COMPLETIONS, stream=False, max_tokens=3)
     response = call(mock.port, "POST", COMPLETIONS, body)
-    assert response.chunks[0].t == pytest.approx(TTFT + 2 * ITL, abs=0.005)
+    assert response.chunks[0].t == pytest.approx(TTFT + 2 * ITL, abs=COARSE)
     choice = response.json()["choices"][0]
     assert (choice["text"], choice["finish_reason"]) == (" tok0 tok1 tok2", "length")
 
@@ -382,8 +435,8 @@ def test_keep_alive_serves_two_requests_on_one_connection(mock: Mock) -> None:
         second = exchange(sock, request_bytes("POST", CHAT, gen_body(CHAT, stream=False)))
         third = exchange(sock, request_bytes("GET", "/health"))
     assert [r.status for r in (first, second, third)] == [200, 200, 200]
-    assert_on_schedule(first, TOKENS, ttft_tol=0.004, gap_tol=0.003)
-    assert second.chunks[0].t == pytest.approx(TTFT + (TOKENS - 1) * ITL, abs=0.005)
+    assert token_texts(first) == [f" tok{i}" for i in range(TOKENS)]
+    assert second.chunks[0].t == pytest.approx(TTFT + (TOKENS - 1) * ITL, abs=COARSE)
     assert "connection" not in first.headers
 
 
@@ -436,23 +489,36 @@ def stream_concurrently(port: int, n: int) -> list[Response]:
 
 
 def test_32_concurrent_streams_on_schedule_and_accounted_for() -> None:
+    n = 32
     # Own server: its counts and lateness must cover exactly these requests.
     server = start_mock(*profile_args())
-    try:
-        n = 32
+
+    def run() -> tuple[None, list[str]]:
+        call(server.port, "DELETE", "/mock/stats")  # each run is counted on its own
         responses = stream_concurrently(server.port, n)
-        # The mock writes the 32 streams' tokens one send() after another (~10-20 µs
-        # each) and this client reads them one recv() after another: a token's place
-        # in the burst shifts it by up to ~1 ms, hence wider bounds than for one stream.
         for response in responses:
-            assert_on_schedule(response, TOKENS, ttft_tol=0.005, gap_tol=0.004)
+            assert token_texts(response) == [f" tok{i}" for i in range(TOKENS)]
         doc = stats(server.port)
         assert doc["requests"] == {CHAT: {"stream": n}}
         assert doc["completed"] == {CHAT: {"stream": n}}
         assert (doc["aborted"], doc["in_flight"], doc["rejected"]) == ({}, 0, {})
         assert doc["lateness_s"]["count"] == n * (TOKENS + 1)  # tokens, the final write
-        assert doc["lateness_s"]["p99"] < 0.001
         assert doc["reaction_s"]["count"] == n  # headers and role chunk, "at once"
+        # The mock writes the 32 streams' tokens one send() after another (~10-20 µs
+        # each) and this client reads them one recv() after another: a token's place
+        # in the burst shifts what the client sees by up to ~1 ms. The mock's own
+        # lateness is the precise figure.
+        problems = [
+            p
+            for r in responses
+            for p in timing_violations(r, TOKENS, ttft_tol=0.003, gap_tol=0.002)
+        ]
+        if doc["lateness_s"]["p99"] >= 0.001:
+            problems.append(f"mock lateness p99 {doc['lateness_s']['p99'] * 1e3:.2f} ms")
+        return None, problems
+
+    try:
+        on_time_in_one_of(5, run)
     finally:
         assert server.stop() == (0, "")
 
@@ -513,8 +579,8 @@ def test_pipelined_requests_are_answered_in_order() -> None:
         first = exchange(sock, request_bytes("POST", CHAT, body) * 2)  # both at once
         second = read_response(sock, first.t0)
     # The second starts when the first has been written: one TTFT later.
-    assert first.chunks[0].t == pytest.approx(TTFT, abs=0.005)
-    assert second.chunks[-1].t == pytest.approx(2 * TTFT, abs=0.005)
+    assert first.chunks[0].t == pytest.approx(TTFT, abs=COARSE)
+    assert second.chunks[-1].t == pytest.approx(2 * TTFT, abs=COARSE)
     assert server.stop() == (0, "")
 
 
@@ -586,8 +652,11 @@ def test_emitter_script_writes_at_offsets_then_closes(
     assert done.closed
     assert b"".join(d for _, d in received) == b"RTU"
     assert received[0][1] == b"R"
-    assert received[0][0] == pytest.approx(0.02, abs=0.002)
-    assert [w - t_base for w in done.written] == pytest.approx([0.02, 0.05, 0.05, 0.05], abs=0.002)
+    assert received[0][0] == pytest.approx(0.02, abs=COARSE)
+    offsets = [0.02, 0.05, 0.05, 0.05]
+    written = [w - t_base for w in done.written]
+    assert all(w >= offset for w, offset in zip(written, offsets, strict=True))  # never early
+    assert written == pytest.approx(offsets, abs=COARSE)
     assert emitter.lateness.summary()["count"] == 4
 
 
@@ -616,7 +685,7 @@ def test_emitter_finishes_a_slow_reader_without_delaying_others(
         fast = emitter.schedule(a, t_base, [(0.01 * i, b"t") for i in range(1, 6)])
         assert fast.wait(1)
         assert fast.ok
-        assert emitter.lateness.summary()["max"] < 0.002
+        assert emitter.lateness.summary()["max"] < COARSE  # one 16 MiB send() takes longer
     received = 0
     while received < len(big) + 1:
         received += len(client.recv(1 << 20))
