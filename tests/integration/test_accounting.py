@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import pytest
 from harness.errors import ErrorClass
 from harness.mock.faults import FAULTS, OK
 from tests.conftest import ROOT, run_mock
+from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -81,13 +81,6 @@ def _dump_failures(environment, **_):
     with open(os.environ["FAILURES_JSON"], "w") as f:
         json.dump(rows, f)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _pin(cpu: int) -> Any:

@@ -21,7 +21,6 @@ import json
 import math
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,8 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, run_mock
+from tests.conftest import free_port as _free_port
+from tests.conftest import stop_process as _stop
 
 DASHBOARDS = ROOT / "dashboards"
 LOCUSTFILE = ROOT / "locustfiles" / "batch_vs_stream.py"
@@ -372,23 +373,6 @@ def test_promtool_checks_every_panel_query_as_a_recording_rule(tmp_path: Path) -
 
 
 # ------------------------------------------------------------------------------ 4. real run
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _wait_for(url: str, deadline_s: float, process: subprocess.Popen[Any]) -> None:

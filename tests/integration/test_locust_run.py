@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import jsonschema
 import pytest
 
 from tests.conftest import ROOT, MockProcess, run_mock
+from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -45,13 +45,6 @@ def _locust(*args: str, timeout: float = 120, **kw: Any) -> subprocess.Completed
         check=False,
         **kw,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _mock_counts(stats: dict[str, Any], table: str) -> dict[str, int]:

@@ -29,6 +29,8 @@ from harness.errors import ErrorClass, Outcome
 from harness.exporters.prometheus_collector import ALLOWED_LABELS
 from harness.exporters.prometheus_config import TTFT_BUCKETS_S
 from tests.conftest import ROOT, run_mock
+from tests.conftest import free_port as _free_port
+from tests.conftest import stop_process as _stop
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +40,6 @@ PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 CANARY = "sk-canary-5b1f0c9e2d7a4"
 TRUE_TTFT_S = 0.200
 USERS = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _base64_forms(secret: str) -> set[str]:
@@ -107,16 +102,6 @@ def _query(base: str, promql: str) -> list[dict[str, Any]]:
 
 def _by(base: str, promql: str, label: str) -> dict[str, float]:
     return {r["metric"].get(label, ""): float(r["value"][1]) for r in _query(base, promql)}
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_master_and_two_workers_export_what_prometheus_scrapes_equal_to_the_summary(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_mock
+from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
 
 CANARY = "sk-canary-5b1f0c9e2d7a4"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _forms(secret: str) -> list[str]:

@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.conftest import ROOT, MockProcess, run_mock
+from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -43,13 +43,6 @@ T = TypeVar("T")
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
