@@ -120,7 +120,8 @@ class LLMClient:
     #: buffering proxy shows here); None until a response arrived
     server_headers: dict[str, str] | None = field(default=None, init=False)
     _http: HTTPClient = field(init=False)
-    _headers: dict[str, str] = field(init=False)
+    #: request headers by mode, built once (they differ only in Accept)
+    _headers: dict[Mode, dict[str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self._http = HTTPClient(
@@ -137,7 +138,10 @@ class LLMClient:
         }
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        self._headers = headers
+        self._headers = {
+            Mode.STREAM: {**headers, "Accept": "text/event-stream"},
+            Mode.BATCH: {**headers, "Accept": "application/json"},
+        }
 
     @property
     def endpoint(self) -> str:
@@ -160,8 +164,7 @@ class LLMClient:
         failed request; raises only `gevent.GreenletExit` (the run stopping), after marking the
         record `cancelled`."""
         stream = record.mode is Mode.STREAM
-        headers = dict(self._headers)
-        headers["Accept"] = "text/event-stream" if stream else "application/json"
+        headers = self._headers[record.mode]
         phase = "connect"
         response: HTTPSocketPoolResponse | None = None
         http = self._http

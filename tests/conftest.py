@@ -32,12 +32,12 @@ def free_port() -> int:
         return port
 
 
-def stop_process(process: subprocess.Popen[Any]) -> None:
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
     """Terminate `process` (then kill it if it lingers) and reap it."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -416,14 +416,7 @@ def _over_time(points: Sequence[Mapping[str, Any]], mode: str, name: str, title:
         )
         for key, values in raw.items()
     ]
-    return line_chart(
-        series,
-        title=title,
-        x_label="time since start (s)",
-        y_label=f"latency ({unit})",
-        x_format=lambda v: f"{v:g}",
-        y_format=lambda v: f"{v:g}",
-    )
+    return _over_time_chart(series, title, f"latency ({unit})")
 
 
 def _first_visible_over_time(points: Sequence[Mapping[str, Any]], title: str) -> str:
@@ -438,14 +431,7 @@ def _first_visible_over_time(points: Sequence[Mapping[str, Any]], title: str) ->
         Series(f"{MODE_TITLES[m]} p50", [(t, y * scale) for t, y in values], COLORS[m])
         for m, values in raw.items()
     ]
-    return line_chart(
-        series,
-        title=title,
-        x_label="time since start (s)",
-        y_label=f"latency ({unit})",
-        x_format=lambda v: f"{v:g}",
-        y_format=lambda v: f"{v:g}",
-    )
+    return _over_time_chart(series, title, f"latency ({unit})")
 
 
 def _throughput(points: Sequence[Mapping[str, Any]], key: str, title: str) -> str:
@@ -464,11 +450,16 @@ def _throughput(points: Sequence[Mapping[str, Any]], key: str, title: str) -> st
             series.append(Series(MODE_TITLES[mode], values, COLORS[mode]))
         if any(v for _, v in failures):
             series.append(Series(f"{MODE_TITLES[mode]} failed", failures, COLORS[mode], True))
+    return _over_time_chart(series, title, "per second")
+
+
+def _over_time_chart(series: list[Series], title: str, y_label: str) -> str:
+    """A line chart against seconds since the run started."""
     return line_chart(
         series,
         title=title,
         x_label="time since start (s)",
-        y_label="per second",
+        y_label=y_label,
         x_format=lambda v: f"{v:g}",
         y_format=lambda v: f"{v:g}",
     )

@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.conftest import ROOT, MockProcess, run_mock
+from tests.conftest import ROOT, MockProcess, run_mock, stop_process
 from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
@@ -197,8 +197,7 @@ def test_plain_locust_with_the_web_ui_runs_both_modes(mock_server: MockProcess) 
         assert names.get("batch e2e", 0) > 0, names
         assert stats["fail_ratio"] == 0
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stop_process(process, timeout=15)
 
 
 def test_master_and_two_workers_merge_statistics_exactly(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.conftest import ROOT, MockProcess, run_mock
+from tests.conftest import ROOT, MockProcess, run_mock, stop_process
 from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
@@ -59,12 +59,7 @@ def _locust(*args: str, log: Path, env: dict[str, str] | None = None) -> Iterato
         try:
             yield
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=15)
 
 
 def _status(url: str) -> tuple[int, str]:
