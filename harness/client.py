@@ -1,10 +1,12 @@
 """HTTP transport: send one completion request, feed the bytes to the parser as they arrive.
 
 The hot path runs on geventhttpclient (Locust's FastHttpUser transport): llhttp parses the
-HTTP framing in C, and we read the socket ourselves, one `recv()` at a time, taking
-`time.perf_counter()` right after each one returns. Nothing waits for a full read block, so an
-event is timestamped when its bytes arrive (geventhttpclient's `iter_content(1024)` and Locust's
-`iter_lines` buffer and merge events; catalogue SSE-11/SSE-13).
+HTTP framing in C, and we read the socket ourselves, one `recv()` at a time. Nothing waits for a
+full read block, so an event is timestamped when its bytes arrive (geventhttpclient's
+`iter_content(1024)` and Locust's `iter_lines` buffer and merge events; catalogue
+SSE-11/SSE-13). Each read's time is the kernel's receive stamp of its bytes mapped to
+`perf_counter` time (`harness.arrival`), so a busy event loop does not make tokens look late;
+over TLS, and where the kernel gives no stamps, it is `perf_counter()` right after `recv()`.
 
 Every failure becomes exactly one `ErrorClass` on the record. `classify_failure()` is the one
 place where socket, ssl and geventhttpclient exceptions are mapped. No request failure escapes
@@ -26,6 +28,7 @@ from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
 from harness import __version__
+from harness.arrival import ArrivalClock, stamped_socket_factory
 from harness.errors import (
     ConfigError,
     ErrorClass,
@@ -119,9 +122,14 @@ class LLMClient:
     #: what the first response said about the path to the server (catalogue NET-15: a
     #: buffering proxy shows here); None until a response arrived
     server_headers: dict[str, str] | None = field(default=None, init=False)
+    #: how reads are timed, known after the first response: `kernel` (arrival stamps) or
+    #: `recv` (perf_counter when recv() returned: TLS, or no stamps from the kernel)
+    read_clock: str | None = field(default=None, init=False)
     _http: HTTPClient = field(init=False)
     #: request headers by mode, built once (they differ only in Accept)
     _headers: dict[Mode, dict[str, str]] = field(init=False)
+    #: arrival time of the latest read; None when reads are timed by perf_counter (TLS)
+    _arrival: ArrivalClock | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self._http = HTTPClient(
@@ -132,6 +140,12 @@ class LLMClient:
             network_timeout=self.timeouts.header_s,
             concurrency=1,
         )
+        if self.target.scheme == "http":
+            # plain TCP: sockets whose reads carry the kernel's arrival stamps. (TLS sockets
+            # are read by OpenSSL, past any recv() of ours: those reads keep perf_counter.)
+            self._arrival = ArrivalClock()
+            pool = self._http._connection_pool
+            pool._create_tcp_socket = stamped_socket_factory(self._arrival)  # type: ignore[method-assign, assignment]
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"locust-llm/{__version__}",
@@ -180,13 +194,22 @@ class LLMClient:
             sock.settimeout(self.timeouts.header_s)
             pool.return_socket(sock)
             phase = "headers"
-            record.t0 = perf_counter()
+            arrival = self._arrival
+            if arrival is not None:
+                arrival.reset()
+            record.t0 = t0 = perf_counter()
             response = http.request("POST", self.endpoint, body=body, headers=headers)
             phase = "body"
-            record.t_headers = perf_counter()
+            # the headers' read (and any body bytes that came with them) is timed like any
+            # other read: by the kernel's stamp when there is one
+            t_read = arrival.t if arrival is not None else 0.0
+            record.t_headers = t_read if t_read > t0 else perf_counter()
             record.status = status = response.status_code
             if self.server_headers is None:
                 self.server_headers = _path_headers(response)
+                self.read_clock = (
+                    "kernel" if arrival is not None and arrival.stamped_reads else "recv"
+                )
             if not 200 <= status < 300:
                 self._read_error(response, record)
             elif stream:
@@ -207,6 +230,13 @@ class LLMClient:
             record.fail(error_class, t)
 
     # ------------------------------------------------------------------ reading
+
+    def _read_time(self, t_previous: float) -> float:
+        """The time of the read that just returned: its kernel arrival stamp, or now. Never
+        before the previous read's time (stamps are per segment; reads are in order)."""
+        arrival = self._arrival
+        t = arrival.t if arrival is not None else perf_counter()
+        return t if t > t_previous else t_previous
 
     def _read_stream(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
         content_type = _content_type(response)
@@ -263,7 +293,7 @@ class LLMClient:
                 reader.fail(error_class, perf_counter())
                 settled = True
                 break
-            t = perf_counter()
+            t = self._read_time(t)
             response.feed(data)  # an EOF (b"") inside a chunked body raises HTTPParseError
             if not data and not response.message_complete:
                 raise HTTPConnectionClosed("connection closed.")
@@ -320,7 +350,7 @@ class LLMClient:
         deadline = record.t0 + self.timeouts.total_s
         sock = response._sock
         body = response._body_buffer
-        t = perf_counter()
+        t = record.t_headers or perf_counter()
         while not response.message_complete:
             if limit is not None and len(body) > limit:
                 _abandon(response)
@@ -339,7 +369,7 @@ class LLMClient:
                 record.fail(ErrorClass.TOTAL_TIMEOUT, perf_counter())
                 _abandon(response)
                 return None
-            t = perf_counter()
+            t = self._read_time(t)
             response.feed(data)
             if not data and not response.message_complete:
                 raise HTTPConnectionClosed("connection closed.")

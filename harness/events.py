@@ -40,6 +40,7 @@ logger = logging.getLogger("locust_llm")
 REPORT_KEY = "locust_llm"
 LAG_REPORT_KEY = "locust_llm_loop_lag"
 HEADERS_REPORT_KEY = "locust_llm_server_headers"
+READ_CLOCK_REPORT_KEY = "locust_llm_read_clock"
 REQUEST_TYPE = "LLM"
 #: the load generator's event loop is probed this often (catalogue MEAS-04)
 LAG_PROBE_INTERVAL_S = 0.1
@@ -74,6 +75,8 @@ class LLMRun:
     in_flight: int = 0
     #: Server / Via / X-Accel-Buffering of the first response (catalogue NET-15)
     server_headers: dict[str, str] | None = None
+    #: how reads were timed: `kernel` arrival stamps or `recv` return (harness.arrival)
+    read_clock: str | None = None
     #: event-loop lag of the load generator (merged from workers in distributed mode)
     loop_lag: LatencyHistogram = field(default_factory=LatencyHistogram)
     _lag_delta: LatencyHistogram = field(default_factory=LatencyHistogram)
@@ -117,6 +120,8 @@ class LLMRun:
             summary["run"]["loop_lag_s"] = lag
         if self.server_headers:
             summary["run"]["server_headers"] = dict(self.server_headers)
+        if self.read_clock is not None:
+            summary["run"]["read_clock"] = self.read_clock
         return summary
 
 
@@ -228,6 +233,8 @@ def _attach_listeners(run: LLMRun) -> None:
         data[LAG_REPORT_KEY] = run.take_lag_delta()
         if run.server_headers is not None:
             data[HEADERS_REPORT_KEY] = run.server_headers
+        if run.read_clock is not None:
+            data[READ_CLOCK_REPORT_KEY] = run.read_clock
 
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
         delta = data.get(REPORT_KEY)
@@ -239,6 +246,9 @@ def _attach_listeners(run: LLMRun) -> None:
         headers = data.get(HEADERS_REPORT_KEY)
         if headers is not None and run.server_headers is None:
             run.server_headers = dict(headers)
+        read_clock = data.get(READ_CLOCK_REPORT_KEY)
+        if isinstance(read_clock, str) and run.read_clock is None:
+            run.read_clock = read_clock
 
     def on_quitting(environment: Environment, **_: Any) -> None:
         if isinstance(environment.runner, WorkerRunner):

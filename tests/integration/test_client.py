@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gevent
 import pytest
 
 from harness.client import LLMClient, Target, Timeouts
@@ -192,6 +193,48 @@ def test_a_server_without_those_headers_records_none(
     client = make_client("s0")
     send(client, Mode.STREAM)
     assert client.server_headers == {}
+
+
+# -- a busy load generator: reads are timed by the bytes' arrival ---------------------------
+
+
+def _busy_while_the_first_token_arrives(client: LLMClient) -> RequestRecord:
+    """Send S0 while another greenlet holds the event loop from 280 to 335 ms: the first
+    token (due at 300 ms) is read 35 ms late, the second (350 ms) on time."""
+
+    def hold_the_loop() -> None:
+        gevent.sleep(0.280)
+        until = time.perf_counter() + 0.055
+        while time.perf_counter() < until:  # never yields: the whole loop is busy
+            pass
+
+    blocker = gevent.spawn(hold_the_loop)
+    record = send(client, Mode.STREAM)
+    blocker.join(timeout=5)
+    return record
+
+
+def test_a_token_read_late_is_timed_by_its_arrival(server: Server, make_client: MakeClient) -> None:
+    client = make_client("s0")
+    assert client.read_clock is None
+    record = _busy_while_the_first_token_arrives(client)
+    assert client.read_clock == "kernel"
+    assert_m0(record)  # TTFT 300 ms and the 50 ms gap, as if the loop had been free
+
+
+def test_without_arrival_stamps_the_late_read_shows(
+    server: Server, make_client: MakeClient
+) -> None:
+    """The control: timed when recv() returns (as over TLS), the same run looks 35 ms slower
+    to the first token, which is what the arrival stamps take out."""
+    client = make_client("s0")
+    client._arrival = None
+    record = _busy_while_the_first_token_arrives(client)
+    assert client.read_clock == "recv"
+    assert record.ttft_s is not None
+    assert record.ttft_s >= 0.330, record.ttft_s
+    gaps = list(record.inter_chunk_gaps())
+    assert gaps[0] <= 0.025, gaps
 
 
 # -- streams: broken transports (NET-10, NET-11, NET-12) -------------------------------------
