@@ -24,6 +24,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import gevent
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
@@ -248,55 +249,48 @@ class LLMClient:
                 return
         reader = StreamReader(self.protocol, record, self.max_event_bytes)
         feed = reader.feed
-        timeouts = self.timeouts
-        deadline_total = record.t0 + timeouts.total_s
-        deadline_ttft = min(record.t0 + timeouts.ttft_s, deadline_total)
-        stall_s = timeouts.stall_s
+        deadlines = StreamDeadlines.of(record, self.timeouts)
         sock = response._sock
         body = response._body_buffer
         t = record.t_headers or perf_counter()
         settled = False
-        while True:
-            if body:
-                data = bytes(body)
-                del body[:]
-                if feed(data, t):
+        watchdog: _Watchdog | None = None
+        try:
+            while True:
+                if body:
+                    data = bytes(body)
+                    del body[:]
+                    if feed(data, t):
+                        settled = True
+                        break
+                if response.message_complete:
+                    break
+                if sock is None:
+                    raise HTTPConnectionClosed("connection closed.")
+                # checked before every read too: a stream that never makes us wait never
+                # lets the watchdog run
+                deadline, error_class = deadlines.nearest()
+                if perf_counter() >= deadline:
+                    reader.fail(error_class, perf_counter())
                     settled = True
                     break
-            if response.message_complete:
-                break
-            if sock is None:
-                raise HTTPConnectionClosed("connection closed.")
-            # the nearest deadline bounds this read; keep-alive comments do not extend it
-            # (catalogue NET-06): only token-bearing events move the stall deadline
-            t_last = record.t_last_token
-            if t_last is None:
-                deadline = deadline_ttft
-                error_class = (
-                    ErrorClass.TTFT_TIMEOUT
-                    if deadline_ttft < deadline_total
-                    else ErrorClass.TOTAL_TIMEOUT
-                )
-            elif t_last + stall_s < deadline_total:
-                deadline, error_class = t_last + stall_s, ErrorClass.STALL_TIMEOUT
-            else:
-                deadline, error_class = deadline_total, ErrorClass.TOTAL_TIMEOUT
-            remaining = deadline - perf_counter()
-            if remaining <= 0:
-                reader.fail(error_class, perf_counter())
-                settled = True
-                break
-            sock.settimeout(remaining)
-            try:
+                if watchdog is None:
+                    # one timer for the stream instead of a gevent Timeout per read
+                    sock.settimeout(None)
+                    watchdog = _Watchdog(deadlines, deadline)
+                elif deadline < watchdog.deadline:  # the first token: TTFT gives way to stall
+                    watchdog.set(deadline)
                 data = sock.recv(_RECV_SIZE)
-            except TimeoutError:
-                reader.fail(error_class, perf_counter())
-                settled = True
-                break
-            t = self._read_time(t)
-            response.feed(data)  # an EOF (b"") inside a chunked body raises HTTPParseError
-            if not data and not response.message_complete:
-                raise HTTPConnectionClosed("connection closed.")
+                t = self._read_time(t)
+                response.feed(data)  # an EOF (b"") inside a chunked body: HTTPParseError
+                if not data and not response.message_complete:
+                    raise HTTPConnectionClosed("connection closed.")
+        except _DeadlinePassed as passed:
+            reader.fail(passed.error_class, perf_counter())
+            settled = True
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
         if not settled:
             reader.end(t)
         if reader.done and not response.message_complete:
@@ -379,8 +373,82 @@ class LLMClient:
         return data
 
 
-def _last(record: RequestRecord) -> float:
-    return record.t_last_token if record.t_last_token is not None else record.t0
+@dataclass(frozen=True, slots=True)
+class StreamDeadlines:
+    """The deadlines of a stream: TTFT until the first token, then stall (from the latest
+    token) and total. Keep-alive comments and other non-token events never move them
+    (catalogue NET-05/06)."""
+
+    record: RequestRecord
+    ttft: float
+    total: float
+    stall_s: float
+
+    @classmethod
+    def of(cls, record: RequestRecord, timeouts: Timeouts) -> StreamDeadlines:
+        total = record.t0 + timeouts.total_s
+        return cls(record, min(record.t0 + timeouts.ttft_s, total), total, timeouts.stall_s)
+
+    def nearest(self) -> tuple[float, ErrorClass]:
+        """The deadline that comes first now, and the error class of missing it."""
+        t_last = self.record.t_last_token
+        if t_last is None:
+            if self.ttft < self.total:
+                return self.ttft, ErrorClass.TTFT_TIMEOUT
+            return self.total, ErrorClass.TOTAL_TIMEOUT
+        if t_last + self.stall_s < self.total:
+            return t_last + self.stall_s, ErrorClass.STALL_TIMEOUT
+        return self.total, ErrorClass.TOTAL_TIMEOUT
+
+
+class _DeadlinePassed(Exception):
+    def __init__(self, error_class: ErrorClass) -> None:
+        super().__init__(error_class.value)
+        self.error_class = error_class
+
+
+class _Watchdog:
+    """Interrupts the reading greenlet when a stream's nearest deadline passes.
+
+    A socket timeout costs a gevent `Timeout` (a new timer, started and closed) on every
+    read that waits: once per token. The watchdog is one libev timer per stream, set for
+    the nearest deadline; when it fires it looks again (tokens move the stall deadline
+    later without touching the timer) and either sets itself for the new deadline or throws
+    `_DeadlinePassed` into the greenlet, which is then waiting in `recv()` (the hub runs
+    timers only while that greenlet waits). The reader calls `set()` when the nearest
+    deadline comes earlier than the timer (the first token, when stall_s < ttft_s)."""
+
+    __slots__ = ("_deadlines", "_greenlet", "_loop", "_timer", "deadline")
+
+    def __init__(self, deadlines: StreamDeadlines, deadline: float) -> None:
+        self._deadlines = deadlines
+        self._greenlet = gevent.getcurrent()
+        self._loop = gevent.get_hub().loop
+        self._timer: Any = None
+        self.deadline = deadline
+        self.set(deadline)
+
+    def set(self, deadline: float) -> None:
+        """Fire at `deadline` (perf_counter time) instead of when set before."""
+        if self._timer is not None:
+            self._timer.close()
+        self.deadline = deadline
+        self._timer = self._loop.timer(max(deadline - perf_counter(), 0.0))
+        self._timer.start(self._fire)
+
+    def _fire(self) -> None:
+        self._timer.close()
+        self._timer = None
+        deadline, error_class = self._deadlines.nearest()
+        if perf_counter() < deadline:
+            self.set(deadline)
+        else:
+            self._greenlet.throw(_DeadlinePassed(error_class))
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
 
 
 def _drain(response: HTTPSocketPoolResponse, reader: StreamReader) -> None:

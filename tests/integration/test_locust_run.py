@@ -106,6 +106,8 @@ def test_headless_run_reports_the_mocks_true_timings_and_accounts_for_every_requ
     # the load generator watched its own loop (a probe every 100 ms) and was not saturated
     assert summary["run"]["loop_lag_s"]["count"] >= 100
     assert summary["run"]["client_saturated"] is False
+    # plain HTTP on Linux: every read was timed by the kernel's arrival stamp
+    assert summary["run"]["read_clock"] == "kernel"
 
 
 def test_demo_exits_0_and_writes_a_summary_that_validates(tmp_path: Path) -> None:
@@ -236,6 +238,7 @@ def test_master_and_two_workers_merge_statistics_exactly(tmp_path: Path) -> None
         assert rows[f"{mode} e2e"]["num_requests"] == figures["requests"]
     assert abs(summary["modes"]["stream"]["ttft_s"]["p50"] - 0.050) < 0.005
     assert summary["modes"]["stream"]["ttft_s"]["count"] == summary["modes"]["stream"]["requests"]
+    assert summary["run"]["read_clock"] == "kernel"  # said by the workers, kept by the master
 
 
 def _wait_for(url: str, timeout: float = 20) -> str:
