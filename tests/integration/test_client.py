@@ -308,6 +308,18 @@ def test_token_drip_is_total_timeout(server: Server, make_client: MakeClient) ->
     assert near(record.e2e_s, 0.450), record.e2e_s
 
 
+def test_tokens_closer_than_stall_s_keep_a_stream_alive_until_total_s(
+    server: Server, make_client: MakeClient
+) -> None:
+    """The stall deadline moves with every token; the one timer behind it is set again each
+    time it finds a newer token, and only the total deadline ends this stream."""
+    timeouts = Timeouts(connect_s=1.0, header_s=2.0, ttft_s=2.0, stall_s=0.25, total_s=0.75)
+    record = run(server, make_client, "drip", timeouts=timeouts)
+    assert_failed(record, ErrorClass.TOTAL_TIMEOUT, 200)
+    assert record.chunk_count == 7  # tokens at 100..700 ms, every gap under stall_s
+    assert near(record.e2e_s, 0.750), record.e2e_s
+
+
 def test_late_response_head_is_header_timeout(server: Server, make_client: MakeClient) -> None:
     timeouts = Timeouts(connect_s=1.0, header_s=0.3, ttft_s=2.0, stall_s=2.0, total_s=3.0)
     record = run(server, make_client, "late_head", timeouts=timeouts)
