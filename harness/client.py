@@ -16,17 +16,22 @@ place where socket, ssl and geventhttpclient exceptions are mapped. No request f
 from __future__ import annotations
 
 import email.utils
+import errno
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
 from geventhttpclient import HTTPClient
-from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
+from geventhttpclient.response import (
+    HTTPConnectionClosed,
+    HTTPParseError,
+    HTTPSocketPoolResponse,
+)
 
 from harness import __version__
 from harness.arrival import ArrivalClock, stamped_socket_factory
@@ -40,9 +45,6 @@ from harness.errors import (
 from harness.protocols.openai import OpenAIProtocol
 from harness.record import RequestRecord
 from harness.stream import StreamReader
-
-if TYPE_CHECKING:
-    from geventhttpclient.response import HTTPSocketPoolResponse
 
 _RECV_SIZE = 65536
 #: after `[DONE]`, trailing bytes (a late usage chunk, the chunked terminator) are drained up
@@ -182,24 +184,21 @@ class LLMClient:
         headers = self._headers[record.mode]
         phase = "connect"
         response: HTTPSocketPoolResponse | None = None
-        http = self._http
-        pool = http._connection_pool
+        pool = self._http._connection_pool
         try:
             record.t0 = perf_counter()
             # Take the connection first (opening it if needed), so a connect timeout is told
             # apart from a header timeout by where it happened, and t0 excludes the connect
-            # (DESIGN.md §2: t0 is just before the request bytes are written). The socket
-            # goes straight back to the pool (LIFO), where request() picks it up.
+            # and the pool's liveness check, which yields to the event loop (DESIGN.md §2:
+            # t0 is just before the request bytes are written).
             sock = pool.get_socket()
-            # A reused socket keeps whatever timeout its last read set: restore header_s.
-            sock.settimeout(self.timeouts.header_s)
-            pool.return_socket(sock)
             phase = "headers"
+            request = self._request_bytes(headers, body, sock)
             arrival = self._arrival
             if arrival is not None:
                 arrival.reset()
             record.t0 = t0 = perf_counter()
-            response = http.request("POST", self.endpoint, body=body, headers=headers)
+            response = self._exchange(sock, request)
             phase = "body"
             # the headers' read (and any body bytes that came with them) is timed like any
             # other read: by the kernel's stamp when there is one
@@ -229,6 +228,44 @@ class LLMClient:
             if error_class is None:
                 raise
             record.fail(error_class, t)
+
+    # ------------------------------------------------------------------ sending
+
+    def _request_bytes(self, headers: dict[str, str], body: bytes, sock: Any) -> bytes:
+        """The request's bytes (head and body). On failure the socket is closed."""
+        try:
+            # a reused socket keeps whatever timeout its last read set: restore header_s
+            sock.settimeout(self.timeouts.header_s)
+            head: str = self._http._build_request(
+                "POST", self.endpoint, body=body, headers=headers, chunked=False
+            )
+            return head.encode("latin-1") + body
+        except BaseException:
+            self._http._connection_pool.release_socket(sock)
+            raise
+
+    def _exchange(self, sock: Any, request: bytes) -> HTTPSocketPoolResponse:
+        """Write `request` and read the response head. From here the response owns the
+        socket (back to the pool at its end, or closed); if writing fails, it is closed.
+
+        Not `HTTPClient.request()`: that takes the socket from the pool again, and the
+        pool's liveness check yields to the event loop between t0 and the write. Like it,
+        a POST is never sent twice, and a reset while writing still reads the answer the
+        server may have sent before closing (an early 401 or 413, catalogue NET-19)."""
+        http = self._http
+        pool = http._connection_pool
+        try:
+            sock.sendall(request)
+        except OSError as exc:
+            if exc.errno not in (errno.ECONNRESET, errno.EPIPE):
+                pool.release_socket(sock)
+                raise
+        except BaseException:
+            pool.release_socket(sock)
+            raise
+        return HTTPSocketPoolResponse(
+            sock, pool, block_size=http.block_size, method="POST", headers_type=http.headers_type
+        )
 
     # ------------------------------------------------------------------ reading
 

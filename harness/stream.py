@@ -1,7 +1,8 @@
 """StreamReader: the per-chunk hot path from response bytes to a filled `RequestRecord`.
 
-The client calls `feed(data, t)` with each `recv()`'s bytes and the `perf_counter()` taken right
-after it, and `end(t)` at a clean end of the body. Tests feed the catalogue's exact bytes the
+The client calls `feed(data, t)` with each read's bytes and the read's time on the
+`perf_counter()` clock (when the bytes arrived: see `harness.arrival`), and `end(t)` at a clean
+end of the body. Tests feed the catalogue's exact bytes the
 same way, with no socket. Per chunk: one decode, one JSON parse, one append.
 
 Pure: standard library only; reads no clock.

@@ -228,7 +228,7 @@ SCRIPTS: dict[str, Script] = {
         (SSE, CHUNKED),
         ((20, chunk(R() + T("Hi") + F("stop") + U(1, 1) + D) + LAST_CHUNK), (50, CLOSE)),
     ),
-    # NET-07, NET-08, NET-16, NET-19: statuses
+    # NET-07, NET-08, NET-16, NET-19: statuses (and "early_413": see _answered_early)
     "s429": fixed(
         "429 Too Many Requests", _JSON, _err("slow down", 429), extra=(("Retry-After", "7"),)
     ),
@@ -325,6 +325,8 @@ class ScriptedServer:
     def _serve(self, conn: socket.socket, serial: int) -> None:
         parser = RequestParser()
         try:
+            if self._answered_early(conn, serial):
+                return
             while (request := _read_request(conn, parser)) is not None:
                 if request.method == "GET" and request.path == "/counts":
                     body = self.counts()
@@ -349,6 +351,29 @@ class ScriptedServer:
             conn.close()
             with self._lock:
                 self._ended.append(serial)
+
+    def _answered_early(self, conn: socket.socket, serial: int) -> bool:
+        """Catalogue NET-19: a request to `/case/early_413/` gets its 413 as soon as its head
+        is in, and the connection is closed while the body is still uploading (unread input:
+        the kernel sends a RST)."""
+        prefix = b"POST /case/early_413/"
+        while True:
+            head = conn.recv(65536, socket.MSG_PEEK)  # leaves the bytes for _read_request
+            if not (head.startswith(prefix) or prefix.startswith(head)) or not head:
+                return False
+            if b"\r\n\r\n" in head:
+                break
+            time.sleep(0.001)
+        with self._lock:
+            self._requests["early_413"] += 1
+            self._connections["early_413"].append(serial)
+        body = b"request body too large"
+        conn.sendall(
+            b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        time.sleep(0.05)  # the client is still writing its body
+        return True
 
 
 def _read_request(conn: socket.socket, parser: RequestParser) -> Request | None:

@@ -378,6 +378,22 @@ def test_status_is_classified(
     assert record.e2e_s < 0.1
 
 
+@pytest.mark.parametrize("prompt_mb", [2, 32])
+def test_a_413_sent_while_the_prompt_uploads_is_http_4xx(
+    server: Server, make_client: MakeClient, prompt_mb: int
+) -> None:
+    """Catalogue NET-19: the server answers after the head and closes while the body is
+    still coming (2 MB may fit in the socket buffers; 32 MB cannot: the write fails with a
+    reset, and the answer that came before it is still read)."""
+    client = make_client("early_413")
+    record = client.new_record(Mode.STREAM, "m")
+    body = client.protocol.build_body(model="m", prompt="x" * (prompt_mb << 20), stream=True)
+    before = server.requests("early_413")
+    client.send(record, body)
+    assert server.requests("early_413") == before + 1
+    assert_failed(record, ErrorClass.HTTP_4XX, 413)
+
+
 @pytest.mark.parametrize(("case", "status"), [("s301", 301), ("s307", 307)])
 def test_redirect_is_not_followed(
     server: Server, make_client: MakeClient, case: str, status: int
