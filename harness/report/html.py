@@ -237,7 +237,7 @@ def _details_section(run: Mapping[str, Any]) -> list[str]:
         ("locust_version", "Locust"),
         ("harness_version", "locust-llm"),
         ("client_saturated", "load generator saturated"),
-        ("read_clock", "read times from"),
+        ("read_clock", "read timestamps (kernel or recv)"),
     )
     rows = []
     for key, label in keys:
