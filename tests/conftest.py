@@ -43,6 +43,15 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
             process.wait()
 
 
+def counts_by_mode(stats: dict[str, Any], table: str = "requests") -> dict[str, int]:
+    """A `/mock/stats` count table (endpoint → mode → n), summed over endpoints by mode."""
+    counts: dict[str, int] = {}
+    for by_mode in stats[table].values():
+        for mode, n in by_mode.items():
+            counts[mode] = counts.get(mode, 0) + int(n)
+    return counts
+
+
 @dataclass
 class MockProcess:
     """A running mock server: its base URL (…/v1) and its process."""

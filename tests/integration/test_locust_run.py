@@ -20,7 +20,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.conftest import ROOT, MockProcess, run_mock, stop_process
+from tests.conftest import ROOT, MockProcess, counts_by_mode, run_mock, stop_process
 from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
@@ -45,14 +45,6 @@ def _locust(*args: str, timeout: float = 120, **kw: Any) -> subprocess.Completed
         check=False,
         **kw,
     )
-
-
-def _mock_counts(stats: dict[str, Any], table: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for by_mode in stats[table].values():
-        for mode, n in by_mode.items():
-            counts[mode] = counts.get(mode, 0) + n
-    return counts
 
 
 def _locust_rows(json_file: Path) -> dict[str, dict[str, Any]]:
@@ -90,8 +82,8 @@ def test_headless_run_reports_the_mocks_true_timings_and_accounts_for_every_requ
 
     # every request accounted for: mock received == mock completed == summary == Locust
     mock_stats = mock_server.stats()
-    received = _mock_counts(mock_stats, "requests")
-    completed = _mock_counts(mock_stats, "completed")
+    received = counts_by_mode(mock_stats, "requests")
+    completed = counts_by_mode(mock_stats, "completed")
     rows = _locust_rows(tmp_path / "locust.json")
     for mode, figures in (("stream", stream), ("batch", batch)):
         assert figures["requests"] > 100
@@ -139,7 +131,7 @@ def test_bad_llm_option_exits_2_with_one_line_and_sends_nothing(
     assert result.stderr.strip().splitlines()[-1] == (
         "locust-llm: error: --llm-max-tokens: expected a positive integer, got 0"
     )
-    assert _mock_counts(mock_server.stats(), "requests") == {}
+    assert counts_by_mode(mock_server.stats(), "requests") == {}
 
 
 def test_api_key_with_a_smart_quote_is_rejected_by_position_without_printing_it(
@@ -229,7 +221,7 @@ def test_master_and_two_workers_merge_statistics_exactly(tmp_path: Path) -> None
                 worker.wait(timeout=20)
         mock_stats = mock.stats()
     summary = json.loads((out / "summary.json").read_text())
-    received = _mock_counts(mock_stats, "requests")
+    received = counts_by_mode(mock_stats, "requests")
     rows = _locust_rows(tmp_path / "locust.json")
     for mode in ("stream", "batch"):
         figures = summary["modes"][mode]
@@ -264,7 +256,7 @@ def test_cli_run_against_an_endpoint_runs_only_the_chosen_mode(tmp_path: Path) -
             ],
             capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
         )  # fmt: skip
-        received = _mock_counts(mock.stats(), "requests")
+        received = counts_by_mode(mock.stats(), "requests")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert set(summary["modes"]) == {"stream"}
@@ -299,7 +291,7 @@ def test_preflight_lists_the_served_models_when_the_model_is_not_one_and_sends_n
         f"locust-llm: error: model 'gpt-nope' is not served by {mock_server.url}; "
         "it lists: mock-llm"
     )
-    assert _mock_counts(mock_server.stats(), "requests") == {}
+    assert counts_by_mode(mock_server.stats(), "requests") == {}
 
 
 def test_requests_in_flight_at_stop_are_cancelled_not_failed(tmp_path: Path) -> None:
@@ -323,7 +315,7 @@ def test_requests_in_flight_at_stop_are_cancelled_not_failed(tmp_path: Path) -> 
             outcomes[outcome] = outcomes.get(outcome, 0) + n
     assert outcomes.get("cancelled", 0) == 6  # every user had one request in flight at 2 s
     assert "failed" not in outcomes
-    assert requests == sum(_mock_counts(mock_stats, "requests").values())
+    assert requests == sum(counts_by_mode(mock_stats, "requests").values())
     rows = _locust_rows(tmp_path / "locust.json")
     assert sum(row["num_failures"] for row in rows.values()) == 0
 
@@ -373,7 +365,7 @@ def test_a_harness_bug_fails_the_request_as_harness_internal_and_the_user_carrie
             "-t", "3s", "--stop-timeout", "5", "--llm-out", str(out),
             "--json-file", str(tmp_path / "locust"), "BuggyUser",
         )  # fmt: skip
-        received = sum(_mock_counts(mock.stats(), "requests").values())
+        received = sum(counts_by_mode(mock.stats(), "requests").values())
     summary = json.loads((out / "summary.json").read_text())
     stream = summary["modes"]["stream"]
     assert stream["requests"] == received > 10  # each user went on sending after the bug
@@ -395,7 +387,7 @@ def test_stream_fallback_asks_again_without_streaming_and_counts_both(tmp_path: 
             "-t", "2s", "--stop-timeout", "5", "--llm-out", str(out),
             "--llm-stream-fallback", "StreamingUser",
         )  # fmt: skip
-        received = _mock_counts(mock.stats(), "requests")
+        received = counts_by_mode(mock.stats(), "requests")
     assert result.returncode == 1, result.stderr[-3000:]  # the broken streams are failures
     modes = json.loads((out / "summary.json").read_text())["modes"]
     stream, batch = modes["stream"], modes["batch"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, MockProcess, run_mock, stop_process
+from tests.conftest import ROOT, MockProcess, counts_by_mode, run_mock, stop_process
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,7 @@ def _run(endpoint: TLSEndpoint, out: Path, *, trust: bool) -> subprocess.Complet
 
 
 def _received(mock: MockProcess) -> dict[str, int]:
-    """Requests the mock received, by mode (its stats count them by endpoint, then mode)."""
-    counts: dict[str, int] = {}
-    for by_mode in mock.stats()["requests"].values():
-        for mode, n in by_mode.items():
-            counts[mode] = counts.get(mode, 0) + int(n)
-    return counts
+    return counts_by_mode(mock.stats())
 
 
 def test_an_https_endpoint_is_measured_with_recv_times(

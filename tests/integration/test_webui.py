@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.conftest import ROOT, MockProcess, run_mock, stop_process
+from tests.conftest import ROOT, MockProcess, counts_by_mode, run_mock, stop_process
 from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
@@ -369,14 +369,14 @@ def test_llm_stats_on_a_master_with_two_workers_counts_every_request_the_workers
         def settled() -> tuple[dict[str, Any], dict[str, int]] | None:
             # the workers' last reports arrive before they say they stopped; poll briefly anyway
             final: dict[str, Any] = _get_json(base + "/llm/stats")
-            received = _mock_counts(mock.stats())
+            received = counts_by_mode(mock.stats())
             counted = {m: f["requests"] for m, f in final["summary"]["modes"].items()}
             return (final, received) if counted == received else None
 
         with contextlib.suppress(pytest.fail.Exception):
             _wait_until("the merged counts to match the mock's", settled, timeout=10)
         final = _get_json(base + "/llm/stats")
-        received = _mock_counts(mock.stats())
+        received = counts_by_mode(mock.stats())
         locust_rows = {row["name"]: row for row in _get_json(base + "/stats/requests")["stats"]}
         csv_text = _get(base + "/llm/stats/csv")
         for text in (json.dumps(final), csv_text, _get(base + "/stats/requests")):
@@ -399,14 +399,6 @@ def test_llm_stats_on_a_master_with_two_workers_counts_every_request_the_workers
     assert table["requests", "mock-llm"]["batch"] == f"{modes['batch']['requests']:,}"
     assert csv_text.splitlines()[0].startswith("mode,model,requests,failed,first_visible_p50_s")
     assert len(csv_text.splitlines()) == 3  # header, stream, batch
-
-
-def _mock_counts(stats: dict[str, Any]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for by_mode in stats["requests"].values():
-        for mode, n in by_mode.items():
-            counts[mode] = counts.get(mode, 0) + n
-    return counts
 
 
 # --- the warning, models, login -------------------------------------------------------------
