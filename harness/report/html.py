@@ -27,6 +27,7 @@ from harness.report.markdown import (
     headline_sentence,
 )
 from harness.report.svg import Bar, Series, bar_chart, line_chart
+from harness.report.timeline import rate_points
 from harness.slo import exit_code
 
 COLORS = {"stream": "#1b6ac9", "batch": "#d9620b"}
@@ -289,6 +290,9 @@ def _figures(summary: Mapping[str, Any]) -> list[str]:
         ),
     ]
     points = _timeline_points(summary)
+    timeline = summary.get("timeline")
+    interval = timeline.get("interval_s") if isinstance(timeline, Mapping) else None
+    interval_s = float(interval) if isinstance(interval, int | float) else None
     figures += [
         _figure(
             "TTFT over time (streaming)",
@@ -307,13 +311,15 @@ def _figures(summary: Mapping[str, Any]) -> list[str]:
         ),
         _figure(
             "Throughput over time",
-            "Finished requests per second, and failed ones, per mode.",
-            lambda t: _throughput(points, "requests", t),
+            "Finished requests per second, and failed ones, per mode (a last interval cut "
+            "short by the stop counts with the one before it).",
+            lambda t: _throughput(rate_points(points, interval_s), "requests", t),
         ),
         _figure(
             "Output tokens per second over time",
-            "Tokens of finished requests per second, per mode.",
-            lambda t: _throughput(points, "output_tokens", t),
+            "Tokens of finished requests per second, per mode (a last interval cut short "
+            "by the stop counts with the one before it).",
+            lambda t: _throughput(rate_points(points, interval_s), "output_tokens", t),
         ),
         _figure(
             "Errors by class",

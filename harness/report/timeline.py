@@ -16,7 +16,7 @@ standard library and harness.stats only. summary.json carries the result as ``"t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.stats import GAMMA, LatencyHistogram
@@ -77,6 +77,47 @@ class Timeline:
 
     def to_dict(self) -> dict[str, Any]:
         return {"interval_s": self.interval_s, "points": list(self.points)}
+
+
+#: counts that add up across intervals (the per-second charts divide them by the interval)
+RATE_KEYS = ("requests", "failures", "output_tokens")
+
+
+def rate_points(
+    points: Sequence[Mapping[str, Any]], interval_s: float | None
+) -> list[Mapping[str, Any]]:
+    """The points for per-second charts: a last interval shorter than half the sampling
+    interval is folded into the one before it.
+
+    The last point ends when the test stopped, often a fraction of an interval after the
+    previous one. Streams in flight finish in it (the stop timeout), and in a closed loop
+    they finish in waves, so its count over its short duration reads as a spike or a dip
+    that is only where the cut fell. Folded in, the figures count the same requests over
+    the whole time they took; the latency charts keep every point.
+    """
+    if interval_s is None or len(points) < 2:
+        return list(points)
+    last, before = points[-1], points[-2]
+    dt_last, dt_before = last.get("dt_s"), before.get("dt_s")
+    if not isinstance(dt_last, int | float) or not isinstance(dt_before, int | float):
+        return list(points)
+    if dt_last >= interval_s / 2:
+        return list(points)
+    modes: dict[str, dict[str, Any]] = {}
+    for source in (before, last):
+        source_modes = source.get("modes")
+        if not isinstance(source_modes, Mapping):
+            continue
+        for mode, figures in source_modes.items():
+            if not isinstance(figures, Mapping):
+                continue
+            merged = modes.setdefault(mode, dict.fromkeys(RATE_KEYS, 0))
+            for key in RATE_KEYS:
+                value = figures.get(key)
+                if isinstance(value, int | float):
+                    merged[key] += value
+    folded = {**last, "dt_s": round(dt_before + dt_last, 3), "modes": modes}
+    return [*points[:-2], folded]
 
 
 def _interval_figures(
