@@ -49,6 +49,7 @@ from harness.report.markdown import (
     format_duration,
     format_duration_short,
     headline_sentence,
+    number_at,
     render_markdown,
 )
 from harness.stats import GAMMA, LatencyHistogram
@@ -236,8 +237,8 @@ def model_sections(
 def first_visible_speedup(figures: Mapping[str, Figures]) -> float | None:
     """Batch first-visible-output p50 over streaming's: how many times sooner streaming shows
     something. None unless both modes have it."""
-    stream = _value(figures.get("stream", {}).get("first_visible_s"), "p50")
-    batch = _value(figures.get("batch", {}).get("first_visible_s"), "p50")
+    stream = number_at(figures.get("stream", {}).get("first_visible_s"), "p50")
+    batch = number_at(figures.get("batch", {}).get("first_visible_s"), "p50")
     if stream is None or batch is None or stream <= 0.0 or batch <= 0.0:
         return None
     return batch / stream
@@ -309,17 +310,8 @@ def _lag_line(health: LoadGeneratorHealth) -> str:
     return f"load generator loop-lag p99: {', '.join(parts)}; limit {limit}"
 
 
-def _value(block: Any, key: str) -> float | None:
-    if not isinstance(block, Mapping):
-        return None
-    value = block.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def _triple(block: Any) -> str:
-    values = [_value(block, key) for key in _PERCENTILES]
+    values = [number_at(block, key) for key in _PERCENTILES]
     if all(v is None for v in values):
         return DASH
     return " / ".join(DASH if v is None else format_duration(v) for v in values)
@@ -446,9 +438,9 @@ def stats_csv(summary: Mapping[str, Any], models: Mapping[str, Sequence[str]]) -
                 continue
             row: list[Any] = [mode, label, f.get("requests", ""), _failed(f.get("outcomes") or {})]
             for b in blocks:
-                row += [_csv_number(_value(f.get(b), p)) for p in _PERCENTILES]
-            row += [_csv_number(_value(f, "output_tokens_per_s"))]
-            row += [_csv_number(_value(f, "requests_per_s"))]
+                row += [_csv_number(number_at(f.get(b), p)) for p in _PERCENTILES]
+            row += [_csv_number(number_at(f, "output_tokens_per_s"))]
+            row += [_csv_number(number_at(f, "requests_per_s"))]
             writer.writerow(row)
     return out.getvalue()
 

@@ -104,8 +104,8 @@ def headline_sentence(summary: Mapping[str, Any]) -> str | None:
     the whole answer arrives after 1.46 s (p50): 7.3× sooner.
     """
     modes = _modes(summary)
-    stream = _percentile(modes.get("stream", {}).get("first_visible_s"), "p50")
-    batch = _percentile(modes.get("batch", {}).get("first_visible_s"), "p50")
+    stream = number_at(modes.get("stream", {}).get("first_visible_s"), "p50")
+    batch = number_at(modes.get("batch", {}).get("first_visible_s"), "p50")
     if stream is None or batch is None:
         return None
     text = (
@@ -230,7 +230,8 @@ def _itl_block(f: Figures) -> Any:
     return f.get("itl_s")
 
 
-def _percentile(block: Any, key: str) -> float | None:
+def number_at(block: Any, key: str) -> float | None:
+    """`block[key]` as a float when `block` is a mapping and the value a number (not a bool)."""
     if not isinstance(block, Mapping):
         return None
     value = block.get(key)
@@ -240,7 +241,7 @@ def _percentile(block: Any, key: str) -> float | None:
 
 
 def _single(block: Any, key: str) -> str:
-    value = _percentile(block, key)
+    value = number_at(block, key)
     return DASH if value is None else format_duration(value)
 
 
@@ -323,10 +324,10 @@ def _slo_lines(slos: Any) -> list[str]:
 
 
 def _slo_detail(slo: Mapping[str, Any]) -> str:
-    value, limit = _percentile(slo, "value_s"), _percentile(slo, "limit_s")
+    value, limit = number_at(slo, "value_s"), number_at(slo, "limit_s")
     fmt: Callable[[float], str] = format_duration
     if value is None and limit is None:
-        value, limit = _percentile(slo, "value"), _percentile(slo, "limit")
+        value, limit = number_at(slo, "value"), number_at(slo, "limit")
         fmt = _number
     if limit is None:
         return "" if value is None else f": {fmt(value)}"

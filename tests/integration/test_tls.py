@@ -98,20 +98,16 @@ def _run(endpoint: TLSEndpoint, out: Path, *, trust: bool) -> subprocess.Complet
     )  # fmt: skip
 
 
-def _received(mock: MockProcess) -> dict[str, int]:
-    return counts_by_mode(mock.stats())
-
-
 def test_an_https_endpoint_is_measured_with_recv_times(
     tls_endpoint: TLSEndpoint, tmp_path: Path
 ) -> None:
-    before = _received(tls_endpoint.mock)
+    before = counts_by_mode(tls_endpoint.mock.stats())
     result = _run(tls_endpoint, tmp_path / "out", trust=True)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["run"]["read_clock"] == "recv"
     assert summary["run"]["host"] == tls_endpoint.url
-    received = _received(tls_endpoint.mock)
+    received = counts_by_mode(tls_endpoint.mock.stats())
     for mode in ("stream", "batch"):
         figures = summary["modes"][mode]
         assert figures["requests"] > 0
@@ -128,7 +124,7 @@ def test_an_untrusted_certificate_stops_the_run_before_it_starts(
     tls_endpoint: TLSEndpoint, tmp_path: Path
 ) -> None:
     """Catalogue NET-03 (self-signed): preflight says so in one line, exit 2, nothing sent."""
-    before = _received(tls_endpoint.mock)
+    before = counts_by_mode(tls_endpoint.mock.stats())
     result = _run(tls_endpoint, tmp_path / "out", trust=False)
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
@@ -136,4 +132,4 @@ def test_an_untrusted_certificate_stops_the_run_before_it_starts(
         f"locust-llm: error: TLS handshake with {tls_endpoint.url} failed "
         "(CERTIFICATE_VERIFY_FAILED)"
     )
-    assert _received(tls_endpoint.mock) == before
+    assert counts_by_mode(tls_endpoint.mock.stats()) == before
