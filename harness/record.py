@@ -56,6 +56,16 @@ class RequestRecord:
     attempts: int = 1
     #: the server's Retry-After, in seconds, when it sent one with a 429 or 503
     retry_after_s: float | None = None
+    #: times the request was written again on a fresh connection because the reused one
+    #: turned out closed by the server before any response byte (the server never saw the
+    #: first write: not a retry, not a failure, never inside TTFT; also noted `reconnect`)
+    reconnects: int = 0
+    #: seconds the user waited, before sending this request, backing off after consecutive
+    #: instant failures (refused, reset before headers, 503); 0.0 when it did not wait
+    backoff_s: float = 0.0
+    #: the path's response headers worth showing (Server, Via, X-Accel-Buffering, a
+    #: recognised gateway's identity), taken from this request's response; None if none came
+    path_headers: dict[str, str] | None = None
     #: non-standard things seen on the wire, by kind (created on first use)
     anomalies: dict[str, int] | None = None
     #: the generated text, kept only when the client is asked to (tests, debugging)
