@@ -11,7 +11,8 @@ Per-request failures are *data* (an `ErrorClass` on a `RequestRecord`); program 
         ├── DeadlineError           header_timeout, ttft_timeout, stall_timeout, total_timeout
         ├── StatusError             auth_error, rate_limited, http_4xx, http_5xx, redirect
         └── ResponseError           bad_content_type, error_in_body, stream_error_event,
-                                    stream_truncated, malformed_event, event_too_large
+                                    stream_truncated, malformed_event, event_too_large,
+                                    unsupported_encoding
 
 `str()` and `repr()` of a `RequestError` are the error class alone: Locust keys its failure rows
 on `repr(exception)`, so this keeps the rows bounded and keeps secrets and server text out of the
@@ -70,6 +71,9 @@ class ErrorClass(enum.StrEnum):
     STREAM_TRUNCATED = "stream_truncated"
     MALFORMED_EVENT = "malformed_event"
     EVENT_TOO_LARGE = "event_too_large"
+    #: a Content-Encoding the client cannot decode (it asks for identity; gzip and deflate
+    #: are decoded as they arrive): its bytes never reach the SSE parser
+    UNSUPPORTED_ENCODING = "unsupported_encoding"
     CLIENT_POOL_TIMEOUT = "client_pool_timeout"
     HARNESS_INTERNAL = "harness_internal"
 

@@ -63,6 +63,9 @@ class RequestRecord:
     #: seconds the user waited, before sending this request, backing off after consecutive
     #: instant failures (refused, reset before headers, 503); 0.0 when it did not wait
     backoff_s: float = 0.0
+    #: the server's own per-request timings when it sends them (llama.cpp's `timings`:
+    #: `prompt_ms`, `predicted_n`, `predicted_per_token_ms`, …); numbers only
+    server_timings: dict[str, float] | None = None
     #: the path's response headers worth showing (Server, Via, X-Accel-Buffering, a
     #: recognised gateway's identity), taken from this request's response; None if none came
     path_headers: dict[str, str] | None = None

@@ -116,6 +116,9 @@ class OpenAIProtocol:
         usage = chunk.get("usage")
         if usage is not None:
             cumulative = _read_usage(usage, record)
+        timings = chunk.get("timings")
+        if timings is not None:
+            _read_timings(timings, record)  # llama.cpp: on the final (usage) chunk
 
         choices = chunk.get("choices")
         if not choices:  # [], None or absent: a usage or keep-alive chunk (OAI-03)
@@ -209,6 +212,9 @@ class OpenAIProtocol:
             _read_usage(usage, record)
         else:
             record.note("usage_missing")
+        timings = doc.get("timings")
+        if timings is not None:
+            _read_timings(timings, record)
         choices = doc.get("choices")
         has_output = False
         if type(choices) is list:
@@ -301,6 +307,16 @@ def _read_usage(usage: Any, record: RequestRecord) -> int | None:
         record.server_output_tokens = completion
         return completion
     return None
+
+
+def _read_timings(timings: Any, record: RequestRecord) -> None:
+    """Keep a server's own per-request timings (llama.cpp), numbers only."""
+    if type(timings) is dict:
+        record.server_timings = {
+            str(k): float(v)
+            for k, v in timings.items()
+            if type(v) in (int, float)
+        }
 
 
 def _read_finish_reason(reason: Any, record: RequestRecord) -> None:
