@@ -31,6 +31,7 @@ from harness import __version__
 from harness.errors import SUCCESS_OUTCOMES, Mode, Outcome, RequestError
 from harness.record import RequestRecord
 from harness.report.final import finish_run
+from harness.report.path import clean_path_headers, merge_server_path
 from harness.report.summary import RunInfo, build_summary
 from harness.stats import LatencyHistogram, RunStats
 
@@ -40,6 +41,7 @@ logger = logging.getLogger("locust_llm")
 REPORT_KEY = "locust_llm"
 LAG_REPORT_KEY = "locust_llm_loop_lag"
 HEADERS_REPORT_KEY = "locust_llm_server_headers"
+SERVER_PATH_REPORT_KEY = "locust_llm_server_path"
 READ_CLOCK_REPORT_KEY = "locust_llm_read_clock"
 REQUEST_TYPE = "LLM"
 #: the load generator's event loop is probed this often (catalogue MEAS-04)
@@ -73,8 +75,14 @@ class LLMRun:
     max_users: int = 0
     #: requests sent and not yet finished by this process's users
     in_flight: int = 0
-    #: Server / Via / X-Accel-Buffering of the first response (catalogue NET-15)
+    #: Server / Via / X-Accel-Buffering of the first response that had any (summary v1's
+    #: `run.server_headers`; `server_path` is the per-mode view)
     server_headers: dict[str, str] | None = None
+    #: per mode, the path headers of its most recent response that had any
+    #: (harness.report.path); merged from workers on the master
+    server_path: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: whether `server_path` changed since the last report to the master
+    _server_path_changed: bool = False
     #: how reads were timed: `kernel` arrival stamps or `recv` return (harness.arrival)
     read_clock: str | None = None
     #: event-loop lag of the load generator (merged from workers in distributed mode)
@@ -95,6 +103,17 @@ class LLMRun:
     def take_lag_delta(self) -> dict[str, Any]:
         delta, self._lag_delta = self._lag_delta, LatencyHistogram()
         return delta.to_wire()
+
+    def observe_path(self, mode: str, headers: dict[str, str]) -> None:
+        """Note the path headers of one of `mode`'s responses."""
+        if merge_server_path(self.server_path, mode, headers):
+            self._server_path_changed = True
+        if self.server_headers is None:
+            first = clean_path_headers(headers)
+            keys: tuple[str, ...] = ("server", "via", "x-accel-buffering")
+            v1 = {k: first[k] for k in keys if k in first}
+            if v1:
+                self.server_headers = v1
 
     def duration_s(self) -> float:
         """Seconds from test start to stop (or to now while running)."""
@@ -120,6 +139,8 @@ class LLMRun:
             summary["run"]["loop_lag_s"] = lag
         if self.server_headers:
             summary["run"]["server_headers"] = dict(self.server_headers)
+        if self.server_path:
+            summary["run"]["server_path"] = {m: dict(h) for m, h in self.server_path.items()}
         if self.read_clock is not None:
             summary["run"]["read_clock"] = self.read_clock
         return summary
@@ -142,6 +163,8 @@ def publish(environment: Environment, record: RequestRecord, response_bytes: int
     """Publish one finished request: `llm_request`, Locust rows, statistics."""
     run = llm_run(environment)
     run.stats.observe(record)
+    if record.path_headers:
+        run.observe_path(str(record.mode), record.path_headers)
     run.llm_request.fire(record=record, environment=environment)
     if record.outcome is Outcome.CANCELLED:
         return  # neither success nor failure (DESIGN.md §2)
@@ -207,6 +230,9 @@ def _attach_listeners(run: LLMRun) -> None:
             run.t_stop = None
             run.max_users = 0
             run.loop_lag = LatencyHistogram()
+            run.server_headers = None
+            run.server_path = {}
+            run._server_path_changed = False
         if not isinstance(environment.runner, MasterRunner) and run._probe is None:
             run._probe = gevent.spawn(_probe_loop_lag, run)
         host = environment.host or ""
@@ -233,6 +259,9 @@ def _attach_listeners(run: LLMRun) -> None:
         data[LAG_REPORT_KEY] = run.take_lag_delta()
         if run.server_headers is not None:
             data[HEADERS_REPORT_KEY] = run.server_headers
+        if run._server_path_changed:  # only changes: the master keeps the latest one
+            data[SERVER_PATH_REPORT_KEY] = {m: dict(h) for m, h in run.server_path.items()}
+            run._server_path_changed = False
         if run.read_clock is not None:
             data[READ_CLOCK_REPORT_KEY] = run.read_clock
 
@@ -244,8 +273,12 @@ def _attach_listeners(run: LLMRun) -> None:
         if lag:
             run.loop_lag.merge(LatencyHistogram.from_wire(lag))
         headers = data.get(HEADERS_REPORT_KEY)
-        if headers is not None and run.server_headers is None:
-            run.server_headers = dict(headers)
+        if isinstance(headers, dict) and headers and run.server_headers is None:
+            run.server_headers = clean_path_headers(headers)
+        paths = data.get(SERVER_PATH_REPORT_KEY)
+        if isinstance(paths, dict):
+            for mode, path in paths.items():
+                merge_server_path(run.server_path, str(mode), path)
         read_clock = data.get(READ_CLOCK_REPORT_KEY)
         if isinstance(read_clock, str) and run.read_clock is None:
             run.read_clock = read_clock

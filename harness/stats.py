@@ -5,8 +5,8 @@ keeps its own figures here and every sink reads them: summary.json, SLO gates, t
 UI's LLM tab and the Prometheus collector. `LatencyHistogram` is a log-bucketed
 histogram of durations in seconds with a relative error of at most 0.1 %; `GroupStats`
 holds the counters and histograms of one (mode, model); `RunStats` holds all groups of a
-run, ships deltas from workers to the master in a msgpack-safe wire form (DESIGN.md §6)
-and builds the `"modes"` part of summary.json (DESIGN.md §4). Pure module: standard
+run, ships deltas from workers to the master in a msgpack-safe wire form and builds the
+`"modes"` part of summary.json (docs/design.md defines every figure). Pure module: standard
 library only; it never reads a clock and never imports locust, gevent, httpx or
 prometheus_client.
 """
@@ -32,8 +32,9 @@ GAMMA = 1.002
 RELATIVE_ERROR = (GAMMA - 1) / (GAMMA + 1)
 _INV_LOG_GAMMA = 1 / log(GAMMA)
 _REP_FACTOR = 2 / (1 + GAMMA)
-#: Version of the wire form exchanged between workers and the master.
-WIRE_VERSION = 1
+#: Version of the wire form exchanged between workers and the master (2: the tail_s
+#: histogram, the reconnects, backoff_s and token_count_excess counters).
+WIRE_VERSION = 2
 
 _PERCENTILES = (50, 90, 95, 99)
 
@@ -299,6 +300,7 @@ HISTOGRAM_NAMES = (
     "e2e_s",
     "first_visible_s",
     "ttfb_s",
+    "tail_s",
 )
 _COUNTERS = (
     "requests",
@@ -308,7 +310,10 @@ _COUNTERS = (
     "partial_output_tokens",
     "failed_after_first_token",
     "token_count_mismatch",
+    "token_count_excess",
     "itl_basis_unknown",
+    "reconnects",
+    "backoff_s",
 )
 _TALLIES = ("outcomes", "errors", "output_tokens_by_source", "anomalies")
 
@@ -323,15 +328,19 @@ class GroupStats:
     token-bearing chunks go to `partial_output_tokens` (and `failed_after_first_token`
     counts it if it got ≥ 1); for any other request, `output_tokens` (and
     `output_tokens_by_source`, "server" or "client"). `anomalies` and
-    `token_count_mismatch` count what records reported.
+    `token_count_mismatch` count what records reported; `token_count_excess` counts the
+    mismatches where the server's usage was *more* than the token-bearing chunks that
+    arrived (several tokens per chunk, or a gateway reporting tokens it never delivered).
+    `reconnects` sums the requests' writes again on a fresh connection and `backoff_s`
+    the seconds users waited before them, cancelled requests included (both happened).
 
-    Histograms (seconds) take only timed requests (ok, ok_length, content_filtered;
-    DESIGN.md §2) and only the figures a request has (`None` is not recorded): `ttft_s`,
-    `ttfc_s`, `itl_s` (per-token samples, when tokens per chunk are known),
-    `inter_chunk_s` (gaps between token-bearing events), `tpot_s`, `e2e_s`,
-    `first_visible_s`, `ttfb_s`. `itl_basis_unknown` counts timed requests with
-    inter-chunk gaps but no per-token samples: their ITL could only be measured per
-    chunk.
+    Histograms (seconds) take only timed requests (ok, ok_length, content_filtered) and
+    only the figures a request has (`None` is not recorded): `ttft_s`, `ttfc_s`, `itl_s`
+    (per-token samples, when tokens per chunk are known), `inter_chunk_s` (gaps between
+    token-bearing events), `tpot_s`, `e2e_s`, `first_visible_s`, `ttfb_s` and `tail_s`
+    (streams: last token-bearing event → end of stream, where a gateway's buffering or a
+    late usage chunk shows). `itl_basis_unknown` counts timed requests with inter-chunk
+    gaps but no per-token samples: their ITL could only be measured per chunk.
     """
 
     __slots__ = (*_COUNTERS, *_TALLIES, *HISTOGRAM_NAMES, "mode", "model")
@@ -346,7 +355,10 @@ class GroupStats:
         self.partial_output_tokens = 0
         self.failed_after_first_token = 0
         self.token_count_mismatch = 0
+        self.token_count_excess = 0
         self.itl_basis_unknown = 0
+        self.reconnects = 0
+        self.backoff_s = 0.0
         self.outcomes: dict[str, int] = {}
         self.errors: dict[str, int] = {}
         self.output_tokens_by_source: dict[str, int] = {"server": 0, "client": 0}
@@ -359,6 +371,7 @@ class GroupStats:
         self.e2e_s = LatencyHistogram()
         self.first_visible_s = LatencyHistogram()
         self.ttfb_s = LatencyHistogram()
+        self.tail_s = LatencyHistogram()
 
     def histograms(self) -> dict[str, LatencyHistogram]:
         """The histograms by figure name (`HISTOGRAM_NAMES` order)."""
@@ -371,6 +384,7 @@ class GroupStats:
             "e2e_s": self.e2e_s,
             "first_visible_s": self.first_visible_s,
             "ttfb_s": self.ttfb_s,
+            "tail_s": self.tail_s,
         }
 
     def observe(self, record: RequestRecord) -> None:
@@ -380,6 +394,8 @@ class GroupStats:
         outcome = record.outcome
         key = "unknown" if outcome is None else str(outcome)
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
+        self.reconnects += record.reconnects
+        self.backoff_s += record.backoff_s
         if outcome is Outcome.CANCELLED:
             return
         if record.error_class is not None:
@@ -400,6 +416,9 @@ class GroupStats:
             self.input_tokens += record.input_tokens
         if record.token_count_mismatch:
             self.token_count_mismatch += 1
+            server = record.server_output_tokens
+            if server is not None and server > record.chunk_count:
+                self.token_count_excess += 1
         if record.anomalies:
             anomalies = self.anomalies
             for kind, n in record.anomalies.items():
@@ -416,6 +435,10 @@ class GroupStats:
         ):
             if value is not None:
                 histogram.record(value)
+        if record.mode is Mode.STREAM:
+            t_last, t_end = record.t_last_token, record.t_end
+            if t_last is not None and t_end is not None:
+                self.tail_s.record(max(t_end - t_last, 0.0))
         gaps = self.inter_chunk_s.record_many(record.inter_chunk_gaps())
         # itl_samples() yields nothing exactly when tokens per chunk are unknown
         if self.itl_s.record_many(record.itl_samples()) == 0 and gaps:
@@ -479,6 +502,9 @@ class GroupStats:
         out["partial_output_tokens"] = self.partial_output_tokens
         out["failed_after_first_token"] = self.failed_after_first_token
         out["token_count_mismatch"] = self.token_count_mismatch
+        out["token_count_excess"] = self.token_count_excess
+        out["reconnects"] = self.reconnects
+        out["backoff_s"] = self.backoff_s
         if duration_s > 0:
             completed = self.requests - self.outcomes.get(Outcome.CANCELLED, 0)
             out["requests_per_s"] = completed / duration_s
@@ -562,17 +588,17 @@ class RunStats:
         return view
 
     def summary(self, duration_s: float) -> dict[str, Any]:
-        """The `"modes"` part of summary.json (DESIGN.md §4), over `duration_s` seconds.
+        """The `"modes"` part of summary.json, over `duration_s` seconds.
 
         Keyed by mode ("stream" first, then "batch"), each aggregated over models with:
         requests, outcomes, errors; the histograms' summaries (ttft_s, ttfc_s, itl_s,
-        inter_chunk_s, tpot_s, e2e_s, first_visible_s, ttfb_s), each absent when it has
-        no data; output_tokens, output_tokens_by_source, input_tokens,
-        partial_output_tokens, failed_after_first_token, token_count_mismatch;
-        requests_per_s (requests that completed, i.e. not cancelled) and
-        output_tokens_per_s, both absent unless duration_s > 0; itl_basis; anomalies;
-        and, when the mode saw more than one model, "models": the same figures per
-        model.
+        inter_chunk_s, tpot_s, e2e_s, first_visible_s, ttfb_s, tail_s), each absent when
+        it has no data; output_tokens, output_tokens_by_source, input_tokens,
+        partial_output_tokens, failed_after_first_token, token_count_mismatch,
+        token_count_excess, reconnects, backoff_s (seconds); requests_per_s (requests
+        that completed, i.e. not cancelled) and output_tokens_per_s, both absent unless
+        duration_s > 0; itl_basis; anomalies; and, when the mode saw more than one
+        model, "models": the same figures per model.
 
         itl_basis is "per_token" when every timed request with inter-chunk gaps also
         gave per-token samples; it is "inter_chunk" when any did not (then itl_s covers

@@ -165,8 +165,6 @@ class LLMUser(User):
                 record.fail(ErrorClass.HARNESS_INTERNAL, record.t0)
                 break
         run.in_flight -= 1
-        if run.server_headers is None and client.server_headers is not None:
-            run.server_headers = client.server_headers
         if run.read_clock is None and client.read_clock is not None:
             run.read_clock = client.read_clock
         # a retried request is timed from its first attempt: the wait a person would feel

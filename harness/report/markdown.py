@@ -3,8 +3,10 @@
 `render_markdown(summary)` gives Markdown for `summary.md` and CI job summaries;
 `render_terminal(summary)` gives the same table as plain aligned text. Modes are columns
 (streaming | batch) and the first latency row is the headline, "first visible output"
-(TTFT for streaming, E2E for batch: what a person waits for before seeing anything,
-DESIGN.md §2). Durations arrive in seconds and are shown in ms below 1 s; a figure that
+(TTFT for streaming, E2E for batch: what a person waits for before seeing anything; every
+figure is defined in docs/design.md). Below the latencies come TTFB and the tail (last token →
+end of stream), where a gateway shows, and the notes say what the path to the server did
+(harness.report.path). Durations arrive in seconds and are shown in ms below 1 s; a figure that
 does not apply (TTFT for batch, a mode that was not run) shows `—`. Functions of the
 document only, tolerant of absent figures; standard library only.
 """
@@ -15,6 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from harness.report.cost import cost_line
+from harness.report.path import (
+    describe_path,
+    path_anomalies,
+    server_paths,
+    stream_not_honored_warning,
+)
 
 DASH = "—"
 """Shown for a figure that does not apply or has no data."""
@@ -77,7 +85,7 @@ def build_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[Row]]:
         return Row(label, [cell(f) for f in figs], headline)
 
     itl_label = "inter-chunk latency" if _any_inter_chunk(figs) else "ITL"
-    return columns, [
+    rows = [
         row("requests", _requests_cell),
         row("failures", _failures_cell),
         row(
@@ -89,13 +97,56 @@ def build_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[Row]]:
         row(f"{itl_label} p50 / p95 / p99", lambda f: _triple(_itl_block(f))),
         row("TPOT p50", lambda f: _single(f.get("tpot_s"), "p50")),
         row("E2E p50 / p95 / p99", lambda f: _triple(f.get("e2e_s"))),
+        row("TTFB p50 / p95 / p99", lambda f: _triple(f.get("ttfb_s"))),
+        row(TAIL_LABEL, lambda f: _triple(f.get("tail_s"))),
         row("output tokens/s", lambda f: _rate(f.get("output_tokens_per_s"), 1)),
         row("requests/s", lambda f: _rate(f.get("requests_per_s"), 2)),
     ]
+    # shown only when they happened: most runs neither reconnect nor back off
+    if any(number_at(f, "reconnects") for f in figs):
+        rows.append(row("reconnects", _reconnects_cell))
+    if any(number_at(f, "backoff_s") for f in figs):
+        rows.append(row("back-off waited", _backoff_cell))
+    return columns, rows
+
+
+#: the label of the tail row: last token-bearing event → end of the stream
+TAIL_LABEL = "tail (last token → end) p50 / p95 / p99"
+
+
+def one_token_answers(figures: Figures) -> bool:
+    """Whether a mode's successful requests carried at most one output token each on
+    average (`--max-tokens 1`): then streaming has nothing to show before the end."""
+    outcomes = figures.get("outcomes")
+    tokens = figures.get("output_tokens")
+    if not isinstance(outcomes, Mapping) or not isinstance(tokens, int) or tokens <= 0:
+        return False
+    successes = sum(n for k, n in outcomes.items() if k in _SUCCESS_OUTCOMES)
+    return bool(successes > 0 and tokens <= successes)
+
+
+def first_visible_verdict(stream: float, batch: float, *, one_token: bool = False) -> str:
+    """Streaming against batch in a few words, from the first-visible-output p50s (seconds):
+    ``Streaming shows the first token 7.3× sooner``, ``… 4.0× later``, or, when the ratio
+    shows as 1.0 (or with one output token and streaming not sooner), ``… no sooner than
+    batch``."""
+    if stream > 0.0 and batch > 0.0:
+        sooner, later = f"{batch / stream:.1f}", f"{stream / batch:.1f}"
+        if one_token and batch <= stream:
+            sooner = later = "1.0"
+        if sooner != "1.0" and batch > stream:
+            return f"Streaming shows the first token {sooner}× sooner"
+        if later != "1.0" and stream > batch:
+            return f"Streaming shows the first token {later}× later"
+    return "Streaming shows the first token no sooner than batch"
 
 
 def headline_sentence(summary: Mapping[str, Any]) -> str | None:
     """The comparison in words, with p50s and the ratio; None unless both modes have it.
+
+    When the ratio would show as 1.0× the sentence says they are about the same; with one
+    output token per answer (`--max-tokens 1`) it says streaming shows it no sooner than
+    batch, unless streaming really was sooner.
 
     >>> s = {"modes": {"stream": {"first_visible_s": {"p50": 0.201}},
     ...                "batch": {"first_visible_s": {"p50": 1.46}}}}
@@ -108,6 +159,21 @@ def headline_sentence(summary: Mapping[str, Any]) -> str | None:
     batch = number_at(modes.get("batch", {}).get("first_visible_s"), "p50")
     if stream is None or batch is None:
         return None
+    s_text, b_text = format_duration_short(stream), format_duration_short(batch)
+    verdict = first_visible_verdict(
+        stream, batch, one_token=one_token_answers(modes.get("stream", {}))
+    )
+    if verdict.endswith("no sooner than batch"):
+        if one_token_answers(modes.get("stream", {})):
+            return (
+                "With one output token per answer, streaming shows it no sooner than batch: "
+                f"first visible output {s_text} (streaming) vs {b_text} (batch), p50."
+            )
+        return (
+            f"Streaming shows the first token after {s_text} (p50) and batch the whole "
+            f"answer after {b_text} (p50): about the same time, so streaming shows nothing "
+            "sooner here."
+        )
     text = (
         f"Streaming shows the first token after {format_duration_short(stream)} (p50); "
         "batch shows nothing until the whole answer arrives after "
@@ -121,12 +187,16 @@ def headline_sentence(summary: Mapping[str, Any]) -> str | None:
 
 
 def notes(summary: Mapping[str, Any]) -> list[str]:
-    """The lines below the table: headline, errors, ITL basis, saturation, SLOs."""
+    """The lines below the table: headline, a stream that was not one, errors, the server
+    path and what it did, ITL basis, saturation, SLOs, cost."""
     modes = _modes(summary)
     lines: list[str] = []
     sentence = headline_sentence(summary)
     if sentence is not None:
         lines.append(sentence)
+    warning = stream_not_honored_warning(modes.get("stream", {}))
+    if warning is not None:
+        lines.append(warning)
     errors = []
     for mode in MODE_ORDER:
         tally = modes.get(mode, {}).get("errors") or {}
@@ -136,6 +206,7 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
             errors.append(f"{MODE_TITLES[mode]}: {listed}")
     if errors:
         lines.append("Errors — " + "; ".join(errors) + ".")
+    lines.extend(path_lines(summary))
     inter_chunk = [
         MODE_TITLES[m] for m in MODE_ORDER if modes.get(m, {}).get("itl_basis") == "inter_chunk"
     ]
@@ -156,6 +227,30 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
     cost = cost_line(summary.get("cost"))
     if cost is not None:
         lines.append(cost)
+    return lines
+
+
+def path_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The server path per mode and the anomalies that change the reading, one sentence
+    each (only those that occurred); [] when there is nothing to say."""
+    modes = _modes(summary)
+    paths = server_paths(summary)
+    lines: list[str] = []
+    described = {m: describe_path(paths.get(m)) for m in MODE_ORDER if m in paths}
+    shown = {m: d for m, d in described.items() if d}
+    if len(shown) == 2 and paths["stream"] == paths["batch"]:
+        lines.append(f"Server path (both modes): {shown['stream']}.")
+    elif shown:
+        parts = [f"{MODE_TITLES[m]} — {d}" for m, d in shown.items()]
+        lines.append("Server path: " + "; ".join(parts) + ".")
+    items = [
+        f"- {MODE_TITLES[mode]}: {a.kind} {a.times:,} — {a.meaning}."
+        for mode in MODE_ORDER
+        if mode in modes
+        for a in path_anomalies(modes[mode], paths.get(mode))
+    ]
+    if items:
+        lines.append("\n".join(["Anomalies that change the reading:", *items]))
     return lines
 
 
@@ -257,6 +352,16 @@ def _rate(value: Any, decimals: int) -> str:
     return f"{value:,.{decimals}f}"
 
 
+def _reconnects_cell(f: Figures) -> str:
+    n = f.get("reconnects")
+    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else DASH
+
+
+def _backoff_cell(f: Figures) -> str:
+    seconds = number_at(f, "backoff_s")
+    return DASH if seconds is None else format_duration(seconds)
+
+
 def _requests_cell(f: Figures) -> str:
     n = f.get("requests")
     return f"{n:,}" if isinstance(n, int) else DASH
@@ -265,8 +370,8 @@ def _requests_cell(f: Figures) -> str:
 def _failures_cell(f: Figures) -> str:
     """Failed requests (every outcome but success and cancelled) and their share.
 
-    The share's base is the requests that finished, i.e. not cancelled (DESIGN.md §2: a
-    cancelled request is neither success nor failure).
+    The share's base is the requests that finished, i.e. not cancelled (a cancelled
+    request is neither success nor failure).
     """
     outcomes = f.get("outcomes")
     requests = f.get("requests")

@@ -66,6 +66,7 @@ def stream_mode(**overrides: Any) -> dict[str, Any]:
         "e2e_s": lat(1.46, 1.48, 1.51),
         "first_visible_s": lat(0.2, 0.22, 0.25),
         "ttfb_s": lat(0.002, 0.003, 0.005),
+        "tail_s": lat(0.001, 0.0012, 0.0015),
         "output_tokens": 6400,
         "input_tokens": 3200,
         "partial_output_tokens": 12,
@@ -535,27 +536,31 @@ def test_terminal_table_is_plain_aligned_text() -> None:
     text = render_terminal(summary_of({"stream": stream, "batch": batch}))
     table = text.split("\n\n")[1]
     assert table == (
-        "                                                           streaming"
+        "                                                              streaming"
         "                     batch\n"
-        "------------------------------------  ------------------------------"
+        "---------------------------------------  ------------------------------"
         "  ------------------------\n"
-        "requests                                                         100"
+        "requests                                                            100"
         "                       100\n"
-        "failures                                                    0 (0.0%)"
+        "failures                                                       0 (0.0%)"
         "                  0 (0.0%)\n"
-        "first visible output p50 / p95 / p99  200.0 ms / 220.0 ms / 250.0 ms"
+        "first visible output p50 / p95 / p99     200.0 ms / 220.0 ms / 250.0 ms"
         "  1.46 s / 1.48 s / 1.50 s\n"
-        "TTFT p50 / p95 / p99                  200.0 ms / 220.0 ms / 250.0 ms"
+        "TTFT p50 / p95 / p99                     200.0 ms / 220.0 ms / 250.0 ms"
         "                         —\n"
-        "ITL p50 / p95 / p99                      20.0 ms / 21.0 ms / 24.0 ms"
+        "ITL p50 / p95 / p99                         20.0 ms / 21.0 ms / 24.0 ms"
         "                         —\n"
-        "TPOT p50                                                     20.1 ms"
+        "TPOT p50                                                        20.1 ms"
         "                         —\n"
-        "E2E p50 / p95 / p99                         1.46 s / 1.48 s / 1.51 s"
+        "E2E p50 / p95 / p99                            1.46 s / 1.48 s / 1.51 s"
         "  1.46 s / 1.48 s / 1.50 s\n"
-        "output tokens/s                                              1,280.0"
+        "TTFB p50 / p95 / p99                        2.00 ms / 3.00 ms / 5.00 ms"
+        "  1.46 s / 1.48 s / 1.50 s\n"
+        "tail (last token → end) p50 / p95 / p99     1.00 ms / 1.20 ms / 1.50 ms"
+        "                         —\n"
+        "output tokens/s                                                 1,280.0"
         "                   1,269.3\n"
-        "requests/s                                                     20.00"
+        "requests/s                                                        20.00"
         "                     19.83"
     )
     assert "|" not in text
