@@ -22,7 +22,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import gevent
@@ -35,6 +35,7 @@ from geventhttpclient.response import (
 
 from harness import __version__
 from harness.arrival import ArrivalClock, stamped_socket_factory
+from harness.encoding import BodyDecoder, UnsupportedEncoding, body_decoder
 from harness.errors import (
     ConfigError,
     ErrorClass,
@@ -53,6 +54,9 @@ _DRAIN_BYTES = 65536
 _DRAIN_S = 1.0
 #: error bodies are read up to this size, for diagnostics only
 _ERROR_BODY_BYTES = 65536
+#: an idle connection is given up this long before the server's `Keep-Alive: timeout=N`
+#: runs out (the server may close it any moment after)
+_KEEP_ALIVE_MARGIN_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,10 @@ class LLMClient:
     _headers: dict[Mode, dict[str, str]] = field(init=False)
     #: arrival time of the latest read; None when reads are timed by perf_counter (TLS)
     _arrival: ArrivalClock | None = field(init=False, default=None)
+    #: the connection the last response left open in the pool, and until when (the
+    #: server's Keep-Alive timeout) it is worth reusing
+    _pooled: Any = field(init=False, default=None)
+    _pooled_until: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         self._http = HTTPClient(
@@ -152,6 +160,9 @@ class LLMClient:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"locust-llm/{__version__}",
+            # compressed bytes are decoded (gzip, deflate) as they arrive, but the truth is
+            # the server's own pacing: ask for none
+            "Accept-Encoding": "identity",
         }
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -179,34 +190,68 @@ class LLMClient:
     def send(self, record: RequestRecord, body: bytes) -> None:
         """Send `body` and fill `record` until the response ends or fails. Never raises for a
         failed request; raises only `gevent.GreenletExit` (the run stopping), after marking the
-        record `cancelled`."""
+        record `cancelled`.
+
+        Connection lifecycle: a kept-alive connection the server has closed meanwhile (its
+        idle timeout, or a server such as llama.cpp that closes after every stream) is never
+        blamed on the server. Before writing on a reused connection, a non-blocking peek at
+        the socket itself (no yield to the event loop) tells whether the close already
+        arrived; if so a new connection is opened. If the close races the write (EOF or reset
+        with no response byte on a reused connection), the server never read the request:
+        it is written once more on a fresh connection, counted in `record.reconnects` (and
+        noted `reconnect`), and t0 is taken again, so the reconnect is never inside TTFT. A
+        failure on a fresh connection stays a failure.
+        """
         stream = record.mode is Mode.STREAM
         headers = self._headers[record.mode]
         phase = "connect"
         response: HTTPSocketPoolResponse | None = None
-        pool = self._http._connection_pool
+        sock: Any = None
         try:
             record.t0 = perf_counter()
             # Take the connection first (opening it if needed), so a connect timeout is told
             # apart from a header timeout by where it happened, and t0 excludes the connect
-            # and the pool's liveness check, which yields to the event loop (DESIGN.md §2:
-            # t0 is just before the request bytes are written).
-            sock = pool.get_socket()
+            # and the pool's liveness check, which yields to the event loop (t0 is just
+            # before the request bytes are written).
+            sock, reused = self._checkout()
             phase = "headers"
             request = self._request_bytes(headers, body, sock)
+            if reused and _peer_closed(sock, tls=self._arrival is None):
+                self._http._connection_pool.release_socket(sock)
+                phase = "connect"
+                sock, reused = self._checkout()
+                phase = "headers"
+                self._prepare(sock)
             arrival = self._arrival
             if arrival is not None:
                 arrival.reset()
             record.t0 = t0 = perf_counter()
-            response = self._exchange(sock, request)
+            try:
+                response = self._exchange(sock, request)
+            except HTTPConnectionClosed:
+                if not reused:
+                    raise
+                # EOF or reset before any response byte on a kept-alive connection: the
+                # server closed it as we wrote, and never read the request
+                record.reconnects += 1
+                record.note("reconnect")
+                phase = "connect"
+                sock, reused = self._checkout()
+                phase = "headers"
+                self._prepare(sock)
+                if arrival is not None:
+                    arrival.reset()
+                record.t0 = t0 = perf_counter()
+                response = self._exchange(sock, request)
             phase = "body"
             # the headers' read (and any body bytes that came with them) is timed like any
             # other read: by the kernel's stamp when there is one
             t_read = arrival.t if arrival is not None else 0.0
             record.t_headers = t_read if t_read > t0 else perf_counter()
             record.status = status = response.status_code
+            record.path_headers = path = path_headers(response)
             if self.server_headers is None:
-                self.server_headers = _path_headers(response)
+                self.server_headers = {k: v for k, v in path.items() if k in PATH_HEADERS}
                 self.read_clock = (
                     "kernel" if arrival is not None and arrival.stamped_reads else "recv"
                 )
@@ -216,6 +261,11 @@ class LLMClient:
                 self._read_stream(response, record)
             else:
                 self._read_batch(response, record)
+            if response.message_complete and not response.should_close():
+                # the response gave the connection back to the pool: remember it, and how
+                # long the server said it keeps idle connections
+                self._pooled = sock
+                self._pooled_until = perf_counter() + _keep_alive_s(response)
         except BaseException as exc:
             t = perf_counter()
             if response is not None:
@@ -231,11 +281,35 @@ class LLMClient:
 
     # ------------------------------------------------------------------ sending
 
-    def _request_bytes(self, headers: dict[str, str], body: bytes, sock: Any) -> bytes:
-        """The request's bytes (head and body). On failure the socket is closed."""
+    def _checkout(self) -> tuple[Any, bool]:
+        """A connection from the pool (opened if none is kept), and whether it is a
+        kept-alive one from an earlier response. One past the server's Keep-Alive timeout is
+        closed instead of reused."""
+        pool = self._http._connection_pool
+        pooled, self._pooled = self._pooled, None
+        if pooled is not None and perf_counter() >= self._pooled_until:
+            sock = pool.get_socket()
+            if sock is not pooled:  # the pool found it closed already and opened another
+                return sock, False
+            pool.release_socket(sock)
+            pooled = None
+        sock = pool.get_socket()
+        return sock, pooled is not None and sock is pooled
+
+    def _prepare(self, sock: Any) -> None:
+        """Set the socket's timeout for writing and waiting for the head. On failure the
+        socket is closed."""
         try:
             # a reused socket keeps whatever timeout its last read set: restore header_s
             sock.settimeout(self.timeouts.header_s)
+        except BaseException:
+            self._http._connection_pool.release_socket(sock)
+            raise
+
+    def _request_bytes(self, headers: dict[str, str], body: bytes, sock: Any) -> bytes:
+        """The request's bytes (head and body). On failure the socket is closed."""
+        self._prepare(sock)
+        try:
             head: str = self._http._build_request(
                 "POST", self.endpoint, body=body, headers=headers, chunked=False
             )
@@ -277,15 +351,18 @@ class LLMClient:
         return t if t > t_previous else t_previous
 
     def _read_stream(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
+        decoder = self._body_decoder(response, record)
+        if decoder is False:
+            return
         content_type = _content_type(response)
         if content_type != "text/event-stream":
             if content_type is None:
                 record.note("missing_content_type")  # catalogue NET-09: parse as SSE
             else:
-                self._read_wrong_body(response, record, content_type)
+                self._read_wrong_body(response, record, content_type, decoder)
                 return
         reader = StreamReader(self.protocol, record, self.max_event_bytes)
-        feed = reader.feed
+        feed = reader.feed if decoder is None else _decoding_feed(reader, decoder)
         deadlines = StreamDeadlines.of(record, self.timeouts)
         sock = response._sock
         body = response._body_buffer
@@ -325,9 +402,15 @@ class LLMClient:
         except _DeadlinePassed as passed:
             reader.fail(passed.error_class, perf_counter())
             settled = True
+        except _BadCompressedData:
+            record.note("bad_compressed_data")
+            reader.fail(ErrorClass.MALFORMED_EVENT, t)
+            settled = True
         finally:
             if watchdog is not None:
                 watchdog.stop()
+        if not settled and decoder is not None:
+            settled = _flush_decoder(reader, decoder, t)
         if not settled:
             reader.end(t)
         if reader.done and not response.message_complete:
@@ -336,16 +419,39 @@ class LLMClient:
             _abandon(response)
 
     def _read_batch(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
+        decoder = self._body_decoder(response, record)
+        if decoder is False:
+            return
         content_type = _content_type(response)
         data = self._read_all(response, record, limit=None)
         if data is None:
             return
         t = record.t_end if record.t_end is not None else perf_counter()
         record.t_end = None
+        if decoder is not None:
+            try:
+                data = decoder.decode(data) + decoder.flush()
+            except ValueError:
+                record.note("bad_compressed_data")
+                record.fail(ErrorClass.MALFORMED_EVENT, t)
+                return
         if content_type not in (None, "application/json"):
             record.fail(ErrorClass.BAD_CONTENT_TYPE, t)
             return
         self.protocol.read_body(data, record, t)
+
+    def _body_decoder(
+        self, response: HTTPSocketPoolResponse, record: RequestRecord
+    ) -> BodyDecoder | Literal[False] | None:
+        """The decoder of the body's Content-Encoding (None: identity). False when the
+        encoding cannot be decoded: the record has failed (`unsupported_encoding`) and the
+        connection is closed; its bytes never reach a parser."""
+        try:
+            return body_decoder(_header(response, "content-encoding"))
+        except UnsupportedEncoding:
+            record.fail(ErrorClass.UNSUPPORTED_ENCODING, perf_counter())
+            _abandon(response)
+            return False
 
     def _read_error(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
         status = response.status_code
@@ -359,17 +465,34 @@ class LLMClient:
         record.fail(error_class_for_status(status), perf_counter())
 
     def _read_wrong_body(
-        self, response: HTTPSocketPoolResponse, record: RequestRecord, content_type: str
+        self,
+        response: HTTPSocketPoolResponse,
+        record: RequestRecord,
+        content_type: str,
+        decoder: BodyDecoder | None,
     ) -> None:
-        data = self._read_all(response, record, limit=_ERROR_BODY_BYTES)
-        t = perf_counter()
-        if (
-            data is not None
-            and content_type == "application/json"
-            and self.protocol.is_error_body(data)
-        ):
-            record.fail(ErrorClass.ERROR_IN_BODY, t)  # catalogue NET-09
-            return
+        """A stream request answered with another type. A whole JSON completion means the
+        server ignored `stream: true`: a success (E2E set, no TTFT), noted
+        `stream_not_honored`."""
+        json_body = content_type == "application/json"
+        data = self._read_all(response, record, limit=None if json_body else _ERROR_BODY_BYTES)
+        t = record.t_end if record.t_end is not None else perf_counter()
+        if data is not None and json_body:
+            record.t_end = None
+            if decoder is not None:
+                try:
+                    data = decoder.decode(data) + decoder.flush()
+                except ValueError:
+                    record.note("bad_compressed_data")
+                    record.fail(ErrorClass.MALFORMED_EVENT, t)
+                    return
+            if self.protocol.is_error_body(data):
+                record.fail(ErrorClass.ERROR_IN_BODY, t)  # catalogue NET-09
+                return
+            if self.protocol.is_completion_body(data):
+                record.note("stream_not_honored")
+                self.protocol.read_body(data, record, t)
+                return
         if record.outcome is None:
             record.fail(ErrorClass.BAD_CONTENT_TYPE, t)
 
@@ -520,24 +643,103 @@ def _drain(response: HTTPSocketPoolResponse, reader: StreamReader) -> None:
 #: response headers that tell whether a proxy sits in front of the server, and whether it
 #: buffers streams (nginx `X-Accel-Buffering`)
 PATH_HEADERS = ("server", "via", "x-accel-buffering")
+#: what else a response says about the path: compression, a gateway's version
+_MORE_PATH_HEADERS = ("content-encoding", "x-litellm-version")
+#: header-name prefixes by which a gateway is recognised
+GATEWAY_HEADER_PREFIXES = (("x-litellm-", "litellm"),)
 
 
-def _path_headers(response: HTTPSocketPoolResponse) -> dict[str, str]:
+def path_headers(response: HTTPSocketPoolResponse) -> dict[str, str]:
+    """What this response says about the path to the server: Server, Via,
+    X-Accel-Buffering, Content-Encoding, and `gateway` when a known gateway's own headers
+    are present (LiteLLM adds `x-litellm-*`). Values are cut to 100 characters."""
     found: dict[str, str] = {}
-    for name in PATH_HEADERS:
-        value: Any = response.get(name)
+    for name in (*PATH_HEADERS, *_MORE_PATH_HEADERS):
+        value = _header(response, name)
         if value:
-            found[name] = str(value[0] if isinstance(value, list) else value)[:100]
+            found[name] = value[:100]
+    for name, _ in response.items():
+        lowered = str(name).lower()
+        for prefix, gateway in GATEWAY_HEADER_PREFIXES:
+            if lowered.startswith(prefix):
+                found["gateway"] = gateway
+                return found
     return found
 
 
-def _content_type(response: HTTPSocketPoolResponse) -> str | None:
-    value: Any = response.get("content-type")
+def _header(response: HTTPSocketPoolResponse, name: str) -> str | None:
+    value: Any = response.get(name)
     if not value:
         return None
-    if isinstance(value, list):
-        value = value[0]
-    return str(value).split(";", 1)[0].strip().lower()
+    return str(value[0] if isinstance(value, list) else value)
+
+
+def _keep_alive_s(response: HTTPSocketPoolResponse) -> float:
+    """How long the server keeps an idle connection, from `Keep-Alive: timeout=N`, less a
+    margin; infinity when it does not say."""
+    value = _header(response, "keep-alive")
+    if value:
+        for param in value.split(","):
+            key, _, number = param.partition("=")
+            if key.strip().lower() == "timeout":
+                try:
+                    return max(float(number.strip()) - _KEEP_ALIVE_MARGIN_S, 0.0)
+                except ValueError:
+                    break
+    return float("inf")
+
+
+def _peer_closed(sock: Any, *, tls: bool) -> bool:
+    """Whether the server has closed this idle connection, by a non-blocking peek at the
+    socket itself (it never yields to the event loop). An EOF or a reset is a close; over
+    plain TCP so are unsolicited bytes (say a 408 sent before closing). Over TLS bytes can be
+    a session ticket, so only EOF and errors count."""
+    raw = getattr(sock, "_sock", None)
+    if raw is None:
+        return False
+    try:
+        data = raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    return not data or not tls
+
+
+class _BadCompressedData(Exception):
+    pass
+
+
+def _decoding_feed(reader: StreamReader, decoder: BodyDecoder) -> Any:
+    """`reader.feed`, behind a decompressor: each read's decoded bytes keep its time."""
+    feed = reader.feed
+
+    def decoding_feed(data: bytes, t: float) -> bool:
+        try:
+            plain = decoder.decode(data)
+        except ValueError as exc:
+            raise _BadCompressedData from exc
+        return feed(plain, t) if plain else False
+
+    return decoding_feed
+
+
+def _flush_decoder(reader: StreamReader, decoder: BodyDecoder, t: float) -> bool:
+    """Feed what the decompressor still holds at the body's end; True when settled."""
+    try:
+        rest = decoder.flush()
+    except ValueError:
+        reader.record.note("bad_compressed_data")
+        reader.fail(ErrorClass.MALFORMED_EVENT, t)
+        return True
+    return reader.feed(rest, t) if rest else False
+
+
+def _content_type(response: HTTPSocketPoolResponse) -> str | None:
+    value = _header(response, "content-type")
+    if value is None:
+        return None
+    return value.split(";", 1)[0].strip().lower()
 
 
 def _abandon(response: HTTPSocketPoolResponse) -> None:

@@ -195,8 +195,13 @@ class RequestRecord:
 
     @property
     def first_visible_s(self) -> float | None:
-        """What a person waits for before seeing anything: TTFT (stream) or E2E (batch)."""
-        return self.ttft_s if self.mode is Mode.STREAM else self.e2e_s
+        """What a person waits for before seeing anything: TTFT (stream) or E2E (batch, and
+        a stream the server answered with one whole body: `stream_not_honored`)."""
+        if self.mode is Mode.STREAM and (
+            self.anomalies is None or "stream_not_honored" not in self.anomalies
+        ):
+            return self.ttft_s
+        return self.e2e_s
 
     def inter_chunk_gaps(self) -> Iterator[float]:
         """Gaps between consecutive token-bearing events (inter-chunk latency)."""

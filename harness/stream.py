@@ -81,8 +81,16 @@ class StreamReader:
         """The body ended cleanly at `t` without `[DONE]` (close-delimited or chunked end)."""
         if self._json_body is not None:
             # a JSON document where SSE was expected: an error body, else the wrong type
-            is_error = self._protocol.is_error_body(bytes(self._json_body))
-            self.fail(ErrorClass.ERROR_IN_BODY if is_error else ErrorClass.BAD_CONTENT_TYPE, t)
+            body = bytes(self._json_body)
+            if self._protocol.is_error_body(body):
+                self.fail(ErrorClass.ERROR_IN_BODY, t)
+            elif self._protocol.is_completion_body(body):
+                # the server ignored `stream: true` and sent one whole completion
+                self.record.note("stream_not_honored")
+                self._protocol.read_body(body, self.record, t)
+                self._settle()
+            else:
+                self.fail(ErrorClass.BAD_CONTENT_TYPE, t)
             return
         decoder = self._decoder
         decoder.close()

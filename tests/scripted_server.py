@@ -19,13 +19,16 @@ with the mock's `RequestParser`; neither shares code with the harness parser und
 from __future__ import annotations
 
 import contextlib
+import gzip
 import itertools
 import json
 import re
 import socket
+import struct
 import sys
 import threading
 import time
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -160,6 +163,23 @@ _BATCH_OK = json.dumps(
 _HTML = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 _JSON = "application/json"
 
+
+def _gzip_steps(per_event_flush: bool) -> tuple[tuple[int, Step], ...]:
+    """S0 through a compressing proxy: gzip with a flush after every event (each event
+    still arrives on time), or without (everything comes out at the end, in one block)."""
+    gz = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    events = [(100, R()), (300, T("Hello")), (350, T(" world")), (400, F("stop") + U(10, 2) + D)]
+    if not per_event_flush:
+        body = b"".join(gz.compress(e) for _, e in events) + gz.flush()
+        return ((400, chunk(body) + LAST_CHUNK),)
+    steps: list[tuple[int, Step]] = []
+    for i, (ms, event) in enumerate(events):
+        last = i == len(events) - 1
+        data = gz.compress(event) + gz.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+        steps.append((ms, chunk(data) + (LAST_CHUNK if last else b"")))
+    return tuple(steps)
+
+
 SCRIPTS: dict[str, Script] = {
     "s0": Script("200 OK", (SSE, CHUNKED), S0_STEPS),
     "s0_bytewise": Script("200 OK", (SSE, CHUNKED), S0_STEPS, bytewise=True),
@@ -228,6 +248,49 @@ SCRIPTS: dict[str, Script] = {
         (SSE, CHUNKED),
         ((20, chunk(R() + T("Hi") + F("stop") + U(1, 1) + D) + LAST_CHUNK), (50, CLOSE)),
     ),
+    # llama.cpp: closes the connection right after every streamed response, while its head
+    # says keep-alive (the FIN comes ~1 ms after the 0-chunk)
+    "close_after_stream": Script(
+        "200 OK",
+        (SSE, CHUNKED, ("Connection", "keep-alive"), ("Keep-Alive", "timeout=5")),
+        ((20, chunk(R() + T("Hi") + F("stop") + U(1, 1) + D) + LAST_CHUNK), (21, CLOSE)),
+    ),
+    # a server that keeps the idle connection but says it will close it after 1 s
+    "keep_alive_1s": Script(
+        "200 OK",
+        (SSE, CHUNKED, ("Keep-Alive", "timeout=1")),
+        ((20, chunk(R() + T("Hi") + F("stop") + U(1, 1) + D) + LAST_CHUNK),),
+    ),
+    # a response that says Connection: close (the server keeps the socket open: only the
+    # client can end it)
+    "says_close": Script(
+        "200 OK",
+        (SSE, CHUNKED, CONN_CLOSE),
+        ((20, chunk(R() + T("Hi") + F("stop") + U(1, 1) + D) + LAST_CHUNK),),
+    ),
+    # the close racing the next write: the first request on a connection is answered with
+    # keep-alive; a second one on the same connection is met by a close (FIN, or RST) with no
+    # response byte, as when the server's idle close crosses the client's write. See
+    # _DROPS_SECOND.
+    "close_on_next": Script(
+        "200 OK",
+        (SSE, CHUNKED),
+        ((20, chunk(R() + T("Hi") + F("stop") + U(1, 1) + D) + LAST_CHUNK),),
+    ),
+    "reset_on_next": Script(
+        "200 OK",
+        (SSE, CHUNKED),
+        ((20, chunk(R() + T("Hi") + F("stop") + U(1, 1) + D) + LAST_CHUNK),),
+    ),
+    # a proxy that compresses whatever it is asked: gzip flushed per event, or not at all
+    # until the end; and an encoding the client cannot decode
+    "gzip_flushed": Script(
+        "200 OK", (SSE, CHUNKED, ("Content-Encoding", "gzip")), _gzip_steps(True)
+    ),
+    "gzip_unflushed": Script(
+        "200 OK", (SSE, CHUNKED, ("Content-Encoding", "gzip")), _gzip_steps(False)
+    ),
+    "brotli": Script("200 OK", (SSE, CHUNKED, ("Content-Encoding", "br")), S0_STEPS),
     # NET-07, NET-08, NET-16, NET-19: statuses (and "early_413": see _answered_early)
     "s429": fixed(
         "429 Too Many Requests", _JSON, _err("slow down", 429), extra=(("Retry-After", "7"),)
@@ -276,6 +339,11 @@ SCRIPTS: dict[str, Script] = {
     "batch_ok": fixed("200 OK", _JSON, _BATCH_OK, at_ms=300),
     "batch_slow": fixed("200 OK", _JSON, _BATCH_OK, at_ms=600),
     "batch_empty": fixed("200 OK", _JSON, b'{"choices":[]}', at_ms=50),
+    # a server that ignores stream: true and answers with one JSON completion
+    "json_completion": fixed("200 OK", _JSON, _BATCH_OK, at_ms=300),
+    "batch_gzip": fixed(
+        "200 OK", _JSON, gzip.compress(_BATCH_OK), at_ms=300, extra=(("Content-Encoding", "gzip"),)
+    ),
     "batch_error": fixed("200 OK", _JSON, _err("upstream failed", 500), at_ms=50),
     "batch_truncated": Script(
         "200 OK",
@@ -283,6 +351,10 @@ SCRIPTS: dict[str, Script] = {
         ((50, _BATCH_OK[:40]), (100, CLOSE)),
     ),
 }
+
+#: cases whose second request on one connection is met by a close with no response byte
+#: (FIN, or RST), counted in /counts "dropped"
+_DROPS_SECOND = {"close_on_next": CLOSE, "reset_on_next": RESET}
 
 # -- the server ------------------------------------------------------------------------------
 
@@ -299,6 +371,7 @@ class ScriptedServer:
         self._requests: Counter[str] = Counter()
         self._connections: defaultdict[str, list[int]] = defaultdict(list)
         self._ended: list[int] = []
+        self._dropped: Counter[str] = Counter()
         self._serial = itertools.count(1)
 
     @property
@@ -319,11 +392,13 @@ class ScriptedServer:
                 "requests": dict(self._requests),
                 "connections": dict(self._connections),
                 "ended": list(self._ended),
+                "dropped": dict(self._dropped),
             }
         return json.dumps(doc).encode()
 
     def _serve(self, conn: socket.socket, serial: int) -> None:
         parser = RequestParser()
+        served: Counter[str] = Counter()
         try:
             if self._answered_early(conn, serial):
                 return
@@ -337,6 +412,16 @@ class ScriptedServer:
                 if match is None or script is None or request.method != "POST":
                     conn.sendall(_head("404 Not Found", 0, close=True))
                     return
+                drop = _DROPS_SECOND.get(match[1])
+                if drop is not None and served[match[1]]:
+                    with self._lock:
+                        self._dropped[match[1]] += 1
+                    if drop is RESET:
+                        conn.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                    return
+                served[match[1]] += 1
                 with self._lock:
                     self._requests[match[1]] += 1
                     self._connections[match[1]].append(serial)

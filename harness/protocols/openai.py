@@ -255,6 +255,15 @@ class OpenAIProtocol:
             return False
         return type(doc) is dict and doc.get("error") is not None
 
+    def is_completion_body(self, body: bytes) -> bool:
+        """Whether `body` is a whole (`stream: false`) completion document: a JSON object
+        with a `choices` list. A server that ignores `stream: true` answers with one."""
+        try:
+            doc = _decode_json(body.decode("utf-8", errors="replace"))
+        except ValueError:
+            return False
+        return type(doc) is dict and type(doc.get("choices")) is list
+
 
 def finish_outcome(record: RequestRecord) -> Outcome:
     """The outcome a finished request earns from its finish_reason (catalogue OAI-07)."""
@@ -313,9 +322,7 @@ def _read_timings(timings: Any, record: RequestRecord) -> None:
     """Keep a server's own per-request timings (llama.cpp), numbers only."""
     if type(timings) is dict:
         record.server_timings = {
-            str(k): float(v)
-            for k, v in timings.items()
-            if type(v) in (int, float)
+            str(k): float(v) for k, v in timings.items() if type(v) in (int, float)
         }
 
 

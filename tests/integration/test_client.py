@@ -8,17 +8,8 @@ catalogue's CI tolerance of ±15 ms. `send()` must never raise for a failed requ
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import gevent
 import pytest
@@ -26,92 +17,13 @@ import pytest
 from harness.client import LLMClient, Target, Timeouts
 from harness.errors import ErrorClass, Mode, Outcome
 from harness.record import RequestRecord
-
-REPO = Path(__file__).resolve().parents[2]
-TOL = 0.015  # catalogue §0: ±15 ms on CI
-FAST = Timeouts(connect_s=1.0, header_s=2.0, ttft_s=2.0, stall_s=2.0, total_s=3.0)
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-
-    def base(self, case: str) -> str:
-        return f"{self.url}/case/{case}/v1"
-
-    def counts(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/counts", timeout=5) as reply:
-            doc: dict[str, Any] = json.load(reply)
-        return doc
-
-    def requests(self, case: str) -> int:
-        return int(self.counts()["requests"].get(case, 0))
-
-    def connections(self, case: str) -> list[int]:
-        return list(self.counts()["connections"].get(case, []))
-
-    def wait_ended(self, serial: int, within_s: float = 2.0) -> bool:
-        """Whether the server saw connection `serial` end within `within_s`."""
-        deadline = time.monotonic() + within_s
-        while serial not in self.counts()["ended"]:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
-        return True
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.scripted_server"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    try:
-        line = proc.stdout.readline()
-        match = re.fullmatch(r"scripted listening on (http://127\.0\.0\.1:\d+)\n", line)
-        assert match is not None, f"unexpected first line {line!r}"
-        yield Server(match[1])
-    finally:
-        proc.kill()
-        proc.wait(timeout=5)
-        proc.stdout.close()
-
-
-MakeClient = Callable[..., LLMClient]
-
-
-@pytest.fixture
-def make_client(server: Server) -> Iterator[MakeClient]:
-    clients: list[LLMClient] = []
-
-    def make(case: str, timeouts: Timeouts = FAST, *, base_url: str | None = None) -> LLMClient:
-        url = base_url if base_url is not None else server.base(case)
-        client = LLMClient(target=Target.parse(url), timeouts=timeouts, keep_text=True)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-def send(client: LLMClient, mode: Mode) -> RequestRecord:
-    """One request; no exception may escape, and the error class matches the outcome."""
-    record = client.new_record(mode, "m")
-    body = client.protocol.build_body(model="m", prompt="hi", stream=mode is Mode.STREAM)
-    try:
-        client.send(record, body)
-    except Exception as exc:  # noqa: BLE001 - the point: nothing escapes send()
-        pytest.fail(f"send() raised {exc!r}")
-    if record.outcome is Outcome.FAILED:
-        assert isinstance(record.error_class, ErrorClass)
-    else:
-        assert record.error_class is None, record.error_class
-    assert record.outcome is not None
-    return record
+from tests.integration.scripted import (
+    FAST,
+    MakeClient,
+    Server,
+    near,
+    send,
+)
 
 
 def run(
@@ -126,10 +38,6 @@ def run(
     record = send(make_client(case, timeouts), mode)
     assert server.requests(case) == before + 1
     return record
-
-
-def near(value: float | None, expected: float) -> bool:
-    return value is not None and abs(value - expected) <= TOL
 
 
 def assert_failed(record: RequestRecord, error_class: ErrorClass, status: int | None) -> None:
