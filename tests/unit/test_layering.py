@@ -13,6 +13,7 @@ PURE_MODULES = [
     "harness.protocols.openai",
     "harness.record",
     "harness.stream",
+    "harness.encoding",
     "harness.stats",
     "harness.scenario",
     "harness.report.summary",
