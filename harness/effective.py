@@ -8,6 +8,11 @@ the Locust child process needs. The child re-reads the scenario through `--llm-s
 applies the same precedence to the `--llm-…` options (harness.options), so this module passes
 on only the values that came from flags, plus Locust's own load options.
 
+The `--llm-…` options themselves are defined once, on Locust's parser (harness.options,
+harness.users, the exporters); `locust-llm` reads that definition (`LlmOption`, listed by
+harness.cli) so every one of them is a `run` flag under the same name and a known
+`LOCUST_LLM_…` variable, with no second list to keep up to date.
+
 Pure: standard library, PyYAML and harness.scenario only.
 """
 
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,8 @@ from harness.slo import describe, with_default_failure_gate
 from harness.strict_yaml import suggest
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
-#: `LOCUST_LLM_…` variables this command knows (the options of harness.options and users.py)
+#: `LOCUST_LLM_…` variables this module resolves itself; every other option's variable comes
+#: from the option definitions passed to `plan_run` (`LlmOption.env_var`)
 KNOWN_LLM_VARIABLES = (
     "LOCUST_LLM_SCENARIO",
     "LOCUST_LLM_MODEL",
@@ -46,12 +52,77 @@ KNOWN_LLM_VARIABLES = (
     "LOCUST_LLM_API_KEY_FILE",
     *(f"LOCUST_LLM_{name.upper()}_TIMEOUT" for name in TIMEOUT_NAMES),
     "LOCUST_LLM_OUT",
-    "LOCUST_LLM_RETRIES",
-    "LOCUST_LLM_RETRY_MAX_BACKOFF",
-    "LOCUST_LLM_NO_PREFLIGHT",
 )
+#: `LOCUST_LLM_…` variables of the project's scripts and tests, not of a run (never warned about):
+#: the image tag of scripts/ and compose, the real servers' cache folder, the web UI screenshot
+PROJECT_VARIABLES = ("LOCUST_LLM_IMAGE", "LOCUST_LLM_CACHE", "LOCUST_LLM_SCREENSHOT")
+#: `--llm-…` options this module resolves itself (shown under their scenario keys), by dest;
+#: `llm_scenario` and `llm_out` are `locust-llm`'s own (the positional file, `--out`)
+RESOLVED_HERE = frozenset(
+    {
+        "llm_scenario",
+        "llm_model",
+        "llm_max_tokens",
+        "llm_temperature",
+        "llm_endpoint",
+        "llm_mix",
+        "llm_api_key_env",
+        "llm_api_key_file",
+        "llm_out",
+        *(f"llm_{name}_timeout" for name in TIMEOUT_NAMES),
+    }
+)
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LOCUST_TIMESPAN = re.compile(r"(\d+h)?(\d+m)?(\d+s)?")
+
+
+@dataclass(frozen=True, slots=True)
+class LlmOption:
+    """One `--llm-…` option as Locust's parser defines it (harness.cli reads the definition).
+
+    `kind` is "flag" (no value: given or not), "int", "float" or "str"; `default` is how
+    Locust's parser shows the default ("" when none).
+    """
+
+    flag: str
+    dest: str
+    env_var: str | None
+    kind: str
+    default: str
+    choices: tuple[str, ...] | None
+    help: str
+
+    def check(self, value: str, where: str) -> str:
+        """`value` as the child will parse it, or `ConfigError` naming `where` (one line)."""
+        text = value.strip()
+        if self.kind == "flag":
+            if text.lower() not in _TRUE + _FALSE:
+                raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            return "true" if text.lower() in _TRUE else "false"
+        if self.kind == "int":
+            try:
+                int(text)
+            except ValueError:
+                raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+        if self.kind == "float":
+            try:
+                float(text)
+            except ValueError:
+                raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if self.choices is not None and text not in self.choices:
+            listed = ", ".join(self.choices)
+            raise ConfigError(
+                f"{where}: expected one of {listed}, got {value!r}{suggest(text, self.choices)}"
+            )
+        return text
+
+
+def known_variables(llm_options: Sequence[LlmOption] = ()) -> tuple[str, ...]:
+    """Every `LOCUST_LLM_…` variable a run reads: this module's and the options' own."""
+    names = dict.fromkeys(KNOWN_LLM_VARIABLES + PROJECT_VARIABLES)
+    names.update(dict.fromkeys(o.env_var for o in llm_options if o.env_var))
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +198,20 @@ def plan_run(
     default_users: int = 32,
     default_run_time: str = "60s",
     host_required: bool = True,
+    llm_options: Sequence[LlmOption] = (),
 ) -> RunPlan:
     """Resolve `locust-llm run`'s settings; `ConfigError` (one line) for a bad value.
 
     `args` carries the flags (None where not given): host, users, spawn_rate, run_time,
-    mode, model, max_tokens, out.
+    mode, model, max_tokens, out, and each `--llm-…` option by its dest (`llm_retries`).
+    `llm_options` are the `--llm-…` options Locust's parser defines: the ones this module
+    does not resolve itself are checked, shown and passed on as they are.
     """
     r = _Resolver(environ, scenario)
     s = scenario
     llm_args: list[str] = []
     warnings = list(s.warnings) if s else []
-    warnings += _unknown_variables(environ)
+    warnings += _unknown_variables(environ, known_variables(llm_options))
 
     # target
     host, source = r.pick(
@@ -157,20 +231,37 @@ def plan_run(
             raise ConfigError(f"run: {problem}")
         warnings.append(problem)
     r.add("target.base_url", host or "—", source)
+    endpoint_flag = getattr(args, "llm_endpoint", None)
+    if endpoint_flag is not None:
+        endpoint_flag = _env_choice(("chat", "completions"))("--llm-endpoint", endpoint_flag)
+        llm_args += ["--llm-endpoint", endpoint_flag]
     endpoint, source = r.pick(
         "target.endpoint",
-        flag=None,
+        flag=("--llm-endpoint", endpoint_flag),
         env="LOCUST_LLM_ENDPOINT",
         parse_env=_env_choice(("chat", "completions")),
         file_value=s.endpoint if s else None,
         default="chat",
     )
     r.add("target.endpoint", str(endpoint), source)
-    r.add("target.api_key", *_api_key(environ, s))
-    model_flag = getattr(args, "model", None) or None
+    key_flags = [
+        (flag, str(value).strip())
+        for flag, value in (
+            ("--llm-api-key-file", getattr(args, "llm_api_key_file", None)),
+            ("--llm-api-key-env", getattr(args, "llm_api_key_env", None)),
+        )
+        if value is not None and str(value).strip()
+    ]
+    r.add("target.api_key", *_api_key(environ, s, dict(key_flags)))
+    if len(key_flags) == 2:
+        warnings.append("--llm-api-key-env is not used: --llm-api-key-file gives the key")
+    for flag, value in key_flags:
+        llm_args += [flag, value]
+    model_name, model_flag = _one_flag(args, ("--model", "model"), ("--llm-model", "llm_model"))
+    model_flag = str(model_flag).strip() if model_flag is not None else None
     models, source = r.pick(
         "target.models",
-        flag=("--model", (model_flag,) if model_flag else None),
+        flag=(model_name, (model_flag,) if model_flag else None),
         env="LOCUST_LLM_MODEL",
         parse_env=lambda _n, v: (v.strip(),) if v.strip() else None,
         file_value=(s.models or None) if s else None,
@@ -186,20 +277,30 @@ def plan_run(
     )
 
     # request
+    max_tokens_name, max_tokens_flag = _one_flag(
+        args, ("--max-tokens", "max_tokens"), ("--llm-max-tokens", "llm_max_tokens")
+    )
+    if isinstance(max_tokens_flag, str):
+        max_tokens_flag = _env_int(max_tokens_name, max_tokens_flag)
     max_tokens, source = r.pick(
         "request.max_tokens",
-        flag=("--max-tokens", getattr(args, "max_tokens", None)),
+        flag=(max_tokens_name, max_tokens_flag),
         env="LOCUST_LLM_MAX_TOKENS",
         parse_env=_env_int,
         file_value=s.max_tokens if s else None,
         default=128,
     )
-    if source == "--max-tokens":
+    if source == max_tokens_name:
         llm_args += ["--llm-max-tokens", str(max_tokens)]
     r.add("request.max_tokens", str(max_tokens), source)
+    temperature_text = str(getattr(args, "llm_temperature", None) or "").strip()
+    temperature_flag = None
+    if temperature_text:
+        temperature_flag = _env_temperature("--llm-temperature", temperature_text)
+        llm_args += ["--llm-temperature", f"{temperature_flag:g}"]
     temperature, source = r.pick(
         "request.temperature",
-        flag=None,
+        flag=("--llm-temperature", temperature_flag),
         env="LOCUST_LLM_TEMPERATURE" if environ.get("LOCUST_LLM_TEMPERATURE") else None,
         parse_env=_env_temperature,
         file_value=s.temperature if s else None,
@@ -227,21 +328,23 @@ def plan_run(
         r.add("prompts", "the built-in everyday prompts (6)", "default")
 
     # mix
-    mode = getattr(args, "mode", None)
     mode_mix = {
         "stream": "stream=1,batch=0",
         "batch": "stream=0,batch=1",
         "both": "stream=1,batch=1",
     }
+    mix_name, mix_flag = _one_flag(args, ("--mode", "mode"), ("--llm-mix", "llm_mix"))
+    if mix_flag is not None:
+        mix_flag = mode_mix[mix_flag] if mix_name == "--mode" else _env_mix(mix_name, mix_flag)
     mix, source = r.pick(
         "mix",
-        flag=("--mode", mode_mix[mode] if mode else None),
+        flag=(mix_name, mix_flag),
         env="LOCUST_LLM_MIX",
         parse_env=_env_mix,
         file_value=format_mix(s.mix) if s and s.mix else None,
         default="stream=1,batch=1",
     )
-    if source == "--mode":
+    if source == mix_name:
         llm_args += ["--llm-mix", mix]
     r.add("mix", mix, source)
 
@@ -280,9 +383,14 @@ def plan_run(
     # timeouts
     for name in TIMEOUT_NAMES:
         variable = f"LOCUST_LLM_{name.upper()}_TIMEOUT"
+        option = f"--llm-{name}-timeout"
+        given = getattr(args, f"llm_{name}_timeout", None)
+        if given is not None:
+            given = _env_duration(option, given)
+            llm_args += [option, str(getattr(args, f"llm_{name}_timeout")).strip()]
         seconds, source = r.pick(
             f"timeouts.{name}",
-            flag=None,
+            flag=(option, given),
             env=variable,
             parse_env=_env_duration,
             file_value=s.timeouts.get(name) if s else None,
@@ -301,14 +409,42 @@ def plan_run(
                 "per million tokens",
                 r.file_origin("pricing"),
             )
-    out = getattr(args, "out", None)
-    r.add("out", out or "llm-report", "--out" if out else "default")
+    out_name, out_flag = _one_flag(args, ("--out", "out"), ("--llm-out", "llm_out"))
+    out, source = r.pick(
+        "out",
+        flag=(out_name, str(out_flag).strip() or None if out_flag is not None else None),
+        env="LOCUST_LLM_OUT" if environ.get("LOCUST_LLM_OUT", "").strip() else None,
+        parse_env=lambda _n, v: v.strip(),
+        file_value=None,
+        default="llm-report",
+    )
+    r.add("out", out, source)
+
+    # every other --llm-… option: checked here (one line), applied by the child
+    for spec in llm_options:
+        if spec.dest in RESOLVED_HERE:
+            continue
+        given = getattr(args, spec.dest, None)
+        if given is not None:
+            if spec.kind == "flag":
+                if given:
+                    llm_args.append(spec.flag)
+                r.add(spec.flag, "true" if given else "false", spec.flag)
+            else:
+                checked = spec.check(str(given), spec.flag)
+                llm_args += [spec.flag, checked]
+                r.add(spec.flag, checked or '""', spec.flag)
+        elif spec.env_var and spec.env_var in environ:
+            checked = spec.check(environ[spec.env_var], spec.env_var)
+            r.add(spec.flag, checked or '""', f"env {spec.env_var}")
+        elif spec.default not in ("", "false"):
+            r.add(spec.flag, spec.default, "default")
     return RunPlan(
         host=host or "",
         users=int(users),
         spawn_rate=float(spawn_rate),
         run_time_s=run_time_s,
-        out_dir=out or "llm-report",
+        out_dir=out,
         scenario_path=s.path if s else None,
         llm_args=tuple(llm_args),
         settings=tuple(r.settings),
@@ -336,29 +472,52 @@ def _first_origin(scenario: Scenario | None, keys: tuple[str, ...]) -> str:
     return next((k for k in keys if k in scenario.origins), keys[0])
 
 
-def _api_key(environ: Mapping[str, str], s: Scenario | None) -> tuple[str, str]:
-    """How the API key is shown and its source; never the key itself (catalogue SEC-04)."""
-    file_var = environ.get("LOCUST_LLM_API_KEY_FILE", "").strip()
+def _one_flag(args: Any, *names: tuple[str, str]) -> tuple[str, Any]:
+    """The one of several flags with the same meaning that was given: (flag, value).
+
+    (the first flag, None) when none was; `ConfigError` when two were, with different values.
+    """
+    given = [(flag, getattr(args, dest, None)) for flag, dest in names]
+    given = [(flag, value) for flag, value in given if value is not None]
+    if len({str(value) for _, value in given}) > 1:
+        raise ConfigError(f"give {given[0][0]} or {given[1][0]}, not both")
+    return given[0] if given else (names[0][0], None)
+
+
+def _api_key(
+    environ: Mapping[str, str], s: Scenario | None, flags: Mapping[str, str]
+) -> tuple[str, str]:
+    """How the API key is shown and its source; never the key itself (catalogue SEC-04).
+
+    `flags`: `--llm-api-key-file` / `--llm-api-key-env` as given on the command line; a
+    file wins over a variable name, as in the child (harness.options).
+    """
+    file_var, source = flags.get("--llm-api-key-file", ""), "--llm-api-key-file"
+    if not file_var:
+        file_var = environ.get("LOCUST_LLM_API_KEY_FILE", "").strip()
+        source = "env LOCUST_LLM_API_KEY_FILE"
+    name = source.removeprefix("env ")
     if file_var:
         try:
             raw = Path(file_var).read_bytes()[:65537].decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ConfigError(
-                f"LOCUST_LLM_API_KEY_FILE: cannot read {file_var} ({reason})"
-            ) from None
-        key, _ = check_api_key(raw, f"LOCUST_LLM_API_KEY_FILE {Path(file_var).name}")
+            raise ConfigError(f"{name}: cannot read {file_var} ({reason})") from None
+        key, _ = check_api_key(raw, f"{name} {Path(file_var).name}")
         if key is None:
-            raise ConfigError(f"LOCUST_LLM_API_KEY_FILE: {file_var} is empty")
-        return f"Secret('***') from file {file_var}", "env LOCUST_LLM_API_KEY_FILE"
-    name_var = environ.get("LOCUST_LLM_API_KEY_ENV", "").strip()
+            raise ConfigError(f"{name}: {file_var} is empty")
+        return f"Secret('***') from file {file_var}", source
+    name_var, source = flags.get("--llm-api-key-env", ""), "--llm-api-key-env"
+    if not name_var:
+        name_var = environ.get("LOCUST_LLM_API_KEY_ENV", "").strip()
+        source = "env LOCUST_LLM_API_KEY_ENV"
     if name_var:
         if not _ENV_NAME.fullmatch(name_var):
             raise ConfigError(
-                "LOCUST_LLM_API_KEY_ENV: expected the name of an environment variable, "
+                f"{source.removeprefix('env ')}: expected the name of an environment variable, "
                 "such as OPENAI_API_KEY (the value is not shown)"
             )
-        return _key_from_env(environ, name_var), "env LOCUST_LLM_API_KEY_ENV"
+        return _key_from_env(environ, name_var), source
     if s is not None and s.api_key is not None:
         if s.api_key_file:
             return f"Secret('***') from file {s.api_key_file}", s.origins["target.api_key_file"]
@@ -374,11 +533,11 @@ def _key_from_env(environ: Mapping[str, str], name: str) -> str:
     return f"Secret('***') from ${name}" if key else f"(none: ${name} is empty)"
 
 
-def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+def _unknown_variables(environ: Mapping[str, str], known: Sequence[str]) -> list[str]:
     notes = []
     for name in sorted(environ):
-        if name.startswith("LOCUST_LLM_") and name not in KNOWN_LLM_VARIABLES:
-            hint = suggest(name, KNOWN_LLM_VARIABLES)
+        if name.startswith("LOCUST_LLM_") and name not in known:
+            hint = suggest(name, list(known))
             if hint:
                 notes.append(f"environment variable {name} is not a locust-llm setting{hint}")
     return notes
