@@ -1,6 +1,6 @@
 """The LLM tab of the Locust web UI, its JSON endpoint and its downloads.
 
-Built on Locust's own extension mechanism for its React UI (DESIGN.md §6): in the `init`
+Built on Locust's own extension mechanism for its React UI: in the `init`
 listener the tab, its table's columns and the download links go into
 `web_ui.template_args` (`extended_tabs`, `extended_tables`, `extended_csv_files`), and an
 `after_request` hook adds the table's rows to every `/stats/requests` answer as
@@ -18,10 +18,14 @@ Routes, all behind `--web-login` when it is on (`auth_required_if_enabled`) and 
 
 The tab is one table (Locust's React UI renders an extended tab as a table): columns
 figure | model | streaming | batch, rows in a fixed order (the UI sorts rows by `name`).
-The first rows are a warning when the load generator is saturated and the headline, "first
+The first rows are a warning when the load generator is saturated, one when the endpoint
+does not stream (it answered stream requests with one JSON body), and the headline, "first
 visible output" streaming vs batch; then, per model group, the percentiles
-(p50 / p95 / p99) of first visible output, TTFT, ITL, TPOT and E2E, tokens/s and errors by
-class. The functions that build the table are functions of a summary document and can be
+(p50 / p95 / p99) of first visible output, TTFT, ITL, TPOT, E2E, TTFB and the tail (last
+token → end of stream), tokens/s, errors by class, and reconnects and back-off when there
+were any; then the server path per mode (a recognised gateway named) and the anomalies that
+change the reading, one sentence each (harness.report.path; docs/design.md defines every
+figure). The functions that build the table are functions of a summary document and can be
 called without a running Locust.
 
 Layer 2 (Locust glue): imports locust and flask; nothing in the core imports this module.
@@ -46,11 +50,20 @@ from locust.runners import MasterRunner
 from harness.events import SATURATION_LAG_P99_S, LLMRun, llm_run
 from harness.report.markdown import (
     DASH,
+    TAIL_LABEL,
+    first_visible_verdict,
     format_duration,
     format_duration_short,
     headline_sentence,
     number_at,
+    one_token_answers,
     render_markdown,
+)
+from harness.report.path import (
+    describe_path,
+    path_anomalies,
+    server_paths,
+    stream_not_honored_warning,
 )
 from harness.stats import GAMMA, LatencyHistogram
 
@@ -91,7 +104,7 @@ View = Callable[[], Response]
 
 @dataclass(frozen=True, slots=True)
 class LoadGeneratorHealth:
-    """Whether the load generator could timestamp faithfully (DESIGN.md §5).
+    """Whether the load generator could timestamp faithfully.
 
     `client_saturated` is the run's verdict (loop-lag p99 over the whole run, as in
     summary.json); `recent_loop_lag_p99_s` covers about the last `LAG_WINDOW_S` seconds,
@@ -260,18 +273,26 @@ def table_rows(
 
     if health is not None and health.saturated:
         add(_saturation_warning(health))
+    modes = summary.get("modes")
+    by_mode = modes if isinstance(modes, Mapping) else {}
+    stream_figures = by_mode.get("stream")
+    warning = (
+        stream_not_honored_warning(stream_figures) if isinstance(stream_figures, Mapping) else None
+    )
+    if warning is not None:
+        add("⚠ " + warning.removeprefix("Warning: "))
     sections = model_sections(summary, models)
     for label, figures in sections:
         ratio = first_visible_speedup(figures)
         if ratio is not None:
             stream_p50 = figures["stream"]["first_visible_s"]["p50"]
             batch_p50 = figures["batch"]["first_visible_s"]["p50"]
-            if ratio >= 1.0:
-                verdict = f"▶ Streaming shows the first token {ratio:.1f}× sooner"
-            else:
-                verdict = f"▶ Streaming shows the first token {1 / ratio:.1f}× later"
+            one_token = one_token_answers(figures["stream"])
+            verdict = first_visible_verdict(stream_p50, batch_p50, one_token=one_token)
+            if one_token:
+                verdict += " (one output token per answer)"
             add(
-                verdict + " (first visible output p50)",
+                f"▶ {verdict} (first visible output p50)",
                 label,
                 format_duration_short(stream_p50),
                 format_duration_short(batch_p50),
@@ -281,8 +302,22 @@ def table_rows(
             if figure == "ITL p50 / p95 / p99" and _inter_chunk(figures):
                 figure = "inter-chunk latency p50 / p95 / p99"
             add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
+        for figure, key, cell in _OCCASIONAL_ROWS:
+            if any(number_at(figures[m], key) for m in figures):
+                add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
     if not sections:
         add("No LLM requests have finished yet.")
+    paths = server_paths(summary)
+    described = [describe_path(paths.get(m)) or DASH for m in MODES]
+    if any(d != DASH for d in described):
+        add("server path (response headers)", "", *described)
+    for mode in MODES:
+        mode_figures = by_mode.get(mode)
+        if not isinstance(mode_figures, Mapping):
+            continue
+        for anomaly in path_anomalies(mode_figures, paths.get(mode)):
+            cells = [f"{anomaly.times:,}" if m == mode else "" for m in MODES]
+            add(f"⚠ {anomaly.kind}: {anomaly.meaning}", "", *cells)
     if health is not None and health.loop_lag_p99_s is not None:
         add(_lag_line(health))
     return rows
@@ -379,9 +414,30 @@ _FIGURE_ROWS: tuple[tuple[str, Callable[[Figures], str]], ...] = (
     ("ITL p50 / p95 / p99", _itl),
     ("TPOT p50 / p95 / p99", _block("tpot_s")),
     ("E2E p50 / p95 / p99", _block("e2e_s")),
+    ("TTFB p50 / p95 / p99", _block("ttfb_s")),
+    (TAIL_LABEL, _block("tail_s")),
     ("output tokens/s", _rate("output_tokens_per_s", 1)),
     ("requests/s", _rate("requests_per_s", 2)),
     ("errors by class", _errors),
+)
+
+
+def _reconnects(f: Figures) -> str:
+    n = f.get("reconnects")
+    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else DASH
+
+
+def _backoff(f: Figures) -> str:
+    seconds = number_at(f, "backoff_s")
+    if seconds is None:
+        return DASH
+    return "0 s" if seconds <= 0.0 else format_duration(seconds)
+
+
+#: rows shown only when a mode of the section has a non-zero value: (figure, key, cell)
+_OCCASIONAL_ROWS: tuple[tuple[str, str, Callable[[Figures], str]], ...] = (
+    ("reconnects", "reconnects", _reconnects),
+    ("back-off waited", "backoff_s", _backoff),
 )
 
 
@@ -424,10 +480,13 @@ def live_document(
 
 def stats_csv(summary: Mapping[str, Any], models: Mapping[str, Sequence[str]]) -> str:
     """One row per (mode, model group): counts, percentiles in seconds, rates."""
-    blocks = ("first_visible_s", "ttft_s", "itl_s", "inter_chunk_s", "tpot_s", "e2e_s")
+    blocks = (
+        "first_visible_s", "ttft_s", "itl_s", "inter_chunk_s", "tpot_s", "e2e_s", "ttfb_s",
+        "tail_s",
+    )  # fmt: skip
     header = ["mode", "model", "requests", "failed"]
     header += [f"{b.removesuffix('_s')}_{p}_s" for b in blocks for p in _PERCENTILES]
-    header += ["output_tokens_per_s", "requests_per_s"]
+    header += ["output_tokens_per_s", "requests_per_s", "reconnects", "backoff_s"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -441,6 +500,9 @@ def stats_csv(summary: Mapping[str, Any], models: Mapping[str, Sequence[str]]) -
                 row += [_csv_number(number_at(f.get(b), p)) for p in _PERCENTILES]
             row += [_csv_number(number_at(f, "output_tokens_per_s"))]
             row += [_csv_number(number_at(f, "requests_per_s"))]
+            reconnects = f.get("reconnects")
+            row += [reconnects if isinstance(reconnects, int) else ""]
+            row += [_csv_number(number_at(f, "backoff_s"))]
             writer.writerow(row)
     return out.getvalue()
 

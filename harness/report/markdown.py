@@ -359,7 +359,9 @@ def _reconnects_cell(f: Figures) -> str:
 
 def _backoff_cell(f: Figures) -> str:
     seconds = number_at(f, "backoff_s")
-    return DASH if seconds is None else format_duration(seconds)
+    if seconds is None:
+        return DASH
+    return "0 s" if seconds <= 0.0 else format_duration(seconds)
 
 
 def _requests_cell(f: Figures) -> str:

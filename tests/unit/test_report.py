@@ -13,6 +13,7 @@ import pytest
 
 from harness.errors import ErrorClass, Outcome
 from harness.report.markdown import (
+    first_visible_verdict,
     format_duration,
     format_duration_short,
     headline_sentence,
@@ -429,6 +430,94 @@ def test_headline_sentence_says_when_streaming_is_later() -> None:
         "Streaming shows the first token after 2.00 s (p50); batch shows nothing "
         "until the whole answer arrives after 500 ms (p50): streaming is 4.0× later."
     )
+
+
+def test_with_one_output_token_the_headline_says_streaming_is_no_sooner() -> None:
+    # --max-tokens 1: each answer is one token, so batch's whole answer is streaming's first
+    stream = stream_mode(
+        first_visible_s=lat(0.212, 0.23, 0.25), outcomes={"ok_length": 100}, output_tokens=100
+    )
+    batch = batch_mode(
+        first_visible_s=lat(0.210, 0.22, 0.24), outcomes={"ok_length": 100}, output_tokens=100
+    )
+    summary = summary_of({"stream": stream, "batch": batch})
+    expected = (
+        "With one output token per answer, streaming shows it no sooner than batch: first "
+        "visible output 212 ms (streaming) vs 210 ms (batch), p50."
+    )
+    assert headline_sentence(summary) == expected
+    assert "1.0×" not in render_markdown(summary)
+    # even when streaming came out a little sooner by chance, or clearly later
+    for stream_p50, batch_p50 in ((0.205, 0.210), (0.5, 0.2)):
+        stream["first_visible_s"] = lat(stream_p50, 0.6, 0.7)
+        batch["first_visible_s"] = lat(batch_p50, 0.6, 0.7)
+        sentence = headline_sentence(summary_of({"stream": stream, "batch": batch}))
+        assert sentence is not None
+        assert sentence.startswith("With one output token per answer, streaming shows it no")
+
+
+def test_with_one_token_streaming_really_sooner_keeps_the_ratio() -> None:
+    stream = stream_mode(first_visible_s=lat(0.1, 0.2, 0.3), outcomes={"ok": 10}, output_tokens=10)
+    batch = batch_mode(first_visible_s=lat(0.3, 0.4, 0.5), outcomes={"ok": 10}, output_tokens=10)
+    assert headline_sentence(summary_of({"stream": stream, "batch": batch})) == (
+        "Streaming shows the first token after 100 ms (p50); batch shows nothing until the "
+        "whole answer arrives after 300 ms (p50): 3.0× sooner."
+    )
+
+
+def test_a_ratio_that_shows_as_one_says_about_the_same_time() -> None:
+    for stream_p50 in (0.212, 0.208):  # 1.0× later and 1.0× sooner before
+        stream = stream_mode(first_visible_s=lat(stream_p50, 0.23, 0.25))
+        batch = batch_mode(first_visible_s=lat(0.210, 0.22, 0.24))
+        shown = f"{stream_p50 * 1000:.0f} ms"
+        assert headline_sentence(summary_of({"stream": stream, "batch": batch})) == (
+            f"Streaming shows the first token after {shown} (p50) and batch the whole answer "
+            "after 210 ms (p50): about the same time, so streaming shows nothing sooner here."
+        )
+
+
+@pytest.mark.parametrize(
+    ("stream", "batch", "one_token", "verdict"),
+    [
+        (0.2, 1.46, False, "Streaming shows the first token 7.3× sooner"),
+        (2.0, 0.5, False, "Streaming shows the first token 4.0× later"),
+        (0.212, 0.210, False, "Streaming shows the first token no sooner than batch"),
+        (0.208, 0.210, False, "Streaming shows the first token no sooner than batch"),
+        (0.5, 0.2, True, "Streaming shows the first token no sooner than batch"),
+        (0.1, 0.3, True, "Streaming shows the first token 3.0× sooner"),
+    ],
+)
+def test_first_visible_verdict(stream: float, batch: float, one_token: bool, verdict: str) -> None:
+    assert first_visible_verdict(stream, batch, one_token=one_token) == verdict
+
+
+def test_reconnect_and_backoff_rows_show_only_when_they_happened() -> None:
+    plain = render_markdown(summary_of())
+    assert "| reconnects |" not in plain
+    assert "| back-off waited |" not in plain
+    stream = stream_mode(reconnects=7, backoff_s=0.0)
+    batch = batch_mode(reconnects=0, backoff_s=2.5)
+    text = render_markdown(summary_of({"stream": stream, "batch": batch}))
+    assert table_row(text, "reconnects") == "| reconnects | 7 | 0 |"
+    assert table_row(text, "back-off waited") == "| back-off waited | 0 s | 2.50 s |"
+    assert table_row(text, "TTFB p50 / p95 / p99") == (
+        "| TTFB p50 / p95 / p99 | 2.00 ms / 3.00 ms / 5.00 ms | 1.46 s / 1.48 s / 1.50 s |"
+    )
+
+
+def test_the_new_mode_keys_and_server_path_validate() -> None:
+    stream = stream_mode(reconnects=3, backoff_s=1.25, token_count_mismatch=2, token_count_excess=2)
+    summary = summary_of({"stream": stream, "batch": batch_mode(reconnects=0, backoff_s=0.0)})
+    summary["run"]["server_path"] = {
+        "stream": {"server": "uvicorn", "gateway": "litellm", "x-litellm-version": "1.74.9"},
+        "batch": {"server": "uvicorn", "content-encoding": "gzip"},
+    }
+    summary["run"]["server_headers"] = {"server": "uvicorn"}
+    assert schema_errors(summary) == []
+    for bad in ({"backoff_s": -1.0}, {"reconnects": 1.5}, {"tail_s": {"count": 0}}):
+        broken = copy.deepcopy(summary)
+        broken["modes"]["stream"].update(bad)
+        assert schema_errors(broken), bad
 
 
 def test_no_headline_sentence_without_both_modes() -> None:

@@ -727,3 +727,86 @@ def test_summary_is_json_serialisable() -> None:
         stats.observe(r)
     text = json.dumps(stats.summary(30.0))
     assert json.loads(text)["stream"]["requests"] > 0
+
+
+# ---------------------------------------------------------------- tail, reconnects, back-off
+
+
+def test_tail_is_last_token_to_end_of_timed_streams_only() -> None:
+    g = GroupStats("stream", "m")
+    r = stream_record(8, t0=100.0, ttft_s=0.2, itl_s=0.02)  # last token at 100.34, end 100.341
+    r.t_end = 100.34 + 0.170  # a gateway's 170 ms from the last token to [DONE]
+    g.observe(r)
+    assert g.tail_s.count == 1
+    assert g.tail_s.min == pytest.approx(0.170, abs=1e-9)
+    g.observe(failed_stream_record(3))  # failed: no latency at all
+    g.observe(batch_record())  # batch: no tail
+    answered = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1/chat/completions")
+    answered.t0, answered.t_headers, answered.t_end = 1.0, 1.1, 1.2
+    answered.outcome = Outcome.OK
+    answered.note("stream_not_honored")  # one JSON body: no token event, so no tail
+    g.observe(answered)
+    assert g.tail_s.count == 1
+    assert g.e2e_s.count == 3  # the stream, the batch answer and the JSON answer
+
+
+def test_reconnects_and_backoff_are_summed_over_every_request_cancelled_included() -> None:
+    g = GroupStats("stream", "m")
+    ok = stream_record(4)
+    ok.reconnects, ok.backoff_s = 1, 0.25
+    failed = failed_stream_record(0, ErrorClass.CONNECT_REFUSED)
+    failed.backoff_s = 0.5
+    cancelled = cancelled_stream_record()
+    cancelled.reconnects, cancelled.backoff_s = 2, 0.125
+    for r in (ok, failed, cancelled):
+        g.observe(r)
+    assert g.reconnects == 3
+    assert g.backoff_s == 0.875
+    summary = g.summary(10.0)
+    assert (summary["reconnects"], summary["backoff_s"]) == (3, 0.875)
+
+
+def test_token_count_excess_counts_usage_above_the_chunks_received() -> None:
+    g = GroupStats("stream", "m")
+    g.observe(stream_record(5, server_tokens=8))  # usage 8, 5 tokens arrived: excess
+    g.observe(stream_record(5, server_tokens=4))  # usage 4, 5 chunks: mismatch, no excess
+    g.observe(stream_record(5))  # agree
+    assert (g.token_count_mismatch, g.token_count_excess) == (2, 1)
+    summary = g.summary(1.0)
+    assert (summary["token_count_mismatch"], summary["token_count_excess"]) == (2, 1)
+
+
+def test_the_new_summary_keys_of_a_mode_have_exact_values() -> None:
+    stats = RunStats()
+    for reconnects, backoff in ((0, 0.0), (1, 0.0), (0, 1.5)):
+        r = stream_record(8, t0=10.0, ttft_s=0.2, itl_s=0.02)
+        r.t_end = r.t_last_token + 0.004 if r.t_last_token is not None else None
+        r.reconnects, r.backoff_s = reconnects, backoff
+        stats.observe(r)
+    stream = stats.summary(10.0)["stream"]
+    assert stream["reconnects"] == 1
+    assert stream["backoff_s"] == 1.5
+    assert stream["token_count_excess"] == 0
+    assert stream["tail_s"]["count"] == 3
+    assert stream["tail_s"]["p50"] == pytest.approx(0.004, rel=1e-3)
+    assert stream["ttfb_s"]["p50"] == pytest.approx(0.05, rel=1e-3)
+    batch = RunStats()
+    batch.observe(batch_record())
+    figures = batch.summary(10.0)["batch"]
+    assert "tail_s" not in figures
+    assert (figures["reconnects"], figures["backoff_s"]) == (0, 0.0)
+
+
+def test_wire_v2_carries_tail_reconnects_backoff_and_excess() -> None:
+    worker, master = RunStats(), RunStats()
+    r = stream_record(5, server_tokens=8)
+    r.reconnects, r.backoff_s = 2, 0.75
+    worker.observe(r)
+    wire = msgpack.unpackb(msgpack.packb(worker.take_delta(), use_bin_type=True), raw=False)
+    assert wire["v"] == 2
+    master.merge_wire(wire)
+    [group] = master.groups()
+    assert (group.reconnects, group.backoff_s, group.token_count_excess) == (2, 0.75, 1)
+    assert group.tail_s.count == 1
+    with pytest.raises(ValueError, match="wire version 1"):
+        master.merge_wire({"v": 1, "groups": []})  # a worker of the previous version
