@@ -3,11 +3,11 @@
 `LLMCollector` is a `prometheus_client` collector that reads the run's *merged* statistics
 (`harness.stats.RunStats`, the same object the summary reads) at scrape time, so every counter
 equals the summary's figure and a master that merged its workers' deltas exposes one truth
-(DESIGN.md §6). It is registered on a registry the caller passes in; tests use a fresh
+(docs/prometheus.md). It is registered on a registry the caller passes in; tests use a fresh
 `CollectorRegistry`. This module imports prometheus_client and the pure core only: never Locust
 or gevent (the Locust glue is `harness.exporters.prometheus`).
 
-Families (DESIGN.md §4; base units; labels `mode`, `model`, `endpoint`, `scenario`)::
+Families (base units; labels `mode`, `model`, `endpoint`, `scenario`)::
 
     llm_requests_total{…, outcome, error_class}     counter, every finished request
     llm_ttft_seconds, llm_ttfc_seconds, llm_itl_seconds, llm_tpot_seconds,
@@ -15,6 +15,8 @@ Families (DESIGN.md §4; base units; labels `mode`, `model`, `endpoint`, `scenar
     llm_output_tokens_total{…, source}              counter, source = server | client
     llm_input_tokens_total                          counter
     llm_stream_anomalies_total{…, kind}             counter
+    llm_reconnects_total                            counter
+    llm_backoff_seconds_total                       counter
     llm_requests_in_flight{scenario}                gauge
     llm_harness_users{scenario}                     gauge
     llm_harness_cpu_ratio{scenario, process}        gauge, 1.0 = one core
@@ -196,6 +198,7 @@ class LLMCollector(Collector):
             yield self._latency(family, labelled)
         yield from _tokens(labelled)
         yield _anomalies(labelled)
+        yield from _path(labelled)
         if health is not None:
             yield from self._harness(health)
 
@@ -308,9 +311,10 @@ def _tokens(labelled: _Labelled) -> Iterator[Metric]:
 def _anomalies(labelled: _Labelled) -> Metric:
     metric = CounterMetricFamily(
         "llm_stream_anomalies",
-        "Non-standard things seen on the wire, by kind; also token_count_mismatch (server "
-        "usage disagreed with counted chunks) and itl_basis_unknown (a request's ITL could "
-        "only be measured per chunk).",
+        "Non-standard things seen on the wire, by kind (burst_delivery, reconnect, "
+        "stream_not_honored, …); also token_count_mismatch (server usage disagreed with "
+        "counted chunks) and itl_basis_unknown (a request's ITL could only be measured per "
+        "chunk).",
         labels=(*GROUP_LABELS, "kind"),
     )
     for group, labels in labelled:
@@ -322,3 +326,24 @@ def _anomalies(labelled: _Labelled) -> Metric:
         for kind, n in sorted(kinds.items()):
             metric.add_metric((*labels, kind), n)
     return metric
+
+
+def _path(labelled: _Labelled) -> Iterator[Metric]:
+    reconnects = CounterMetricFamily(
+        "llm_reconnects",
+        "Requests written again on a fresh connection because the server had closed the "
+        "kept-alive one before any response byte (not failures, not inside TTFT).",
+        labels=GROUP_LABELS,
+    )
+    backoff = CounterMetricFamily(
+        "llm_backoff_seconds",
+        "Seconds users waited backing off after consecutive instant failures, before "
+        "sending requests.",
+        labels=GROUP_LABELS,
+        unit="seconds",
+    )
+    for group, labels in labelled:
+        reconnects.add_metric(labels, group.reconnects)
+        backoff.add_metric(labels, group.backoff_s)
+    yield reconnects
+    yield backoff

@@ -304,6 +304,32 @@ def test_anomalies_are_counted_by_kind() -> None:
     assert value(registry, "llm_stream_anomalies_total", {**STREAM, "kind": "missing_done"}) == 1
 
 
+def test_reconnect_and_stream_not_honored_flow_into_the_anomalies_family() -> None:
+    reconnected = stream_record(0.2)
+    reconnected.reconnects = 2
+    reconnected.note("reconnect", 2)
+    answered = RequestRecord(mode=Mode.STREAM, model="m", endpoint=CHAT)
+    answered.t_headers, answered.t_end, answered.outcome = 0.9, 1.0, Outcome.OK
+    answered.server_output_tokens = 4
+    answered.note("stream_not_honored")
+    registry = registry_of(stats_of([reconnected, answered, stream_record(0.2)]))
+    for kind, n in (("reconnect", 2), ("stream_not_honored", 1)):
+        assert value(registry, "llm_stream_anomalies_total", {**STREAM, "kind": kind}) == n
+
+
+def test_reconnects_and_backoff_seconds_are_counted_per_group() -> None:
+    first, second = stream_record(0.2), stream_record(0.2)
+    first.reconnects, second.reconnects = 1, 2
+    first.backoff_s = 0.25
+    refused = failed_record(Mode.BATCH, ErrorClass.CONNECT_REFUSED)
+    refused.backoff_s = 1.5
+    registry = registry_of(stats_of([first, second, refused, batch_record(1.0)]))
+    assert value(registry, "llm_reconnects_total", STREAM) == 3
+    assert value(registry, "llm_backoff_seconds_total", STREAM) == 0.25
+    assert value(registry, "llm_reconnects_total", BATCH) == 0
+    assert value(registry, "llm_backoff_seconds_total", BATCH) == 1.5
+
+
 def test_harness_health_gauges_and_loop_lag_histogram() -> None:
     lag = LatencyHistogram()
     for v in (0.001, 0.004, 0.03):
@@ -381,6 +407,8 @@ def test_label_names_are_only_the_allowed_ones_and_values_are_bounded() -> None:
         "llm_output_tokens",
         "llm_input_tokens",
         "llm_stream_anomalies",
+        "llm_reconnects",
+        "llm_backoff_seconds",
         "llm_requests_in_flight",
         "llm_harness_users",
         "llm_harness_cpu_ratio",
