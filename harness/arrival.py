@@ -9,7 +9,7 @@ returns the stamp of the last segment it read. That is the closest to the wire a
 timestamp can get, and it does not depend on how busy the harness is.
 
 The stamp is wall-clock time (`CLOCK_REALTIME`); every duration in the harness is
-`perf_counter` time (DESIGN.md §2). So each read is mapped by its age: `perf_counter()` taken
+`perf_counter` time (docs/design.md). So each read is mapped by its age: `perf_counter()` taken
 right after the read, minus how long ago (by the wall clock) the kernel stamped it. A stamp that
 is in the future or implausibly old (the wall clock was stepped) is ignored, and the read keeps
 the time `recv()` returned, which is also what every read gets without the socket option (TLS,

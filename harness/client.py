@@ -61,7 +61,7 @@ _KEEP_ALIVE_MARGIN_S = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Deadlines of one request, in seconds. Each has its own error class (DESIGN.md §2).
+    """Deadlines of one request, in seconds. Each has its own error class (docs/design.md).
 
     `stall_s` is measured between token-bearing events, so keep-alive comments cannot hold a
     dead stream open (catalogue NET-06); `ttft_s` likewise ignores everything but tokens.

@@ -1,6 +1,6 @@
 """The effective configuration of a `locust-llm run`, and where each value came from.
 
-Precedence (STYLE.md §6.4): defaults < scenario file < `LOCUST_*` environment < flags.
+Precedence (docs/scenario.md): defaults < scenario file < `LOCUST_*` environment < flags.
 `plan_run()` resolves every setting the command shows or passes on, validating environment
 variables with one-line errors that name the variable (catalogue CFG-08), and returns a
 `RunPlan`: the settings with their sources (for `--print-config`, secrets redacted) and what

@@ -42,14 +42,14 @@ class Outcome(enum.StrEnum):
     CANCELLED = "cancelled"  # in flight when the run stopped: neither success nor failure
 
 
-#: Outcomes whose latencies enter the histograms (DESIGN.md §2).
+#: Outcomes whose latencies enter the histograms (docs/design.md).
 TIMED_OUTCOMES = frozenset({Outcome.OK, Outcome.OK_LENGTH, Outcome.CONTENT_FILTERED})
 #: Outcomes that count as a Locust success.
 SUCCESS_OUTCOMES = TIMED_OUTCOMES
 
 
 class ErrorClass(enum.StrEnum):
-    """The closed list of failure causes (DESIGN.md §2). Add a class there first."""
+    """The closed list of failure causes (docs/design.md). Add a class there first."""
 
     CONNECT_REFUSED = "connect_refused"
     DNS = "dns"

@@ -3,7 +3,7 @@
 Each finished request is published once:
 
 1. the `llm_request` event (on `environment.events`) carries its `RequestRecord` to every sink;
-2. Locust `request` events, one row per *request*, never per chunk (DESIGN.md §6): `stream e2e`
+2. Locust `request` events, one row per *request*, never per chunk: `stream e2e`
    (the request itself: success, or failure named by its error class), and for successful
    streams `stream ttft` and `stream tpot`; `batch e2e` for batch requests. This is the only
    place where durations become milliseconds.
@@ -167,7 +167,7 @@ def publish(environment: Environment, record: RequestRecord, response_bytes: int
         run.observe_path(str(record.mode), record.path_headers)
     run.llm_request.fire(record=record, environment=environment)
     if record.outcome is Outcome.CANCELLED:
-        return  # neither success nor failure (DESIGN.md §2)
+        return  # neither success nor failure (docs/design.md)
     fire_request = environment.events.request.fire
     mode = record.mode
     e2e_s = record.e2e_s
@@ -311,7 +311,7 @@ def _attach_listeners(run: LLMRun) -> None:
 
 
 def _probe_loop_lag(run: LLMRun) -> None:
-    """Sleep a fixed interval and record how late the loop woke us (DESIGN.md §5)."""
+    """Sleep a fixed interval and record how late the loop woke us."""
     interval = LAG_PROBE_INTERVAL_S
     while True:
         t = time.perf_counter()

@@ -4,7 +4,7 @@ Timestamps are `time.perf_counter()` seconds taken by the client and passed in; 
 reads a clock (so it is deterministic under test). Durations are seconds, named `<figure>_s`.
 Figures that do not apply are `None`, never 0.
 
-The ladder (DESIGN.md §2)::
+The ladder (docs/design.md)::
 
     t0              just before the request bytes are written
     t_headers       status line and headers received (TTFB: a diagnostic, never TTFT)

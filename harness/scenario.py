@@ -1,6 +1,6 @@
 """Scenario files: the YAML a team commits, validated into one frozen `Scenario`.
 
-DESIGN.md §4 holds the keys others rely on (add keys, never rename them); docs/scenario.md
+docs/design.md holds the keys others rely on (add keys, never rename them); docs/scenario.md
 is the reference of every key. `load_scenario(path, environ)` walks the YAML node tree
 (harness.strict_yaml) key by key and raises `ConfigError` with one line —
 ``scenario.yaml:4:8: target.model: expected a string, got boolean false (…)`` — for the

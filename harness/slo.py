@@ -1,4 +1,4 @@
-"""SLO gates: the latency and error budgets a headless run is judged by (DESIGN.md §4).
+"""SLO gates: the latency and error budgets a headless run is judged by (docs/design.md).
 
 An `SLO` names a figure of summary.json and its limit: a latency percentile of one mode
 (``stream ttft p95 <= 500ms``) or a failure ratio (``failure_ratio <= 0.01``). `evaluate()`
@@ -131,7 +131,7 @@ def failure_ratio(modes: Mapping[str, Any], mode: str | None) -> tuple[float | N
 
     Failed: every outcome but ok, ok_length, content_filtered and cancelled; finished:
     every request but the cancelled ones (in flight at the stop: neither success nor
-    failure, DESIGN.md §2).
+    failure, docs/design.md).
     """
     chosen = [mode] if mode is not None else list(MODES)
     failed = finished = 0
@@ -169,7 +169,7 @@ def harness_failures(summary: Mapping[str, Any]) -> int:
 
 
 def exit_code(results: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> int:
-    """DESIGN.md §4: 3 if the harness failed, else 1 if any SLO missed, else 0."""
+    """docs/design.md: 3 if the harness failed, else 1 if any SLO missed, else 0."""
     if harness_failures(summary):
         return EXIT_INTERNAL
     if any(result.get("passed") is not True for result in results):

@@ -4,7 +4,7 @@ It follows WHATWG HTML §9.2.6 ("Interpreting an event stream"); the few lenienc
 the harness needs are counted in `SSEDecoder.anomalies` (catalogue §1, P4). A completion
 stream is never reconnected, so `retry` and the last event ID change no behaviour (P3).
 Each event carries the `t` of the read that delivered its terminating blank line: that
-is when the event arrived (DESIGN.md "event time"). Pure module: it imports only the
+is when the event arrived (docs/design.md, "the latency ladder"). Pure module: it imports only the
 standard library, never reads a clock and does no I/O, so it is deterministic in tests.
 """
 

@@ -9,7 +9,7 @@ Importing this module (harness.extensions does) registers its own Locust listene
   port: one line, exit 2), registers an `LLMCollector` on this exporter's own
   `CollectorRegistry` and serves it at `http://HOST:PORT/metrics` from a gevent WSGI server.
   Workers never serve: the master reads the statistics its workers' deltas were merged into
-  (DESIGN.md §6), so there is one scrape target whose numbers equal the summary's.
+ , so there is one scrape target whose numbers equal the summary's.
 - Workers' `report_to_master`: their in-flight count and the endpoints they saw, under
   `REPORT_KEY`. The master keeps each worker's latest and forgets a worker once Locust does
   (quit, stopped, or missing heartbeats).
@@ -249,7 +249,7 @@ def attach(environment: Environment) -> PrometheusExporter:
         if settings.port:
             exporter.serve(settings)
     except ConfigError as exc:
-        # bad configuration: one line, exit 2, nothing sent (DESIGN.md §4)
+        # bad configuration: one line, exit 2, nothing sent (docs/design.md)
         sys.stderr.write(f"locust-llm: error: {exc}\n")
         sys.exit(2)
     return exporter

@@ -18,15 +18,15 @@ from harness.errors import ConfigError
 from harness.scenario import parse_duration
 
 # ------------------------------------------------------------------------------ bucket layouts
-# Fine layouts (DESIGN.md §7): with vLLM's or Prometheus's default buckets, histogram_quantile
+# Fine layouts (docs/prometheus.md): with vLLM's or Prometheus's default buckets, histogram_quantile
 # was off by +13 % (ITL p50) and +38 % (TTFT p99) on a real run; with these, by under 3 %.
 
-#: TTFT and TTFC: 10 ms … 80 s (DESIGN.md §7 verbatim)
+#: TTFT and TTFC: 10 ms … 80 s (docs/prometheus.md)
 TTFT_BUCKETS_S: tuple[float, ...] = (
     0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75,
     1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 40.0, 60.0, 80.0,
 )  # fmt: skip
-#: ITL and TPOT: 1 ms … 80 s, 2.5 ms steps around typical decode speeds (DESIGN.md §7 verbatim)
+#: ITL and TPOT: 1 ms … 80 s, 2.5 ms steps around typical decode speeds (docs/prometheus.md)
 ITL_BUCKETS_S: tuple[float, ...] = (
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.0175, 0.02, 0.025, 0.03, 0.04, 0.05,
     0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0,

@@ -1,6 +1,6 @@
 """The OpenAI-compatible protocol: `/chat/completions` and `/completions`, stream and batch.
 
-Builds request bodies and interprets what comes back, following DESIGN.md §2:
+Builds request bodies and interprets what comes back, following docs/design.md:
 
 - A *token-bearing* chunk has, in any choice, non-empty `delta.content`,
   `delta.reasoning_content`, `delta.reasoning`, `delta.refusal`, or `delta.tool_calls` carrying a
@@ -278,7 +278,7 @@ def finish_outcome(record: RequestRecord) -> Outcome:
 
 
 def _read_delta(delta: dict[str, Any], text_parts: list[str] | None) -> tuple[bool, bool]:
-    """(token-bearing, visible) for a chat delta or message (DESIGN.md §2)."""
+    """(token-bearing, visible) for a chat delta or message (docs/design.md)."""
     token = visible = False
     content = delta.get("content")
     if type(content) is str and content:
