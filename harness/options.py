@@ -51,6 +51,12 @@ logger = logging.getLogger("locust_llm")
 
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+#: how long preflight waits for a server that answers 503 (llama.cpp: "Loading model")
+DEFAULT_PREFLIGHT_WAIT = "60s"
+#: the longest back-off wait after consecutive instant failures (harness.retry.Backoff)
+DEFAULT_BACKOFF_MAX = "5s"
+#: stop a run whose every request failed for this long; 0: never
+DEFAULT_ABORT_AFTER = "0"
 
 
 class _Default:
@@ -87,6 +93,9 @@ def option_defaults() -> dict[str, Any]:
         "llm_api_key_env": _DefaultStr(DEFAULT_API_KEY_ENV),
         "llm_api_key_file": "",
         "llm_out": "",
+        "llm_preflight_wait": DEFAULT_PREFLIGHT_WAIT,
+        "llm_backoff_max": DEFAULT_BACKOFF_MAX,
+        "llm_abort_after": DEFAULT_ABORT_AFTER,
     }
     for name in TIMEOUT_NAMES:
         defaults[f"llm_{name}_timeout"] = _DefaultStr(DEFAULT_TIMEOUTS[name])
@@ -172,6 +181,28 @@ def add_llm_options(parser: Any) -> None:
         "when the run ends.",
         include_in_web_ui=False,
     )
+    group.add_argument(
+        "--llm-preflight-wait",
+        default=defaults["llm_preflight_wait"],
+        help="While GET /v1/models answers 503 (a server loading its model), wait and "
+        f"check again for up to this long before giving up (default {DEFAULT_PREFLIGHT_WAIT}).",
+        include_in_web_ui=False,
+    )
+    group.add_argument(
+        "--llm-backoff-max",
+        default=defaults["llm_backoff_max"],
+        help="After consecutive instant failures (refused, reset before the headers, a 5xx "
+        "in under 50 ms) a user waits before its next request: exponential from 50ms with "
+        f"jitter, up to this long (default {DEFAULT_BACKOFF_MAX}; 0: no back-off).",
+        include_in_web_ui=False,
+    )
+    group.add_argument(
+        "--llm-abort-after",
+        default=defaults["llm_abort_after"],
+        help="Stop the run with exit code 1 once every request has failed for this long "
+        "(from the first failure with no success since), e.g. 30s (default 0: never).",
+        include_in_web_ui=False,
+    )
     _register_init_listener()
 
 
@@ -202,6 +233,10 @@ class RunConfig:
     pricing: Mapping[str, Price] = field(default_factory=dict)
     scenario: Scenario | None = None
     warnings: tuple[str, ...] = ()
+    #: `--llm-preflight-wait`, `--llm-backoff-max`, `--llm-abort-after` in seconds (0: off)
+    preflight_wait_s: float = 60.0
+    backoff_max_s: float = 5.0
+    abort_after_s: float = 0.0
 
     @classmethod
     def from_options(
@@ -252,6 +287,9 @@ class RunConfig:
             pricing=dict(scenario.pricing) if scenario else {},
             scenario=scenario,
             warnings=tuple(warnings),
+            preflight_wait_s=_duration(get, "preflight_wait", DEFAULT_PREFLIGHT_WAIT),
+            backoff_max_s=_duration(get, "backoff_max", DEFAULT_BACKOFF_MAX),
+            abort_after_s=_duration(get, "abort_after", DEFAULT_ABORT_AFTER),
         )
 
     def request_params(self) -> dict[str, Any]:
@@ -291,6 +329,16 @@ def _temperature(text: str, scenario: Scenario | None) -> float | None:
     if not (math.isfinite(temperature) and 0 <= temperature <= 2):
         raise ConfigError(f"--llm-temperature: expected a number in [0, 2], got {text!r}")
     return temperature
+
+
+def _duration(get: Any, name: str, default: str) -> float:
+    """A non-negative duration option `--llm-<name>` (0 allowed: off)."""
+    value = get(f"llm_{name}", None)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        value = default
+    return parse_duration(
+        value.strip() if isinstance(value, str) else value, name=f"--llm-{name.replace('_', '-')}"
+    )
 
 
 def _timeouts(get: Any, scenario: Scenario | None) -> Timeouts:

@@ -19,25 +19,33 @@ import json
 import logging
 import random
 import sys
+import time
+import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gevent
 from gevent import GreenletExit
 from locust import User, events, task
 from locust.env import Environment
+from locust.exception import StopUser
+from locust.runners import STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from harness import extensions  # noqa: F401 - registers the exporters and the web UI tab
 from harness.client import LLMClient, Target
-from harness.errors import ConfigError, ErrorClass, Mode, Outcome
+from harness.errors import SUCCESS_OUTCOMES, ConfigError, ErrorClass, Mode, Outcome
 from harness.events import llm_run, publish
 from harness.options import RunConfig, add_llm_options, apply_to_environment, config_for
 from harness.preflight import PreflightError, preflight
 from harness.protocols.openai import OpenAIProtocol
 from harness.record import RequestRecord
 from harness.redact import REDACTOR, install_log_redaction
-from harness.retry import INTERRUPTED_STREAM, RetryPolicy, is_retryable
+from harness.report.final import verdict_for
+from harness.retry import INTERRUPTED_STREAM, Backoff, RetryPolicy, is_retryable
 from harness.scenario import parse_duration
+from harness.slo import EXIT_CONFIG, EXIT_INTERNAL
 
 logger = logging.getLogger("locust_llm")
 
@@ -81,10 +89,26 @@ class LLMUser(User):
         self._model = ""
         self._params: dict[str, Any] = {}
         self._retry = RetryPolicy()
+        self._backoff = Backoff()
         self._stream_fallback = False
 
     def on_start(self) -> None:
-        """Build this user's client (one keep-alive connection) and resolve the model."""
+        """Build this user's client (one keep-alive connection) and resolve the model.
+
+        A user that cannot start ends quietly (no traceback per user): the run logs one line
+        for all of them, and ends at once with exit code 2 (a configuration error) or 3 when
+        every user failed to start.
+        """
+        try:
+            self._start()
+        except Exception as exc:  # noqa: BLE001 - one line per run, not a traceback per user
+            _start_failed(self.environment, type(self).__name__, exc)
+            # GreenletExit is not an Exception: Locust's User.run ends the user without
+            # logging a traceback or counting an error
+            raise GreenletExit from None
+        _started(self.environment)
+
+    def _start(self) -> None:
         config = _run_config(self.environment)
         if not self.host:
             raise ConfigError("no target: pass --host http://HOST:PORT/v1")
@@ -111,6 +135,7 @@ class LLMUser(User):
                 name="--llm-retry-max-backoff",
             ),
         )
+        self._backoff = Backoff(max_s=config.backoff_max_s)
 
     def on_stop(self) -> None:
         if self._client is not None:
@@ -140,6 +165,7 @@ class LLMUser(User):
         body = client.protocol.build_body(
             model=self._model, prompt=prompt, stream=mode is Mode.STREAM, params=self._params
         )
+        backoff_s = self._back_off()
         run = llm_run(self.environment)
         run.in_flight += 1
         t_first: float | None = None
@@ -173,7 +199,9 @@ class LLMUser(User):
             record.t0 = t_first
         if fallback_from is not None:
             record.note("stream_fallback")
+        record.backoff_s = backoff_s
         publish(self.environment, record)
+        self._backoff.observe(record)
         if (
             mode is Mode.STREAM
             and self._stream_fallback
@@ -184,6 +212,25 @@ class LLMUser(User):
             # stays counted as the failure it was; the batch request is counted as one too.
             return self.send_completion(prompt, Mode.BATCH, fallback_from=record)
         return record
+
+    def _back_off(self) -> float:
+        """Wait as the back-off says (harness.retry.Backoff); the seconds waited.
+
+        The wait is before t0, so never inside a latency. The user may be stopped while it
+        waits, as in Locust's own `wait_time`.
+        """
+        wait_s = self._backoff.wait_s()
+        if wait_s <= 0:
+            return 0.0
+        if self._state == LOCUST_STATE_STOPPING:
+            raise StopUser
+        t = time.perf_counter()
+        self._state = LOCUST_STATE_WAITING
+        try:
+            gevent.sleep(wait_s)
+        finally:
+            self._state = LOCUST_STATE_RUNNING
+        return time.perf_counter() - t
 
     def _discover_model(self, target: Target) -> str:
         """The first model `GET /v1/models` lists (cached per host)."""
@@ -260,6 +307,202 @@ def _log_internal_error() -> None:
         logger.exception("locust-llm internal error (counted as harness_internal)")
 
 
+# ------------------------------------------------------------------ users that cannot start
+
+#: key of a worker's start tally in its reports to the master
+STARTS_REPORT_KEY = "locust_llm_starts"
+
+
+@dataclass(slots=True)
+class _Starts:
+    """How many users of this process started, how many could not, and the first reason."""
+
+    ok: int = 0
+    failed: int = 0
+    #: the first failure, one line; its exit code (2 configuration, 3 anything else)
+    error: str = ""
+    code: int = EXIT_CONFIG
+    warned: bool = False
+    ended: bool = False
+    #: on a distributed master: each worker's tally
+    by_worker: dict[str, tuple[int, int, str, int]] = field(default_factory=dict)
+
+
+_starts: weakref.WeakKeyDictionary[Environment, _Starts] = weakref.WeakKeyDictionary()
+
+
+def _starts_of(environment: Environment) -> _Starts:
+    starts = _starts.get(environment)
+    if starts is None:
+        starts = _starts[environment] = _Starts()
+    return starts
+
+
+def _started(environment: Environment) -> None:
+    _starts_of(environment).ok += 1
+    _judge_starts(environment)
+
+
+def _start_failed(environment: Environment, class_name: str, exc: Exception) -> None:
+    starts = _starts_of(environment)
+    starts.failed += 1
+    if not starts.error:
+        if isinstance(exc, ConfigError):
+            starts.error = f"{class_name}: {exc}"
+        else:
+            starts.error = f"{class_name}: {type(exc).__name__}: {exc}"
+            starts.code = EXIT_INTERNAL
+            logger.debug("locust-llm: %s could not start", class_name, exc_info=exc)
+        starts.error = " ".join(REDACTOR.scrub(starts.error).split())
+    _judge_starts(environment)
+
+
+def _judge_starts(environment: Environment) -> None:
+    """One line for users that could not start; end the run once none could."""
+    starts = _starts_of(environment)
+    ok, failed, error, code = starts.ok, starts.failed, starts.error, starts.code
+    if starts.by_worker:
+        ok = sum(t[0] for t in starts.by_worker.values())
+        failed = sum(t[1] for t in starts.by_worker.values())
+        error, code = next(((t[2], t[3]) for t in starts.by_worker.values() if t[2]), ("", code))
+    if failed == 0 or starts.ended:
+        return
+    runner = environment.runner
+    if ok > 0:
+        if not starts.warned and not isinstance(runner, WorkerRunner | MasterRunner):
+            starts.warned = True
+            logger.warning("locust-llm: %d user(s) could not start: %s", failed, error)
+        return
+    # none started yet: the reason a run that sends nothing ends with (harness.report.final)
+    verdict = verdict_for(environment)
+    verdict.nothing_sent = f"no user could start ({failed} tried): {error}"
+    verdict.nothing_sent_code = code
+    if runner is None or isinstance(runner, WorkerRunner):
+        return  # a worker reports to its master, which decides
+    if runner.state == STATE_SPAWNING or failed < runner.target_user_count:
+        return  # more users are on their way
+    starts.ended = True
+    verdict.told = True
+    logger.error(
+        "locust-llm: error: every user failed to start (%d of %d): %s", failed, failed, error
+    )
+    gevent.spawn(_end_run, environment)
+
+
+def _end_run(environment: Environment) -> None:
+    """Stop the test: a headless run quits (its exit code decided at quitting); with the web
+    UI the test stops and the UI stays."""
+    runner = environment.runner
+    if runner is None:
+        return
+    options = environment.parsed_options
+    if options is not None and getattr(options, "headless", False):
+        runner.quit()
+    else:
+        runner.stop()
+
+
+def _on_report_to_master(environment: Environment, data: dict[str, Any]) -> None:
+    starts = _starts_of(environment)
+    data[STARTS_REPORT_KEY] = [starts.ok, starts.failed, starts.error, starts.code]
+
+
+def _on_worker_report(environment: Environment, client_id: str, data: dict[str, Any]) -> None:
+    tally = data.get(STARTS_REPORT_KEY)
+    if not isinstance(tally, list) or len(tally) != 4:
+        return
+    starts = _starts_of(environment)
+    starts.by_worker[client_id] = (int(tally[0]), int(tally[1]), str(tally[2]), int(tally[3]))
+    _judge_starts(environment)
+
+
+# ------------------------------------------------------------------ --llm-abort-after
+
+
+def _watch_failures(environment: Environment, abort_after_s: float) -> None:
+    """Stop the run with exit code 1 once every request has failed for `abort_after_s`.
+
+    Counted from the first failure with no success since, on the merged statistics (so on a
+    distributed master too, a few seconds late at most).
+    """
+    run = llm_run(environment)
+    interval = min(0.25, abort_after_s / 4)
+    last_ok = last_failed = 0
+    failing_since: float | None = None
+    failed_then = 0
+    while True:
+        gevent.sleep(interval)
+        ok = failed = 0
+        for group in run.stats.groups():
+            for outcome, n in group.outcomes.items():
+                if outcome in SUCCESS_OUTCOMES:
+                    ok += n
+                elif outcome != Outcome.CANCELLED:
+                    failed += n
+        now = time.perf_counter()
+        if ok != last_ok or failed < last_failed:  # a success, or statistics were reset
+            failing_since = None
+        elif failed > last_failed and failing_since is None:
+            failing_since, failed_then = now - interval, last_failed
+        last_ok, last_failed = ok, failed
+        if failing_since is not None and now - failing_since >= abort_after_s:
+            line = (
+                f"every request failed for {abort_after_s:g}s ({failed - failed_then} "
+                "failures, no success): stopping the run (--llm-abort-after)"
+            )
+            verdict = verdict_for(environment)
+            verdict.aborted = line
+            logger.error("locust-llm: error: %s", line)
+            _end_run(environment)
+            return
+
+
+_watchers: weakref.WeakKeyDictionary[Environment, gevent.Greenlet] = weakref.WeakKeyDictionary()
+
+
+def _on_test_start_watch(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
+        return
+    abort_after_s = _run_config(environment).abort_after_s
+    if abort_after_s > 0 and environment not in _watchers:
+        _watchers[environment] = gevent.spawn(_watch_failures, environment, abort_after_s)
+
+
+def _on_test_stop_watch(environment: Environment, **_: Any) -> None:
+    watcher = _watchers.pop(environment, None)
+    if watcher is not None:
+        watcher.kill(block=False)
+
+
+# ------------------------------------------------------------------ which classes run
+
+
+def _drop_subclassed_bases(environment: Environment) -> None:
+    """Run a locustfile's own subclasses of `StreamingUser`/`BatchUser`, not the imported bases.
+
+    Locust runs every concrete User class a locustfile's namespace holds, imported ones too:
+    `class MyStreamingUser(StreamingUser)` would also run `StreamingUser` with the default
+    prompts. A base that is subclassed there is taken as a base. Classes named on the
+    command line (`locust -f f.py StreamingUser`) run as named.
+    """
+    options = environment.parsed_options
+    if options is not None and getattr(options, "user_classes", None):
+        return
+    classes = environment.user_classes
+    bases = [
+        base
+        for base in (StreamingUser, BatchUser)
+        if base in classes and any(c is not base and issubclass(c, base) for c in classes)
+    ]
+    if not bases:
+        return
+    classes[:] = [c for c in classes if c not in bases]
+    available: dict[str, Any] | None = environment.available_user_classes  # Locust: by name
+    if available:
+        for name in [n for n, c in available.items() if c in bases]:
+            del available[name]
+
+
 @events.init_command_line_parser.add_listener
 def _on_parser(parser: Any, **_: Any) -> None:
     add_llm_options(parser)
@@ -304,6 +547,16 @@ def _on_parser(parser: Any, **_: Any) -> None:
 def _on_init(environment: Environment, **_: Any) -> None:
     llm_run(environment)
     install_log_redaction()
+    _drop_subclassed_bases(environment)
+    environment.events.test_start.add_listener(_on_test_start_watch)
+    environment.events.test_stop.add_listener(_on_test_stop_watch)
+    environment.events.report_to_master.add_listener(
+        lambda client_id, data, **_: _on_report_to_master(environment, data)
+    )
+    environment.events.worker_report.add_listener(
+        lambda client_id, data, **_: _on_worker_report(environment, client_id, data)
+    )
+    environment.events.spawning_complete.add_listener(lambda **_: _judge_starts(environment))
     options = environment.parsed_options
     if options is None:
         return
@@ -329,7 +582,9 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     try:
         _preflight(environment, _run_config(environment))
     except (ConfigError, PreflightError) as exc:
-        logger.error("locust-llm: %s", exc)
+        logger.error("locust-llm: error: %s", exc)
+        verdict = verdict_for(environment)
+        verdict.nothing_sent, verdict.nothing_sent_code, verdict.told = str(exc), EXIT_CONFIG, True
         runner = environment.runner
         if runner is not None:
             gevent.spawn(runner.stop)
@@ -346,6 +601,8 @@ def _preflight(environment: Environment, config: RunConfig) -> None:
         model=config.model,
         api_key_env=str(getattr(options, "llm_api_key_env", "OPENAI_API_KEY")),
         timeout_s=config.timeouts.connect_s,
+        wait_s=config.preflight_wait_s,
+        on_wait=lambda line: logger.warning("locust-llm: %s", line),
     )
     for warning in result.warnings:
         logger.warning("locust-llm: %s", warning)

@@ -5,7 +5,8 @@ master or the single local process. It completes the summary document with what 
 need beyond the totals (harness.report.enrich: quantiles for the CDF plots, the timeline,
 models, endpoint, cost, SLO verdicts), writes summary.json, summary.md, report.html and
 junit.xml into `--llm-out`, and returns the process exit code (DESIGN.md §4) when a
-scenario judges the run, else None.
+scenario judges the run, when the run sent nothing (2 or 3: `RunVerdict` says why) or when
+`--llm-abort-after` stopped it (1); else None (Locust's own: 1 on any failure, else 0).
 
 This module is Locust glue: importing it registers the timeline sampler on Locust's
 `test_start`/`test_stop` (harness.report.timeline holds the pure part).
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +28,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.report.enrich import complete_summary
 from harness.report.summary import write_all_reports
 from harness.report.timeline import Timeline, interval_for
-from harness.slo import EXIT_INTERNAL, exit_code, verdict_line
+from harness.slo import EXIT_CONFIG, EXIT_INTERNAL, EXIT_SLO_MISSED, exit_code, verdict_line
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from harness.events import LLMRun
 
 logger = logging.getLogger("locust_llm")
+#: exit code of a run that failed (every request for `--llm-abort-after`)
+EXIT_FAILED = EXIT_SLO_MISSED
 
 
 def finish_run(environment: Environment, run: LLMRun) -> int | None:
@@ -50,6 +54,9 @@ def finish_run(environment: Environment, run: LLMRun) -> int | None:
         )
         judged = config.scenario is not None
         code = exit_code(summary["slos"], summary) if judged else None
+        early = early_exit_code(environment, summary)
+        if early is not None:  # nothing sent, or --llm-abort-after: precedence 3 > 2 > 1
+            code = early if code is None else max(code, early)
         out_dir = getattr(environment.parsed_options, "llm_out", "") or ""
         if out_dir:
             paths = write_all_reports(summary, Path(out_dir))
@@ -60,6 +67,58 @@ def finish_run(environment: Environment, run: LLMRun) -> int | None:
     except Exception:  # the harness failed: exit code 3, with one traceback
         logger.exception("locust-llm: could not finish the run's reports")
         return EXIT_INTERNAL
+
+
+# ------------------------------------------------------------------ what the run decided
+
+
+@dataclass(slots=True)
+class RunVerdict:
+    """What a run decided about its exit code while it ran (docs/design.md, exit codes).
+
+    `nothing_sent`: one line saying why no request could be sent (every user failed to
+    start, preflight refused the target), with its code (2 configuration, 3 the harness).
+    `aborted`: the line `--llm-abort-after` printed when it stopped the run (exit code 1).
+    `told`: the line has been printed, so it is printed once.
+    """
+
+    nothing_sent: str | None = None
+    nothing_sent_code: int = EXIT_CONFIG
+    aborted: str | None = None
+    told: bool = False
+
+
+_verdicts: weakref.WeakKeyDictionary[Any, RunVerdict] = weakref.WeakKeyDictionary()
+
+
+def verdict_for(environment: Environment) -> RunVerdict:
+    """The run's verdict state (created on first use)."""
+    verdict = _verdicts.get(environment)
+    if verdict is None:
+        verdict = _verdicts[environment] = RunVerdict()
+    return verdict
+
+
+def early_exit_code(environment: Environment, summary: dict[str, Any]) -> int | None:
+    """2 or 3 when the run sent no request, 1 when `--llm-abort-after` stopped it, else None.
+
+    A run that sent nothing never exits 0: its reason (or "no request was sent") is printed
+    once, as one line.
+    """
+    verdict = verdict_for(environment)
+    sent = sum(int(m.get("requests", 0) or 0) for m in (summary.get("modes") or {}).values())
+    if sent == 0:
+        line = verdict.nothing_sent or (
+            "no request was sent: no user started, or the run ended before the first request"
+        )
+        code = verdict.nothing_sent_code if verdict.nothing_sent else EXIT_INTERNAL
+        if not verdict.told:
+            verdict.told = True
+            logger.error("locust-llm: error: %s", line)
+        return code
+    if verdict.aborted is not None:
+        return EXIT_FAILED
+    return None
 
 
 # ------------------------------------------------------------------ the timeline sampler
