@@ -1,9 +1,10 @@
 """Reports of a finished run: sinks that are plain functions of the summary document.
 
-`summary.py` builds the `summary.json` document (DESIGN.md §4, schema
+`summary.py` builds the `summary.json` document (docs/design.md; schema
 "locust-llm/summary/v1"), writes it with its Markdown twin, report.html and junit.xml, and
 loads it back; `summary.schema.json` is the JSON Schema of that document; `markdown.py`
 renders the batch-vs-streaming comparison table for a terminal, a CI log or `summary.md`;
+`path.py` says what the path to the server did (its headers per mode, anomalies in words);
 `html.py` (with `svg.py`'s charts) the self-contained HTML report; `junit.py` one JUnit test
 case per SLO; `cost.py` the estimated cost; `enrich.py` and `timeline.py` what the reports
 need beyond the totals (quantiles, figures over time). All of these are standard library

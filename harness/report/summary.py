@@ -1,4 +1,4 @@
-"""The `summary.json` document (DESIGN.md §4): build it, write it with its Markdown twin, load it.
+"""The `summary.json` document (docs/design.md): build it, write it with its Markdown twin, load it.
 
 The document is ``{"schema": "locust-llm/summary/v1", "run": {...}, "modes": {...},
 "slos": [...]}`` (optionally ``"timeline"`` and ``"cost"``, harness.report.enrich).
@@ -41,7 +41,7 @@ class RunInfo:
     `started_at` is ISO-8601 UTC (``2025-01-31T12:00:00Z`` or ``…+00:00``), a wall-clock
     stamp for people; `duration_s` is the measured run time in seconds. `host` must already
     be redacted by the caller (no credentials, no query string). `client_saturated` is true
-    when the load generator was too busy to timestamp faithfully (DESIGN.md §5). `models`
+    when the load generator was too busy to timestamp faithfully. `models`
     and `endpoint` are optional: left out of the document when empty or None.
     """
 
