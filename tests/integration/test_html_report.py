@@ -57,6 +57,13 @@ def rich_summary() -> dict[str, Any]:
         "tpot_s": latency(0.02),
         "e2e_s": latency(1.46),
         "first_visible_s": latency(0.2),
+        "ttfb_s": latency(0.173),
+        "tail_s": latency(0.17),
+        "token_count_mismatch": 18,
+        "token_count_excess": 18,
+        "reconnects": 3,
+        "backoff_s": 0.0,
+        "anomalies": {"burst_delivery": 40, "reconnect": 3},
         "output_tokens": 24320,
         "requests_per_s": 6.6,
         "output_tokens_per_s": 405.0,
@@ -115,6 +122,14 @@ def rich_summary() -> dict[str, Any]:
             "models": ["mock-llm"],
             "endpoint": "/v1/chat/completions",
             "scenario": "nightly <script>alert(1)</script>",
+            "server_path": {
+                "stream": {
+                    "server": "uvicorn",
+                    "gateway": "litellm",
+                    "x-litellm-version": "1.74.9",
+                },
+                "batch": {"server": "uvicorn", "gateway": "litellm", "x-litellm-version": "1.74.9"},
+            },
         },
         "modes": {"stream": stream, "batch": batch},
         "slos": [
@@ -298,3 +313,42 @@ def test_the_report_of_a_real_run_renders(browser: Any, tmp_path: Path) -> None:
         assert any(n > 1 for n in by_label[label]["lines"] + by_label[label]["bars"]), label
     assert by_label["Errors by class"]["empty"]  # no failures: the chart says so
     assert by_label["Errors by class"]["text"] == 1
+
+
+_PATH_TEXT = """
+const section = Array.from(document.querySelectorAll('h2'))
+  .find(h => h.textContent === 'Path to the server');
+if (!section) return null;
+const rows = Array.from(document.querySelectorAll('table.path tbody tr'))
+  .map(tr => Array.from(tr.cells).map(td => td.innerText));
+const items = Array.from(document.querySelectorAll('ul.anomalies li')).map(li => li.innerText);
+const table = Array.from(document.querySelectorAll('tr'))
+  .filter(tr => /^(TTFB|tail)/.test(tr.cells[0]?.innerText || ''))
+  .map(tr => Array.from(tr.cells).map(td => td.innerText));
+return {rows, items, table, visible: section.getBoundingClientRect().height > 0};
+"""
+
+
+@pytest.mark.slow
+def test_the_path_section_shows_in_a_real_browser(browser: Any, tmp_path: Path) -> None:
+    write_all_reports(rich_summary(), tmp_path)
+    open_report(browser, tmp_path / "report.html")
+    shown = browser.execute_script(_PATH_TEXT)
+    assert shown is not None
+    assert shown["visible"]
+    gateway = "through a LiteLLM gateway (version 1.74.9); Server: uvicorn"
+    assert shown["rows"] == [["streaming", gateway], ["batch", gateway]]
+    assert [item.split(" — ")[0] for item in shown["items"]] == [
+        "streaming: token_count_mismatch 18",
+        "streaming: burst_delivery 40",
+        "streaming: reconnect 3",
+    ]
+    assert shown["items"][0].endswith(
+        "— the gateway reported more tokens than it delivered: its usage counts output tokens "
+        "that never arrived, as when it covers a truncated upstream stream with an invented "
+        "finish (those requests count as ok)."
+    )
+    assert shown["table"] == [
+        ["TTFB p50 / p95 / p99", "173.0 ms / 186.8 ms / 207.6 ms", "—"],
+        ["tail (last token → end) p50 / p95 / p99", "170.0 ms / 183.6 ms / 204.0 ms", "—"],
+    ]

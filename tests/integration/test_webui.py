@@ -263,6 +263,13 @@ def test_llm_tab_in_a_real_browser_shows_both_modes_live_and_never_the_key(
         assert _first_ms(batch_fv) == _first_ms(rows["E2E p50 / p95 / p99"][1])
         for figure in ("ITL p50 / p95 / p99", "TPOT p50 / p95 / p99"):
             assert _TRIPLE.match(rows[figure][0]), rows[figure]
+        # where a gateway would show: TTFB for both modes, the tail for streams
+        assert all(_TRIPLE.match(c) for c in rows["TTFB p50 / p95 / p99"]), rows
+        stream_tail, batch_tail = rows["tail (last token → end) p50 / p95 / p99"]
+        assert _TRIPLE.match(stream_tail), stream_tail
+        assert _first_ms(stream_tail) < 100, stream_tail  # the mock ends right after its last token
+        assert batch_tail == "—"
+        assert "reconnects" not in rows  # only when there were any
         headline = [f for f in rows if "Streaming shows the first token" in f]
         assert headline, list(rows)
         assert re.search(r"\d+\.\d× sooner", headline[0]), headline
@@ -572,3 +579,111 @@ def test_recent_loop_lag_forgets_what_is_older_than_its_window() -> None:
     assert window["count"] == alone["count"] == 200
     for key in ("mean", "p50", "p90", "p99", "max"):
         assert window[key] == pytest.approx(alone[key], rel=0.002), key
+
+
+TABLE_ROWS_SCRIPT = """
+import json
+from harness.errors import Mode, Outcome
+from harness.record import RequestRecord
+from harness.webui import stats_csv, table_rows
+from tests.unit.test_path import LITELLM, batch, stream, summary_of
+
+out = {}
+records = [stream(5, 8, reconnects=1, headers=LITELLM), stream(4, 4, burst=True, headers=LITELLM)]
+records.append(batch(headers=LITELLM, backoff_s=0.5))
+summary = summary_of(records)
+out["gateway"] = table_rows(summary, {"stream": ["m"], "batch": ["m"]})
+out["csv"] = stats_csv(summary, {"stream": ["m"], "batch": ["m"]}).splitlines()
+out["plain"] = table_rows(summary_of([stream(4, 4), batch()]), {"stream": ["m"], "batch": ["m"]})
+
+answered = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1/chat/completions")
+answered.t0, answered.t_headers, answered.t_end = 0.0, 0.9, 1.0
+answered.server_output_tokens, answered.outcome = 8, Outcome.OK
+answered.note("stream_not_honored")
+out["not_streamed"] = table_rows(summary_of([answered, batch()]), {"stream": ["m"], "batch": ["m"]})
+
+one = stream(1, 1, tail_s=0.0)  # --max-tokens 1: first visible output 200 ms
+late = batch()
+late.t_end = late.t_headers = 0.198
+out["one_token"] = table_rows(summary_of([one, late]), {"stream": ["m"], "batch": ["m"]})
+print(json.dumps(out))
+"""
+
+
+def test_the_tab_shows_ttfb_tail_reconnects_backoff_server_path_and_anomalies() -> None:
+    # in a subprocess: harness.webui imports Locust, which monkey-patches the importing process
+    result = subprocess.run(
+        [sys.executable, "-c", TABLE_ROWS_SCRIPT],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=True,
+    )  # fmt: skip
+    out = json.loads(result.stdout)
+    rows = {r["figure"]: (r["model"], r["stream"], r["batch"]) for r in out["gateway"]}
+    assert rows["TTFB p50 / p95 / p99"] == (
+        "m",
+        "173.0 ms / 173.0 ms / 173.0 ms",
+        "1.00 s / 1.00 s / 1.00 s",
+    )
+    assert rows["tail (last token → end) p50 / p95 / p99"] == (
+        "m",
+        "170.0 ms / 170.0 ms / 170.0 ms",
+        "—",
+    )
+    assert rows["reconnects"] == ("m", "1", "0")
+    assert rows["back-off waited"] == ("m", "0 s", "500.0 ms")
+    path = "through a LiteLLM gateway (version 1.74.9); Server: uvicorn"
+    assert rows["server path (response headers)"] == ("", path, path)
+    anomalies = [
+        (r["figure"], r["stream"], r["batch"]) for r in out["gateway"] if "⚠" in r["figure"]
+    ]
+    assert anomalies == [
+        (
+            "⚠ token_count_mismatch: the gateway reported more tokens than it delivered: its "
+            "usage counts output tokens that never arrived, as when it covers a truncated "
+            "upstream stream with an invented finish (those requests count as ok)",
+            "1",
+            "",
+        ),
+        (
+            "⚠ burst_delivery: several tokens arrived in one read: a buffering proxy or server on "
+            "the path; the gaps inside a burst are 0, so ITL is understated",
+            "2",
+            "",
+        ),
+        (
+            "⚠ reconnect: the server had closed a kept-alive connection, so the request was "
+            "written again on a fresh one: not counted as a failure, and not inside TTFT",
+            "1",
+            "",
+        ),
+    ]
+    header = out["csv"][0].split(",")
+    assert header[-4:] == ["output_tokens_per_s", "requests_per_s", "reconnects", "backoff_s"]
+    assert "tail_p95_s" in header
+    assert "ttfb_p50_s" in header
+    stream_csv = dict(zip(header, out["csv"][1].split(","), strict=True))
+    assert (stream_csv["mode"], stream_csv["reconnects"], stream_csv["backoff_s"]) == (
+        "stream",
+        "1",
+        "0.0",
+    )
+    assert float(stream_csv["tail_p50_s"]) == pytest.approx(0.17, rel=1e-3)
+
+    plain = {r["figure"] for r in out["plain"]}
+    assert "TTFB p50 / p95 / p99" in plain
+    assert not plain & {"reconnects", "back-off waited", "server path (response headers)"}
+    assert not [f for f in plain if f.startswith("⚠")]
+
+    first = out["not_streamed"][0]["figure"]
+    assert first == (
+        "⚠ the endpoint does not stream: 1 stream request was answered with one JSON body "
+        "(stream_not_honored); they count as successes with an E2E but no TTFT or ITL."
+    )
+    headline = [r for r in out["one_token"] if r["figure"].startswith("▶")]
+    assert [(r["figure"], r["stream"], r["batch"]) for r in headline] == [
+        (
+            "▶ Streaming shows the first token no sooner than batch (one output token per "
+            "answer) (first visible output p50)",
+            "200 ms",
+            "198 ms",
+        )
+    ]
