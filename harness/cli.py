@@ -591,6 +591,8 @@ def _run_locust(
     if plan.scenario_path:
         # the child judged the run by the scenario's SLOs (harness.events)
         return code if code in (EXIT_OK, EXIT_FAILED, EXIT_INTERNAL) else EXIT_INTERNAL
+    if code == EXIT_FAILED:  # the child stopped the run: --llm-abort-after (harness.users)
+        return EXIT_FAILED
     if code != 0:
         return EXIT_INTERNAL
     failed = sum(
