@@ -397,3 +397,45 @@ def test_stream_fallback_asks_again_without_streaming_and_counts_both(tmp_path: 
     assert batch["outcomes"] == {"ok": batch["requests"]}
     assert batch["anomalies"]["stream_fallback"] == batch["requests"]
     assert received == {"stream": stream["requests"], "batch": batch["requests"]}
+
+
+README_SNIPPET = """
+from harness.users import BatchUser, StreamingUser
+
+
+class MyStreamingUser(StreamingUser):
+    prompts = ["Write a limerick about queues."]
+
+
+class MyBatchUser(BatchUser):
+    prompts = MyStreamingUser.prompts
+"""
+
+
+def _spawned(stderr: str) -> dict[str, int]:
+    """Locust's own "All users spawned: {...}" line, as a dict."""
+    line = next(line for line in stderr.splitlines() if "All users spawned:" in line)
+    return dict(json.loads(line.split("All users spawned:", 1)[1].split("(")[0]))
+
+
+@pytest.mark.parametrize(
+    ("names", "spawned"),
+    [
+        ((), {"MyStreamingUser": 2, "MyBatchUser": 2}),  # the README's snippet: its 2 classes
+        (("StreamingUser", "MyBatchUser"), {"StreamingUser": 2, "MyBatchUser": 2}),  # as named
+    ],
+)
+def test_subclassing_the_users_runs_exactly_the_locustfiles_classes(
+    names: tuple[str, ...], spawned: dict[str, int], tmp_path: Path
+) -> None:
+    """Locust collects every User class in a locustfile's namespace, the imported
+    `StreamingUser`/`BatchUser` too; a subclassed base is not run unless named."""
+    locustfile = tmp_path / "mine.py"
+    locustfile.write_text(README_SNIPPET)
+    with run_mock("--ttft", "5ms", "--itl", "1ms", "--tokens", "4") as mock:
+        result = _locust(
+            "-f", str(locustfile), "--headless", "--host", mock.url, "-u", "4", "-r", "4",
+            "-t", "2s", "--llm-out", str(tmp_path / "out"), *names,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _spawned(result.stderr) == spawned

@@ -8,7 +8,7 @@ import pytest
 
 from harness.client import Target
 from harness.errors import ConfigError
-from harness.options import RunConfig, read_api_key
+from harness.options import RunConfig, option_defaults, read_api_key
 from harness.scenario import parse_duration
 
 
@@ -63,3 +63,30 @@ def test_run_config_request_params_carry_max_tokens_and_temperature() -> None:
     options = argparse.Namespace(llm_max_tokens="32", llm_temperature="0.2")
     config = RunConfig.from_options(options, None, {})
     assert config.request_params() == {"max_tokens": 32, "temperature": 0.2}
+
+
+def test_run_ending_options_default_to_a_60s_wait_a_5s_back_off_cap_and_no_abort() -> None:
+    config = RunConfig.from_options(argparse.Namespace(**option_defaults()), None, {})
+    assert (config.preflight_wait_s, config.backoff_max_s, config.abort_after_s) == (60, 5, 0)
+    assert RunConfig.from_options(None, None, {}).backoff_max_s == 5
+
+
+def test_run_ending_options_take_durations_and_0_turns_them_off() -> None:
+    options = argparse.Namespace(
+        llm_preflight_wait="0", llm_backoff_max="500ms", llm_abort_after="2m"
+    )
+    config = RunConfig.from_options(options, None, {})
+    assert (config.preflight_wait_s, config.backoff_max_s, config.abort_after_s) == (0, 0.5, 120)
+
+
+@pytest.mark.parametrize(
+    ("dest", "flag"),
+    [
+        ("llm_preflight_wait", "--llm-preflight-wait"),
+        ("llm_backoff_max", "--llm-backoff-max"),
+        ("llm_abort_after", "--llm-abort-after"),
+    ],
+)
+def test_a_bad_run_ending_duration_names_its_option(dest: str, flag: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{flag}: expected a"):
+        RunConfig.from_options(argparse.Namespace(**{dest: "soon"}), None, {})
