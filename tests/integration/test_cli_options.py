@@ -179,7 +179,7 @@ def test_documented_and_defined_variables_draw_no_warning(
     }
     assert {"LOCUST_LLM_PROMETHEUS_PORT", "LOCUST_LLM_MODEL"} <= documented
     by_variable = {o["env_var"]: o for o in plain_locust_options if o["env_var"]}
-    unknown = documented - set(by_variable)
+    unknown = documented - set(by_variable) - {"LOCUST_LLM_X"}  # "--llm-X ↔ LOCUST_LLM_X"
     # not settings of a run: the image tag, the real servers' cache, the web UI screenshot
     assert unknown <= {"LOCUST_LLM_IMAGE", "LOCUST_LLM_CACHE", "LOCUST_LLM_SCREENSHOT"}, unknown
     env = dict.fromkeys(unknown, "x")
@@ -234,7 +234,7 @@ def test_options_and_variables_reach_the_locust_child(tmp_path: Path) -> None:
     `--llm-api-key-env`, the exporter's linger from its variable, all honoured by the child."""
     with run_mock("--ttft", "10ms", "--itl", "2ms", "--tokens", "4") as mock:
         result = cli(
-            "run", "--headless", "--host", mock.url, "-u", "1", "-t", "2s",
+            "run", "--headless", "--host", mock.url, "-u", "2", "-t", "2s",
             "--llm-endpoint", "completions", "--llm-api-key-env", "MY_LLM_KEY",
             "--out", "out",
             cwd=tmp_path,
@@ -244,7 +244,8 @@ def test_options_and_variables_reach_the_locust_child(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "not a locust-llm setting" not in result.stderr
     assert "sk-test-key-42" not in result.stdout + result.stderr
-    assert set(stats["requests"]) == {"completions"}, stats["requests"]
+    assert set(stats["requests"]) == {"/v1/completions"}, stats["requests"]
+    assert set(stats["requests"]["/v1/completions"]) == {"stream", "batch"}, stats["requests"]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert sum(m["requests"] for m in summary["modes"].values()) > 0
 
