@@ -415,7 +415,7 @@ def _report(path: Path, args: argparse.Namespace) -> int:
         raise ConfigError(f"{path}: is a directory, expected a summary.json") from None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    print(render_terminal(summary))
+    print(render_terminal(summary).rstrip("\n"))
     out_dir = Path(args.out) if args.out else path.parent
     paths = write_extra_reports(summary, out_dir)
     print("Reports: " + ", ".join(str(p) for p in paths))
@@ -582,7 +582,7 @@ def _run_locust(
 
     summary = load_summary(summary_path)
     print()
-    print(render_terminal(summary))
+    print(render_terminal(summary).rstrip("\n"))
     names = ["summary.json", "summary.md", "report.html", "junit.xml"]
     shown = [str(out_dir / n) for n in names if (out_dir / n).is_file()]
     print(f"\nReports: {', '.join(shown)}")
