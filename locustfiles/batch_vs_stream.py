@@ -10,12 +10,14 @@ come from the harness's own statistics: add `--llm-out llm-report` to write summ
 summary.md when the run ends.
 
 The API key is read from $OPENAI_API_KEY (or the variable named by --llm-api-key-env); it is
-never an option, so it never shows in the web UI.
+never an option, so it never shows in the web UI. `locust-llm run --help` lists every --llm-…
+option (`locust --help` cannot: Locust prints it before loading this file); `locust-llm run
+-f THIS_FILE` takes them all too.
 """
 
 from harness.users import BatchUser, StreamingUser
 
-# To use your own prompts, subclass instead of importing both classes as they are:
+# To use your own prompts, subclass (only your classes then run; the bases are not):
 #
 #   class MyStreamingUser(StreamingUser):
 #       prompts = ["Write a limerick about queues."]
