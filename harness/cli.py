@@ -293,6 +293,7 @@ def build_parser(llm_options: Sequence[LlmOption] = ()) -> argparse.ArgumentPars
     demo = commands.add_parser(
         "demo",
         help="start the embedded mock and compare batch and streaming against it",
+        usage="locust-llm demo [options] [--llm-… options]",
     )
     add_load_flags(demo, users=32, run_time="20s")
     demo.add_argument(
@@ -316,7 +317,11 @@ def build_parser(llm_options: Sequence[LlmOption] = ()) -> argparse.ArgumentPars
     # the demo runs the packaged locustfile against its own mock: no scenario file
     _add_llm_options(demo, llm_options, skip=frozenset({"--llm-scenario"}))
 
-    run = commands.add_parser("run", help="run a load test against an endpoint")
+    run = commands.add_parser(
+        "run",
+        help="run a load test against an endpoint",
+        usage="locust-llm run [SCENARIO.yaml] [--host URL] [options] [--llm-… options]",
+    )
     run.add_argument(
         "scenario",
         nargs="?",
