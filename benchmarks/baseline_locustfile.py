@@ -1,4 +1,4 @@
-"""The minimal Locust baseline of DESIGN.md §5: FastHttpUser, raw `readline()`, nothing else.
+"""The minimal Locust baseline (benchmarks/README.md): FastHttpUser, raw `readline()`, nothing else.
 
 What a careful person writes in 40 lines to time a stream with Locust: POST a streaming chat
 completion, read geventhttpclient's raw response line by line, take `perf_counter()` as soon as

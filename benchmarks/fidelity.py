@@ -2,7 +2,7 @@
 
 For each concurrency point, two load generators run in turn against a fresh mock server whose
 timing is known (TTFT and ITL of its profile): locust-llm's `StreamingUser` (the packaged
-locustfile, figures from its summary.json) and the minimal Locust baseline of DESIGN.md §5
+locustfile, figures from its summary.json) and the minimal Locust baseline (benchmarks/README.md)
 (`benchmarks/baseline_locustfile.py`, FastHttpUser with raw `readline()`). The mock is pinned to
 core 1, Locust to core 0. Printed per run: reported − true TTFT p50/p99 and ITL p50/p99 in ms,
 requests/s, tokens/s, and the share of its core the load generator used while all users ran;
