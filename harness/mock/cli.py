@@ -25,6 +25,7 @@ from harness.mock.faults import (
     fault_plan_from_args,
     open_fault_log,
 )
+from harness.mock.personalities import PERSONALITIES
 from harness.mock.profiles import LatencyProfile, parse_duration
 from harness.mock.server import MockServer
 
@@ -45,6 +46,12 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _off_or_duration(text: str) -> float:
+    if text.strip().lower() == "off":
+        return 0.0
+    return _duration(text)
 
 
 def _positive_int(text: str) -> int:
@@ -113,7 +120,33 @@ def build_parser(prog: str = "python -m harness.mock") -> argparse.ArgumentParse
         help="uniform per-token jitter in [-J, +J], seeded (default 0)",
     )
     parser.add_argument("--seed", type=int, default=0, help="jitter seed (default 0)")
-    parser.add_argument("--model", default="mock-llm", help="served model name")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="served model name (default mock-llm; llama.cpp: a .gguf file path)",
+    )
+    parser.add_argument(
+        "--personality",
+        choices=tuple(PERSONALITIES),
+        default="openai",
+        help="whose wire habits to reproduce: openai (default), vllm, llama.cpp, litellm "
+        "(see docs/mock.md)",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=_off_or_duration,
+        default=None,
+        metavar="DURATION",
+        help="close a keep-alive connection idle this long; 0 or off: never (default off; "
+        "vllm and llama.cpp: 5s)",
+    )
+    parser.add_argument(
+        "--loading",
+        type=_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="llama.cpp: answer 503 Loading model on every route this long after start",
+    )
     parser.add_argument(
         "--spin",
         type=_duration,
@@ -157,7 +190,14 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m harness.mock")
     except OSError as exc:
         print(f"{prog}: error: --fault-log {args.fault_log}: {exc.strerror}", file=sys.stderr)
         return 2
+    if args.loading and args.personality != "llama.cpp":
+        print(
+            f"{prog}: error: --loading is llama.cpp's answer: add --personality llama.cpp",
+            file=sys.stderr,
+        )
+        return 2
     faults = FaultInjector(plan, fault_log) if plan is not None else None
+    model = args.model if args.model is not None else PERSONALITIES[args.personality].model
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     if args.cpu is not None:
         try:  # before any thread starts: they inherit it
@@ -169,7 +209,15 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m harness.mock")
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     server = MockServer(
-        profile, host=args.host, port=args.port, model=args.model, spin_s=args.spin, faults=faults
+        profile,
+        host=args.host,
+        port=args.port,
+        model=model,
+        spin_s=args.spin,
+        faults=faults,
+        personality=args.personality,
+        idle_timeout_s=args.idle_timeout,
+        loading_s=args.loading,
     )
     try:
         try:

@@ -46,7 +46,7 @@ from typing import TypeAlias
 
 from harness.mock.lateness import LatenessRecorder
 
-__all__ = ["DEFAULT_SPIN_S", "Action", "Completion", "Emitter", "Payload"]
+__all__ = ["DEFAULT_SPIN_S", "Action", "Completion", "Emitter", "Later", "Payload", "Timer"]
 
 
 class Action(enum.Enum):
@@ -58,8 +58,25 @@ class Action(enum.Enum):
     """``SO_LINGER`` 0 then ``close()``: the peer gets a TCP RST (``ECONNRESET``)."""
 
 
-Payload: TypeAlias = bytes | Action | Callable[[socket.socket], None]
-"""Bytes for one ``send()``, an `Action`, or a callable applied to the socket."""
+class Later:
+    """Bytes made when they are due, from what the schedule has done so far.
+
+    ``render(t_base, written)`` gets the schedule's base time and the ``perf_counter()``
+    times of the items already written (see `Completion.written`) and returns the bytes
+    for one ``send()``, written like any bytes item. For a reply that reports its own
+    timing (llama.cpp's ``timings``): the figures are the writes that really happened.
+    It runs on the loop thread at the deadline: keep it short.
+    """
+
+    __slots__ = ("render",)
+
+    def __init__(self, render: Callable[[float, list[float]], bytes]) -> None:
+        self.render = render
+
+
+Payload: TypeAlias = bytes | Action | Later | Callable[[socket.socket], None]
+"""Bytes for one ``send()``, an `Action`, bytes made at the deadline (`Later`), or a
+callable applied to the socket."""
 
 DEFAULT_SPIN_S = 0.0
 """How long before a deadline the emitter stops sleeping and spins. Timed waits wake some
@@ -148,6 +165,19 @@ class _Job:
         return self.t_base + self.offsets[self.index]
 
 
+class Timer:
+    """A call at a deadline on the loop thread (`Emitter.call_at`)."""
+
+    __slots__ = ("cancelled", "fn")
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.fn = fn
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
 class _Watch:
     """What the loop does when a socket is ready: read callback and/or a stalled job."""
 
@@ -183,7 +213,7 @@ class Emitter:
         """Items not written by one ``send()``, finished when the socket was writable: a
         slow peer, or a payload over 64 KiB (sent in 64 KiB pieces between other
         writes)."""
-        self._heap: list[tuple[float, int, _Job]] = []
+        self._heap: list[tuple[float, int, _Job | Timer]] = []
         self._seq = itertools.count()
         self._selector = selectors.DefaultSelector()
         self._watches: dict[socket.socket, _Watch] = {}
@@ -214,7 +244,7 @@ class Emitter:
         self._wake()
         if self._thread is not None and self._thread.ident != threading.get_ident():
             self._thread.join(timeout)
-        pending = [job for _, _, job in self._heap]
+        pending = [job for _, _, job in self._heap if isinstance(job, _Job)]
         pending += [w.stalled for w in self._watches.values() if w.stalled is not None]
         self._heap.clear()
         for job in pending:
@@ -284,6 +314,14 @@ class Emitter:
         """Run ``fn()`` on the loop thread (from any thread)."""
         self._call_soon(fn)
 
+    def call_at(self, deadline: float, fn: Callable[[], None]) -> Timer:
+        """Run ``fn()`` on the loop thread at ``deadline`` (`perf_counter` time), among the
+        due writes; ``cancel()`` the returned timer to drop it. From the loop thread only
+        (its callbacks), or before `start`."""
+        timer = Timer(fn)
+        heapq.heappush(self._heap, (deadline, next(self._seq), timer))
+        return timer
+
     # -- the loop -----------------------------------------------------------------------
 
     def _run(self, started: threading.Event) -> None:
@@ -336,12 +374,21 @@ class Emitter:
         now = perf_counter()
         while heap and heap[0][0] <= now:
             _, _, job = heapq.heappop(heap)
-            self._perform(job)
+            if isinstance(job, Timer):
+                if not job.cancelled:
+                    _call_safely(job.fn)
+            else:
+                self._perform(job)
             now = perf_counter()
 
     def _perform(self, job: _Job) -> None:
         payload = job.payloads[job.index]
         try:
+            if isinstance(payload, Later):
+                try:
+                    payload = payload.render(job.t_base, job.completion.written)
+                except Exception as exc:  # a faulty render must not kill the loop
+                    raise OSError(f"payload {payload!r} failed: {exc!r}") from exc
             if isinstance(payload, bytes):
                 # One send() per item, but at most _MAX_SEND bytes per turn of the loop:
                 # on loopback a send() does the receiver's work too, and megabytes

@@ -40,6 +40,7 @@ from typing import IO, TypeAlias
 
 from harness.mock.completions import Endpoint, Generation, token_text
 from harness.mock.emitter import Action, Payload
+from harness.mock.personalities import LITELLM_EXPECTED, litellm_fault
 from harness.mock.profiles import LatencyProfile, parse_duration
 from harness.mock.wire import LAST_CHUNK, chunk, json_bytes, response_head
 
@@ -620,8 +621,14 @@ class Fault:
     stream: _Builder
     batch: _Builder | None
 
-    def expected_for(self, mode: str) -> str | None:
-        """The expectation for ``mode`` (``stream`` or ``batch``); None: not injected."""
+    def expected_for(self, mode: str, personality: str = "openai") -> str | None:
+        """The expectation for ``mode`` (``stream`` or ``batch``); None: not injected.
+
+        Behind ``personality`` ``litellm`` some faults arrive transformed (see
+        `harness.mock.personalities.LITELLM_EXPECTED`)."""
+        if personality == "litellm" and self.name in LITELLM_EXPECTED:
+            stream, batch = LITELLM_EXPECTED[self.name]
+            return stream if mode == "stream" else batch
         return self.expected if mode == "stream" else self.batch_expected
 
 
@@ -727,8 +734,12 @@ class FaultInjector:
     ``log`` receives one JSON line per injection.
     """
 
-    def __init__(self, plan: FaultPlan, log: IO[str] | None = None) -> None:
+    def __init__(
+        self, plan: FaultPlan, log: IO[str] | None = None, *, personality: str = "openai"
+    ) -> None:
         self.plan = plan
+        self.personality = personality
+        """The server's personality: behind ``litellm`` some faults are transformed."""
         self._rng = random.Random(plan.seed)
         self._arrivals = 0
         self._log = log
@@ -764,6 +775,16 @@ class FaultInjector:
         build = fault.stream if gen.stream else fault.batch
         if build is None:
             return None
+        transformed = None
+        if self.personality == "litellm":
+            transformed = litellm_fault(
+                name,
+                gen,
+                profile,
+                request_index=request_index,
+                keep_alive=keep_alive,
+                after_tokens=self.plan.after_tokens,
+            )
         n = (
             profile.output_tokens
             if gen.max_tokens is None
@@ -787,7 +808,7 @@ class FaultInjector:
             finish_reason="length" if n < profile.output_tokens else "stop",
             head=head,
         )
-        schedule = build(reply)
+        schedule = build(reply) if transformed is None else transformed
         with self._lock:
             self.injected[name] += 1
             self.injected_by_mode[mode][name] += 1
@@ -803,7 +824,7 @@ class FaultInjector:
             "endpoint": str(gen.endpoint),
             "mode": gen.mode,
             "fault": fault.name,
-            "expected": fault.expected_for(gen.mode),
+            "expected": fault.expected_for(gen.mode, self.personality),
         }
         line = json.dumps(entry, separators=(",", ":"))
         logger.debug("injected %s", line)

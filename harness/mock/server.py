@@ -23,9 +23,22 @@ from collections import Counter
 from collections.abc import Sequence
 from time import perf_counter
 
-from harness.mock.completions import BadRequest, Endpoint, build_reply, parse_generation
-from harness.mock.emitter import DEFAULT_SPIN_S, Completion, Emitter, Payload
+from harness.mock.completions import (
+    BadRequest,
+    Endpoint,
+    Generation,
+    build_reply,
+    parse_generation,
+)
+from harness.mock.emitter import DEFAULT_SPIN_S, Completion, Emitter, Payload, Timer
 from harness.mock.faults import FaultInjector
+from harness.mock.personalities import (
+    LLAMACPP_LOADING_BODY,
+    PERSONALITIES,
+    Personality,
+    litellm_reply,
+    llamacpp_reply,
+)
 from harness.mock.profiles import LatencyProfile
 from harness.mock.wire import (
     MAX_BODY_BYTES,
@@ -37,6 +50,7 @@ from harness.mock.wire import (
     error_body,
     json_response,
     recv_stamped,
+    response_head,
 )
 
 _ROUTES: dict[str, tuple[str, ...]] = {
@@ -110,10 +124,12 @@ def _nest(counter: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
 class _Connection:
     """One client connection, served on the loop thread one request at a time."""
 
-    __slots__ = ("busy", "parser", "paused", "peer_closed", "sock", "t_free")
+    __slots__ = ("busy", "parser", "paused", "peer_closed", "served", "sock", "t_free", "timer")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.served = 0  # requests taken: an idle timer armed before one is stale
+        self.timer: Timer | None = None  # the pending idle timer, if any
         self.parser = RequestParser()
         self.busy = False  # a response is being written
         self.paused = False  # not reading: too much arrived while busy
@@ -140,10 +156,26 @@ class MockServer:
         backlog: int = 1024,
         spin_s: float = DEFAULT_SPIN_S,
         faults: FaultInjector | None = None,
+        personality: str = "openai",
+        idle_timeout_s: float | None = None,
+        loading_s: float = 0.0,
     ) -> None:
+        if personality not in PERSONALITIES:
+            known = ", ".join(PERSONALITIES)
+            raise ValueError(f"unknown personality {personality!r} (known: {known})")
         self.profile = profile if profile is not None else LatencyProfile()
         self.faults = faults
         """Injects faults into generation replies (see `harness.mock.faults`); None: none."""
+        self.personality: Personality = PERSONALITIES[personality]
+        """Whose wire habits the answers have (see `harness.mock.personalities`)."""
+        if faults is not None:
+            faults.personality = personality
+        self.idle_timeout_s = (
+            self.personality.idle_timeout_s if idle_timeout_s is None else idle_timeout_s
+        )
+        """Close a keep-alive connection idle this long (0 or None: never)."""
+        self.loading_s = loading_s
+        """Answer 503 ``Loading model`` on every route this long after `start`."""
         self.model = model
         self.stats = MockStats()
         self.emitter = Emitter(spin_s=spin_s)
@@ -183,6 +215,7 @@ class MockServer:
             listener.close()
             raise
         self._listener = listener
+        self._started = time.perf_counter()  # the loading window starts now
         self.emitter.watch(listener, self._on_acceptable)
         self.emitter.start()
 
@@ -222,6 +255,22 @@ class MockServer:
             self._conns[sock] = conn
             self.stats.connection(+1)
             self.emitter.watch(sock, functools.partial(self._on_readable, conn))
+            self._arm_idle(conn)
+
+    def _arm_idle(self, conn: _Connection) -> None:
+        """Close ``conn`` if it is still idle after the idle timeout (uvicorn's 5 s)."""
+        if not self.idle_timeout_s:
+            return
+        served = conn.served
+        if conn.timer is not None:
+            conn.timer.cancel()
+
+        def expire() -> None:
+            idle = not conn.busy and conn.served == served and conn.parser.buffered == 0
+            if idle and self._conns.get(conn.sock) is conn:
+                self._close(conn)
+
+        conn.timer = self.emitter.call_at(perf_counter() + self.idle_timeout_s, expire)
 
     def _on_readable(self, conn: _Connection) -> None:
         try:
@@ -260,6 +309,7 @@ class MockServer:
                 self._close(conn)
             return
         conn.busy = True
+        conn.served += 1
         # A pipelined request that was already waiting starts when the previous ends.
         self._handle(conn, request, max(request.t_recv, conn.t_free))
 
@@ -273,6 +323,8 @@ class MockServer:
             conn.paused = False
             self.emitter.watch(conn.sock, functools.partial(self._on_readable, conn))
         self._serve_next(conn)
+        if not conn.busy and self._conns.get(conn.sock) is conn:
+            self._arm_idle(conn)
 
     def _close(self, conn: _Connection) -> None:
         if self._conns.pop(conn.sock, None) is None:
@@ -289,6 +341,19 @@ class MockServer:
     def _handle(self, conn: _Connection, request: Request, t_base: float) -> None:
         methods = _ROUTES.get(request.path)
         keep_alive = request.keep_alive
+        loading = self.loading_s > 0 and t_base - self._started < self.loading_s
+        if loading and request.path != "/mock/stats":  # llama-server loading its model
+            self.stats.count_rejected(503)
+            head = response_head(
+                503,
+                [
+                    ("Content-Type", "application/json; charset=utf-8"),
+                    ("Content-Length", str(len(LLAMACPP_LOADING_BODY))),
+                ],
+                keep_alive=keep_alive,
+            )
+            self._send(conn, head + LLAMACPP_LOADING_BODY, keep_alive, t_base)
+            return
         if methods is None:
             self._reply(conn, 404, f"no route for {request.path}", keep_alive, t_base)
             return
@@ -301,17 +366,19 @@ class MockServer:
             return
         body: object
         if request.path == "/v1/models":
-            body = {
-                "object": "list",
-                "data": [
-                    {
-                        "id": self.model,
-                        "object": "model",
-                        "created": self._started_wall,
-                        "owned_by": "locust-llm-mock",
-                    }
-                ],
+            model: dict[str, object] = {
+                "id": self.model,
+                "object": "model",
+                "created": self._started_wall,
+                "owned_by": "locust-llm-mock",
             }
+            if self.personality.name == "llama.cpp":
+                model["owned_by"] = "llamacpp"
+                model["meta"] = {"n_ctx_train": 32768, "n_params": 268098176}
+            elif self.personality.name == "vllm":
+                model["owned_by"] = "vllm"
+                model["root"] = self.model
+            body = {"object": "list", "data": [model]}
         elif request.path == "/health":
             body = {"status": "ok"}
         else:
@@ -336,7 +403,8 @@ class MockServer:
                 gen, self.profile, request_index=index, keep_alive=keep_alive
             )
         if schedule is None:
-            schedule = build_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
+            schedule = self._normal_reply(gen, index, keep_alive)
+        schedule = self.personality.decorate(schedule)
 
         def on_done(completion: Completion) -> None:
             counter = self.stats.completed if completion.error is None else self.stats.aborted
@@ -345,10 +413,21 @@ class MockServer:
 
         self.emitter.schedule(conn.sock, t_base, schedule, on_done)
 
+    def _normal_reply(
+        self, gen: Generation, index: int, keep_alive: bool
+    ) -> Sequence[tuple[float, Payload]]:
+        name = self.personality.name
+        if name == "llama.cpp":
+            return llamacpp_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
+        if name == "litellm" and gen.stream:
+            return litellm_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
+        return build_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
+
     def _send(self, conn: _Connection, data: bytes, keep_alive: bool, t_base: float) -> None:
         done = functools.partial(self._finished, conn, keep_alive)
         # Not measured: the figures in /mock/stats are about generation replies only.
-        self.emitter.schedule(conn.sock, t_base, [(0.0, data)], done, measure=False)
+        schedule = self.personality.decorate([(0.0, data)])
+        self.emitter.schedule(conn.sock, t_base, schedule, done, measure=False)
 
     def _reply(
         self,
@@ -393,6 +472,9 @@ class MockServer:
             "seed": p.seed,
         }
         out["model"] = self.model
+        out["personality"] = self.personality.name
+        out["idle_timeout_s"] = self.idle_timeout_s or 0.0
+        out["loading_s"] = self.loading_s
         if self.faults is not None:
             out.update(self.faults.snapshot(reset=reset))
         else:
