@@ -463,10 +463,40 @@ class _Loader:
     def mock(self, node: Node) -> None:
         """`mock:` runs the embedded mock (with its latency profile and faults) as the target,
         so a team can rehearse a slow or failing server from the same file."""
-        keys = node.mapping(("ttft", "itl", "tokens", "jitter", "seed", "model", "faults"))
+        keys = node.mapping(
+            (
+                "ttft",
+                "itl",
+                "tokens",
+                "jitter",
+                "seed",
+                "model",
+                "faults",
+                "personality",
+                "idle_timeout",
+                "loading",
+            )
+        )
         if "base_url" in self.values:
             raise node.error("set target.base_url or mock, not both (mock is the target)")
         args: list[str] = []
+        personality = "openai"
+        if "personality" in keys:
+            personality = keys["personality"].choice(("openai", "vllm", "llama.cpp", "litellm"))
+            args += ["--personality", personality]
+        if "idle_timeout" in keys:
+            idle = keys["idle_timeout"]
+            if idle.text.strip() in ("off", "0"):
+                args += ["--idle-timeout", "off"]
+            else:
+                duration(idle)
+                args += ["--idle-timeout", idle.text.strip()]
+        if "loading" in keys:
+            loading = keys["loading"]
+            if personality != "llama.cpp":
+                raise loading.error("loading is llama.cpp's answer: set personality: llama.cpp")
+            duration(loading)
+            args += ["--loading", loading.text.strip()]
         for name in ("ttft", "itl", "jitter"):
             if name in keys:
                 duration(keys[name])
