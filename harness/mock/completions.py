@@ -7,8 +7,9 @@ token ``i`` at its profile offset as its own HTTP chunk and SSE event, then one 
 the last token's offset with the finish chunk, the usage chunk (only with
 ``stream_options.include_usage``), ``data: [DONE]`` and the chunked terminator. Batch:
 the whole JSON body at the last token's offset. Chunks have exactly the shapes of
-OpenAI's API (see the reliability catalogue's R, T, F, U, D). Standard library only; it
-must not import anything from the harness core (``harness.sse``, ``harness.protocols``,
+OpenAI's API (the R, T, F, U, D events of tests/catalogue/cases.yaml). Other servers'
+shapes are in `harness.mock.personalities`. Standard library only; it must not import
+anything from the harness core (``harness.sse``, ``harness.protocols``,
 ``harness.record``, ``harness.stats``): the mock is the yardstick.
 """
 

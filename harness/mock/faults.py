@@ -12,7 +12,7 @@ lines; and the ``harness.mock.faults`` logger at DEBUG).
 
 `FAULTS` is the catalogue of faults *as data*: for each, what the harness must report for a
 stream request and for a batch request (`Fault.expected`, `Fault.batch_expected`): an error
-class of the harness's closed list (DESIGN.md §2), ``"empty"`` (a 200 without a token), or
+class of the harness's closed list (docs/design.md), ``"empty"`` (a 200 without a token), or
 ``"ok"`` (benign: the request must succeed with every token and the exact text). A fault
 with no batch form (``batch_expected`` None) leaves batch requests untouched and uncounted.
 
