@@ -16,10 +16,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.errors import ConfigError
+from harness.scenario import load_scenario
 from tests.integration.test_mock import (
     CHAT,
     COMPLETIONS,
@@ -374,3 +377,19 @@ def test_bad_personality_options_are_one_line(args: list[str], message: str) -> 
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert message in proc.stderr
+
+
+def test_scenario_mock_section_takes_the_personality(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_text("mock: {personality: llama.cpp, loading: 3s, idle_timeout: off}\n")
+    assert load_scenario(str(path), {}).mock_args == (
+        "--personality",
+        "llama.cpp",
+        "--idle-timeout",
+        "off",
+        "--loading",
+        "3s",
+    )
+    path.write_text("mock: {personality: vllm, loading: 3s}\n")
+    with pytest.raises(ConfigError, match=r"loading is llama\.cpp's answer"):
+        load_scenario(str(path), {})
