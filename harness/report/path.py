@@ -40,8 +40,9 @@ PATH_ANOMALIES = ("token_count_mismatch", "burst_delivery", "reconnect")
 
 _MEANING = {
     "burst_delivery": (
-        "several tokens arrived in one read: a buffering proxy or server on the path; the "
-        "gaps inside a burst are 0, so ITL is understated"
+        "several tokens arrived in one read: a buffering proxy, a server writing tokens "
+        "together, or a load generator too busy to read between them; the gaps inside a "
+        "burst are 0, so ITL is understated"
     ),
     "reconnect": (
         "the server had closed a kept-alive connection, so the request was written again on "

@@ -644,8 +644,9 @@ def test_the_tab_shows_ttfb_tail_reconnects_backoff_server_path_and_anomalies() 
             "",
         ),
         (
-            "⚠ burst_delivery: several tokens arrived in one read: a buffering proxy or server on "
-            "the path; the gaps inside a burst are 0, so ITL is understated",
+            "⚠ burst_delivery: several tokens arrived in one read: a buffering proxy, a server "
+            "writing tokens together, or a load generator too busy to read between them; the "
+            "gaps inside a burst are 0, so ITL is understated",
             "2",
             "",
         ),

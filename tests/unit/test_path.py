@@ -42,8 +42,9 @@ GATEWAY_EXCESS = (
     "(those requests count as ok)"
 )
 BURST = (
-    "several tokens arrived in one read: a buffering proxy or server on the path; the gaps "
-    "inside a burst are 0, so ITL is understated"
+    "several tokens arrived in one read: a buffering proxy, a server writing tokens together, "
+    "or a load generator too busy to read between them; the gaps inside a burst are 0, so "
+    "ITL is understated"
 )
 RECONNECT = (
     "the server had closed a kept-alive connection, so the request was written again on a "
