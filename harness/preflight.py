@@ -98,7 +98,9 @@ def preflight(
             )
         return PreflightResult(warnings=(f"GET {url} returned 404: the model is not checked",))
     if _refused(status):
-        raise PreflightError(f"GET {url} returned HTTP {status}{_quoted(body)}")
+        # a gateway without a key may answer anything (LiteLLM 1.108: a bare 500)
+        unkeyed = "" if api_key else f" (no API key was sent: set {api_key_env})"
+        raise PreflightError(f"GET {url} returned HTTP {status}{_quoted(body)}{unkeyed}")
     if not 200 <= status < 300:
         return PreflightResult(warnings=(f"GET {url} returned HTTP {status}",))
     models = _model_ids(body)
