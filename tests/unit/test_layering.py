@@ -29,6 +29,7 @@ PURE_MODULES = [
     "harness.checks",
     "harness.prompts",
     "harness.effective",
+    "harness.settings",
     "harness.retry",
     "harness.redact",
 ]
