@@ -88,8 +88,9 @@ class RunPlan:
         return f"{max(1, math.ceil(self.run_time_s - 1e-9))}s"
 
 
-class _Plan:
-    """The settings of one `plan_run`, each resolved once, and the rows shown."""
+class CommandLine:
+    """`locust-llm`'s flags and environment as the settings they give, each resolved once
+    (`setting()`), and the `--print-config` rows shown."""
 
     def __init__(self, args: Any, environ: Mapping[str, str], scenario: Scenario | None):
         self.args = args
@@ -99,6 +100,7 @@ class _Plan:
         self.rows: list[Row] = []
 
     def setting(self, name: str, default: str | None = None) -> Resolved:
+        """The setting `name` (harness.settings): flag > variable > scenario > default."""
         resolved = self.resolved.get(name)
         if resolved is None:
             setting = SETTING[name]
@@ -151,7 +153,7 @@ def plan_run(
     `args` carries the flags (None where not given): host, users, spawn_rate, run_time,
     mode, model, max_tokens, out, and each `--llm-…` setting by its dest (`llm_retries`).
     """
-    p = _Plan(args, environ, scenario)
+    p = CommandLine(args, environ, scenario)
     s = scenario
     label = Path(s.path).name if s else ""
     warnings = list(s.warnings) if s else []

@@ -113,16 +113,18 @@ def add_llm_options(parser: Any) -> None:
         parser.add_argument(setting.flag, **kwargs)
 
 
-def _given(options: argparse.Namespace | None, setting: Setting) -> list[Raw]:
-    """The setting's value on Locust's parsed options, unless it is the registered default.
+def resolve_option(
+    options: argparse.Namespace | None, setting: Setting, scenario: Scenario | None
+) -> Resolved:
+    """The setting's value for a run, from Locust's parsed options, the scenario, the default.
 
-    Locust's parser has already applied flag > variable > locust.conf: its value is one
-    candidate above the scenario (`Layer.CONF` stands for all three here).
+    Locust's parser has already applied flag > variable > locust.conf: its value, unless it
+    is the registered default, is one candidate above the scenario (`Layer.CONF` stands for
+    all three here).
     """
     value = getattr(options, setting.dest, None) if options is not None else None
-    if not is_given(value):
-        return []
-    return [Raw(Layer.CONF, value, setting.flag, "option")]
+    given = [Raw(Layer.CONF, value, setting.flag, "option")] if is_given(value) else []
+    return resolve(setting, given, scenario)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +177,12 @@ class RunConfig:
         environ: Mapping[str, str],
     ) -> RunConfig:
         """Build and validate; raises `ConfigError` with a one-line message naming the option."""
-        scenario_path = _setting(options, "scenario", None).value
+        scenario_path = resolve_option(options, SETTING["scenario"], None).value
         scenario = load_scenario(scenario_path, environ) if scenario_path else None
         warnings = list(scenario.warnings) if scenario else []
 
         def value(name: str) -> Any:
-            return _setting(options, name, scenario).value
+            return resolve_option(options, SETTING[name], scenario).value
 
         base_url = host or (scenario.base_url if scenario else None)
         target = Target.parse(base_url) if base_url else None
@@ -188,9 +190,13 @@ class RunConfig:
         temperature = value("temperature")
         endpoint = value("endpoint")
         models: tuple[str, ...] = value("model")
-        key_env = _setting(options, "api_key_env", scenario)
+        key_env = resolve_option(options, SETTING["api_key_env"], scenario)
         api_key = _api_key(
-            _setting(options, "api_key_file", scenario), key_env, environ, scenario, warnings
+            resolve_option(options, SETTING["api_key_file"], scenario),
+            key_env,
+            environ,
+            scenario,
+            warnings,
         )
         mix = value("mix")
         timeouts = Timeouts(**{f"{name}_s": value(f"{name}_timeout") for name in TIMEOUT_NAMES})
@@ -233,11 +239,6 @@ class RunConfig:
             params["top_p"] = self.top_p
         params.update(self.extra_body)
         return params
-
-
-def _setting(options: argparse.Namespace | None, name: str, scenario: Scenario | None) -> Resolved:
-    setting = SETTING[name]
-    return resolve(setting, _given(options, setting), scenario)
 
 
 def _api_key(
