@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.checks import check_api_key, normalise_base_url, redact_url
 from harness.errors import ConfigError
+from harness.readers import Read
 from harness.scenario import TIMEOUT_NAMES, Scenario, format_mix, parse_duration
 from harness.settings import (
     DEFAULT_API_KEY_ENV,
@@ -123,7 +124,7 @@ class CommandLine:
         return given
 
     def locust_option(
-        self, flag: str, dest: str, variable: str, key: str, read: Any, default: Any
+        self, flag: str, dest: str, variable: str, key: str, read: Read, default: Any
     ) -> Resolved:
         """One of Locust's own options (`--host`, `--users`, …), by the same precedence."""
         given = []

@@ -1,9 +1,10 @@
 """The one table of locust-llm's settings, and the one precedence that picks each value.
 
 Every `--llm-…` setting is a `Setting` in `SETTINGS`: its name, how a value is read
-(`parse`: text in, a typed value out, or a one-line `ConfigError` naming where the value came
-from), its default, help, whether Locust's web UI start dialog shows it and whether it is
-secret, and the scenario key that may give it. Everything else is derived from that entry:
+(`read`, one of harness.readers: text in, a typed value out, or a one-line `ConfigError`
+naming where the value came from), its default, help, whether Locust's web UI start dialog
+shows it and whether it is secret, and the scenario key that may give it. Everything else is
+derived from that entry:
 
 - the option on Locust's parser (harness.options) and the same flag on `locust-llm run` and
   `demo` (harness.cli): `Setting.flag`, with its `dest` on the parsed options;
@@ -11,7 +12,8 @@ secret, and the scenario key that may give it. Everything else is derived from t
   run reads) and its `locust.conf` key `Setting.conf_key`;
 - its value in a run: `resolve()` applies the one precedence — flag > variable > locust.conf >
   scenario file > default (`Layer`) — for the `RunConfig` of the Locust process
-  (harness.options) and for `locust-llm run --print-config` (harness.effective).
+  (harness.options) and for `locust-llm run --print-config` (harness.effective); the
+  scenario's value comes from `Scenario.file_setting(Setting.scenario_key)`.
 
 Pure: standard library and the harness's pure modules only (no Locust, gevent or HTTP).
 """
@@ -19,28 +21,32 @@ Pure: standard library and the harness's pure modules only (no Locust, gevent or
 from __future__ import annotations
 
 import enum
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import ConfigError
-from harness.exporters.prometheus_config import (
-    DEFAULT_BUCKETS,
-    DEFAULT_SCENARIO,
-    check_scenario_name,
-    parse_buckets,
-    parse_port,
+from harness.exporters.prometheus_config import DEFAULT_BUCKETS, DEFAULT_SCENARIO
+from harness.readers import (
+    Read,
+    one_of,
+    read_buckets,
+    read_duration,
+    read_integer,
+    read_label,
+    read_mix,
+    read_models,
+    read_port,
+    read_positive_int,
+    read_switch,
+    read_temperature,
+    read_text,
+    read_timeout,
+    read_variable_name,
 )
-from harness.scenario import DEFAULT_TIMEOUTS, TIMEOUT_NAMES, parse_duration, parse_mix
-from harness.strict_yaml import suggest
+from harness.scenario import DEFAULT_TIMEOUTS, TIMEOUT_NAMES
 
 if TYPE_CHECKING:
     from harness.scenario import Scenario
-
-#: a setting's reader: (value as given, what an error names) -> the typed value
-Parse = Callable[[Any, str], Any]
 
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
@@ -53,9 +59,6 @@ DEFAULT_ABORT_AFTER = "0"
 #: `LOCUST_LLM_…` variables of the project's scripts and tests, not of a run (never warned
 #: about): the image tag of scripts/ and compose, the real servers' cache, the web UI screenshot
 PROJECT_VARIABLES = ("LOCUST_LLM_IMAGE", "LOCUST_LLM_CACHE", "LOCUST_LLM_SCREENSHOT")
-
-_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Kind(enum.StrEnum):
@@ -90,7 +93,7 @@ class Setting:
 
     name: str
     help: str
-    parse: Parse
+    read: Read
     default: str | int | bool = ""
     kind: Kind = Kind.TEXT
     choices: tuple[str, ...] | None = None
@@ -150,7 +153,7 @@ class Resolved:
 
 def pick(
     given: Iterable[Raw],
-    read: Parse,
+    read: Read,
     *,
     from_file: tuple[Any, str] | None,
     default: Any,
@@ -192,7 +195,7 @@ def resolve(
         from_file = scenario.file_setting(setting.scenario_key)
     return pick(
         given,
-        setting.parse,
+        setting.read,
         from_file=from_file,
         default=setting.default if default is None else default,
         default_where=setting.flag,
@@ -223,127 +226,6 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value).strip()
-
-
-# ------------------------------------------------------------------ readers
-
-
-def read_text(value: Any, where: str) -> str:
-    """Text, surrounding whitespace removed."""
-    return str(value).strip()
-
-
-def read_models(value: Any, where: str) -> tuple[str, ...]:
-    """One model name (a scenario may list several); empty: none."""
-    text = str(value).strip()
-    return (text,) if text else ()
-
-
-def read_positive_int(value: Any, where: str) -> int:
-    """An integer of 1 or more."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value <= 0:
-            raise ConfigError(f"{where}: expected a positive integer, got {value}")
-        return value
-    text = str(value).strip()
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"{where}: expected a positive integer, got {value!r}")
-    return int(text)
-
-
-def read_integer(value: Any, where: str) -> int:
-    """Any integer."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
-
-
-def read_temperature(value: Any, where: str) -> float | None:
-    """A number from 0 to 2; empty: the server's default (None)."""
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    if not (math.isfinite(number) and 0 <= number <= 2):
-        raise ConfigError(f"{where}: expected a number from 0 to 2, got {text!r}")
-    return number
-
-
-def one_of(allowed: tuple[str, ...]) -> Parse:
-    """A reader of one of `allowed`, suggesting the one meant for a near miss."""
-
-    def read_choice(value: Any, where: str) -> str:
-        text = str(value).strip()
-        if text not in allowed:
-            listed = ", ".join(allowed)
-            raise ConfigError(
-                f"{where}: expected one of {listed}, got {value!r}{suggest(str(value), allowed)}"
-            )
-        return text
-
-    return read_choice
-
-
-def read_mix(value: Any, where: str) -> dict[str, int] | None:
-    """User-class weights by mode, ``stream=3,batch=1``; empty: the locustfile's weights."""
-    text = str(value).strip()
-    return parse_mix(text, name=where) if text else None
-
-
-def read_timeout(value: Any, where: str) -> float:
-    """A duration (``500ms``, ``15s``, ``5m``; a bare number is seconds) above 0, in seconds."""
-    seconds = parse_duration(value, name=where)
-    if seconds <= 0:
-        raise ConfigError(f"{where}: must be greater than 0")
-    return seconds
-
-
-def read_duration(value: Any, where: str) -> float:
-    """A duration of 0 or more, in seconds (0: off)."""
-    return parse_duration(value.strip() if isinstance(value, str) else value, name=where)
-
-
-def read_switch(value: Any, where: str) -> bool:
-    """On or off: given as a flag, or true/false (yes/no, on/off, 1/0) in a variable."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text not in _TRUE + _FALSE:
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    return text in _TRUE
-
-
-def read_variable_name(value: Any, where: str) -> str:
-    """The name of an environment variable (never its value: it may be a key)."""
-    name = str(value).strip()
-    if not _ENV_NAME.fullmatch(name):
-        raise ConfigError(
-            f"{where}: expected the name of an environment variable, such as OPENAI_API_KEY "
-            "(the value is not shown)"
-        )
-    return name
-
-
-def read_port(value: Any, where: str) -> int:
-    """0 (off) or a TCP port."""
-    return parse_port(value, where)
-
-
-def read_label(value: Any, where: str) -> str:
-    """A label value: 1-128 printable characters."""
-    return check_scenario_name(str(value), where)
-
-
-def read_buckets(value: Any, where: str) -> tuple[float, ...] | None:
-    """Increasing bucket bounds, ``50ms,100ms,1s``; empty: the documented layout (None)."""
-    text = str(value).strip()
-    return parse_buckets(text, where) if text else None
 
 
 # ------------------------------------------------------------------ the table

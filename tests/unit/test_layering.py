@@ -30,6 +30,7 @@ PURE_MODULES = [
     "harness.prompts",
     "harness.effective",
     "harness.settings",
+    "harness.readers",
     "harness.retry",
     "harness.redact",
 ]

@@ -18,37 +18,37 @@ from typing import Any
 
 import pytest
 
-from harness import settings as table
+from harness import readers
 from harness.cli import build_parser
 from harness.effective import CommandLine
 from harness.scenario import TIMEOUT_NAMES
-from harness.settings import SETTINGS, Kind, Setting, known_variables
+from harness.settings import SETTING, SETTINGS, Kind, Setting, known_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 
 #: a value each reader accepts, unlike its setting's default (a new reader needs one here)
 SAMPLES: dict[Any, str] = {
-    table.read_text: "some-value",
-    table.read_models: "tiny-model",
-    table.read_positive_int: "16",
-    table.read_integer: "3",
-    table.read_temperature: "0.5",
-    table.read_mix: "stream=3,batch=1",
-    table.read_timeout: "7s",
-    table.read_duration: "7s",
-    table.read_switch: "true",
-    table.read_variable_name: "MY_LLM_KEY",
-    table.read_port: "9100",
-    table.read_label: "nightly",
-    table.read_buckets: "10ms,20ms,1s",
+    readers.read_text: "some-value",
+    readers.read_models: "tiny-model",
+    readers.read_positive_int: "16",
+    readers.read_integer: "3",
+    readers.read_temperature: "0.5",
+    readers.read_mix: "stream=3,batch=1",
+    readers.read_timeout: "7s",
+    readers.read_duration: "7s",
+    readers.read_switch: "true",
+    readers.read_variable_name: "MY_LLM_KEY",
+    readers.read_port: "9100",
+    readers.read_label: "nightly",
+    readers.read_buckets: "10ms,20ms,1s",
 }
 
 
 def sample(setting: Setting) -> str:
     if setting.choices is not None:
         return next(c for c in setting.choices if c != setting.default)
-    assert setting.parse in SAMPLES, f"give {setting.name}'s reader a sample in SAMPLES"
-    return SAMPLES[setting.parse]
+    assert setting.read in SAMPLES, f"give {setting.name}'s reader a sample in SAMPLES"
+    return SAMPLES[setting.read]
 
 
 #: Locust's parser with the harness loaded: each setting as a flag, a variable and a
@@ -125,7 +125,7 @@ def test_a_setting_gives_one_value_as_flag_variable_and_locust_conf_key(
 
 
 def test_names_derive_from_the_setting_name() -> None:
-    setting = table.SETTING["max_tokens"]
+    setting = SETTING["max_tokens"]
     assert (setting.flag, setting.dest, setting.env_var, setting.conf_key) == (
         "--llm-max-tokens",
         "llm_max_tokens",
