@@ -11,10 +11,10 @@ result, redacted, with each value's source), and hands the child `--llm-scenario
 child judges the run by the scenario's SLOs and sets its exit code (harness.events).
 
 Every `--llm-…` option plain `locust` takes with the harness's locustfile is also a `run` and
-`demo` flag under the same name: `_llm_options()` reads their one definition from Locust's own
-parser (in a short child process, so this one never imports Locust or monkey-patches), and
-`run --help` lists them — which `locust --help` cannot, as Locust prints its help before it
-loads the locustfile that registers them.
+`demo` flag under the same name: both come from the one settings table (harness.settings), so
+this process never imports Locust or monkey-patches, and `run --help` lists them — which
+`locust --help` cannot, as Locust prints its help before it loads the locustfile that
+registers them.
 
 Exit codes (docs/design.md): 0 success; 1 failures or missed SLOs; 2 bad configuration or
 usage, nothing sent; 3 the harness itself failed.
@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import functools
-import json
 import os
 import re
 import signal
@@ -38,9 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness import __version__
-from harness.effective import LlmOption
 from harness.errors import ConfigError, HarnessError
 from harness.scenario import parse_duration
+from harness.settings import SETTING, SETTINGS, Kind, Setting
 
 if TYPE_CHECKING:
     from harness.effective import RunPlan
@@ -130,83 +128,10 @@ def _duration(text: str) -> str:
     return text
 
 
-def _llm_options_dump() -> list[dict[str, Any]]:
-    """The `--llm-…` options of Locust's parser with the harness loaded, as plain data.
-
-    Runs in the child process `_llm_options()` starts: it imports Locust and the harness's
-    users, whose `init_command_line_parser` listeners register the options.
-    """
-    from locust.argument_parser import get_parser
-
-    import harness.users  # noqa: F401 - registers the --llm-… options (and the exporters')
-
-    parser = get_parser(default_config_files=[])
-    formatter = parser._get_formatter()
-    options = []
-    for action in parser._actions:
-        flags = [o for o in action.option_strings if o.startswith("--llm-")]
-        if not flags:
-            continue
-        kinds: dict[Any, str] = {int: "int", float: "float"}
-        kind = "flag" if action.nargs == 0 else kinds.get(action.type, "str")
-        default = action.default
-        if kind == "flag":
-            shown = "true" if default else "false"
-        else:
-            shown = "" if default is None else str(default)
-        hidden = action.help == argparse.SUPPRESS
-        options.append(
-            {
-                "flag": flags[0],
-                "dest": action.dest,
-                "env_var": getattr(action, "env_var", None),
-                "kind": kind,
-                "default": shown,
-                "choices": [str(c) for c in action.choices] if action.choices else None,
-                "help": "" if hidden or not action.help else formatter._expand_help(action),
-            }
-        )
-    return options
-
-
-@functools.cache
-def _llm_options() -> tuple[LlmOption, ...]:
-    """Every `--llm-…` option plain `locust` accepts with the harness's locustfile."""
-    code = "import json, harness.cli as c; print(json.dumps(c._llm_options_dump()))"
-    environ = {**os.environ, "LOCUST_SKIP_MONKEY_PATCH": "1"}  # only the parser is built
-    try:
-        listed = subprocess.run(
-            [sys.executable, "-P", "-c", code],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=environ,
-            check=False,
-        )
-        rows = json.loads(listed.stdout.strip().splitlines()[-1]) if listed.stdout else None
-    except (subprocess.TimeoutExpired, ValueError) as exc:
-        raise HarnessError(f"could not list Locust's --llm-… options ({exc})") from None
-    if listed.returncode != 0 or not isinstance(rows, list):
-        last = (listed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise HarnessError(f"could not list Locust's --llm-… options: {last}")
-    return tuple(
-        LlmOption(
-            flag=row["flag"],
-            dest=row["dest"],
-            env_var=row["env_var"],
-            kind=row["kind"],
-            default=row["default"],
-            choices=tuple(row["choices"]) if row["choices"] else None,
-            help=row["help"],
-        )
-        for row in rows
-    )
-
-
 def _add_llm_options(
-    p: argparse.ArgumentParser, llm_options: Sequence[LlmOption], *, skip: frozenset[str]
+    p: argparse.ArgumentParser, settings: Sequence[Setting], *, skip: frozenset[str]
 ) -> None:
-    """Every `--llm-…` option but `skip`, under its own name (None when not given)."""
+    """Every `--llm-…` setting but `skip`, under its own flag (None when not given)."""
     group = p.add_argument_group(
         "options of the harness's locustfile",
         "The same --llm-… options plain `locust -f locustfiles/batch_vs_stream.py` takes; each "
@@ -214,27 +139,25 @@ def _add_llm_options(
         "and --out mean the same as --llm-model, --llm-max-tokens, --llm-mix and --llm-out: "
         "give one of each pair.",
     )
-    for option in llm_options:
-        if option.flag in skip or any(option.flag in a.option_strings for a in p._actions):
+    for setting in settings:
+        if setting.flag in skip or any(setting.flag in a.option_strings for a in p._actions):
             continue
-        _ALL_FLAGS.add(option.flag)
-        text = option.help.replace("%", "%%")
-        if option.env_var:
-            text += f" [env {option.env_var}]"
-        if option.kind == "flag":
+        _ALL_FLAGS.add(setting.flag)
+        text = setting.help.replace("%", "%%") + f" [env {setting.env_var}]"
+        if setting.kind is Kind.SWITCH:
             group.add_argument(
-                option.flag, dest=option.dest, action="store_const", const=True, default=None,
+                setting.flag, dest=setting.dest, action="store_const", const=True, default=None,
                 help=text,
             )  # fmt: skip
         else:
             group.add_argument(
-                option.flag, dest=option.dest, default=None, choices=option.choices,
-                metavar=option.dest.removeprefix("llm_").upper(), help=text,
+                setting.flag, dest=setting.dest, default=None, choices=setting.choices,
+                metavar=setting.name.upper(), help=text,
             )  # fmt: skip
 
 
-def build_parser(llm_options: Sequence[LlmOption] = ()) -> argparse.ArgumentParser:
-    """The `locust-llm` argument parser; `llm_options` become `run` and `demo` flags."""
+def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentParser:
+    """The `locust-llm` argument parser; `settings` become `run` and `demo` flags."""
     parser = _Parser(
         prog="locust-llm",
         description="Load-test LLM inference APIs: batch vs streaming, TTFT, ITL, TPOT, E2E.",
@@ -315,7 +238,7 @@ def build_parser(llm_options: Sequence[LlmOption] = ()) -> argparse.ArgumentPars
         help="tokens per mock answer (default 64)",
     )
     # the demo runs the packaged locustfile against its own mock: no scenario file
-    _add_llm_options(demo, llm_options, skip=frozenset({"--llm-scenario"}))
+    _add_llm_options(demo, settings, skip=frozenset({SETTING["scenario"].flag}))
 
     run = commands.add_parser(
         "run",
@@ -352,7 +275,7 @@ def build_parser(llm_options: Sequence[LlmOption] = ()) -> argparse.ArgumentPars
         "came from, then exit",
     )
     add_load_flags(run, users=32, run_time="60s")
-    _add_llm_options(run, llm_options, skip=frozenset())
+    _add_llm_options(run, settings, skip=frozenset())
 
     mock = commands.add_parser(
         "mock", help="run the embedded mock OpenAI-compatible server", add_help=False
@@ -384,13 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         from harness.mock.cli import main as mock_main
 
         return mock_main(argv[1:])
-    try:
-        llm_options = _llm_options() if argv[:1] in (["run"], ["demo"]) else ()
-    except HarnessError as exc:
-        print(f"locust-llm: error: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
-    args = build_parser(llm_options).parse_args(argv)
-    args.llm_options = llm_options
+    # the --llm-… flags only where they are taken (a typo elsewhere is not one of them)
+    settings = SETTINGS if argv[:1] in (["run"], ["demo"]) else ()
+    args = build_parser(settings).parse_args(argv)
     try:
         if args.command == "report":
             return _report(Path(args.summary), args)
@@ -437,7 +356,8 @@ def _run(args: argparse.Namespace) -> int:
     named = getattr(args, "llm_scenario", None)
     if named is not None and args.scenario is not None and named != args.scenario:
         raise ConfigError("run: give the scenario file once (SCENARIO.yaml or --llm-scenario)")
-    scenario_path = args.scenario or named or environ.get("LOCUST_LLM_SCENARIO", "").strip() or None
+    from_env = environ.get(SETTING["scenario"].env_var, "").strip()
+    scenario_path = args.scenario or named or from_env or None
     scenario = load_scenario(scenario_path, environ) if scenario_path else None
     # `mock:` in the scenario: the embedded mock is the target (unless --host overrides it)
     mock_args = scenario.mock_args if scenario is not None and not args.host else None
@@ -446,7 +366,6 @@ def _run(args: argparse.Namespace) -> int:
         environ,
         scenario,
         host_required=not args.print_config and mock_args is None,
-        llm_options=args.llm_options,
     )
     if args.print_config:
         title = "locust-llm run: effective configuration (flag > environment > "
@@ -508,7 +427,6 @@ def _demo(args: argparse.Namespace) -> int:
         default_users=32,
         default_run_time="20s",
         host_required=False,
-        llm_options=args.llm_options,
     )
     profile = ["--ttft", args.ttft, "--itl", args.itl, "--tokens", str(args.tokens)]
     with _mock_server(profile) as host:

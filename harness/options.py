@@ -1,15 +1,17 @@
-"""The one definition of the `--llm-…` options, and the run configuration built from them.
+"""The `--llm-…` options on Locust's parser, and the run configuration built from them.
 
-Registered on Locust's own parser (`init_command_line_parser`), so every option works from the
-command line, `locust.conf`, `LOCUST_LLM_…` environment variables and the web UI's start dialog,
-and reaches workers in distributed mode. `locust-llm` translates its own flags into these.
+Every option is registered from the one settings table (harness.settings), so each works
+from the command line, `locust.conf`, its `LOCUST_LLM_…` variable and (where the table says
+so) the web UI's start dialog, and reaches workers in distributed mode. `locust-llm` derives
+its own flags from the same table.
 
 `--llm-scenario PATH` adds a scenario file (harness.scenario). Precedence, resolved once into
-a frozen `RunConfig`: defaults < scenario file < `LOCUST_*` environment < command-line flags.
-Options whose defaults the scenario may replace are registered with *marked* defaults
-(`_DefaultInt`, `_DefaultStr`: the same values, but recognisably not given), so an option
-that was given — even with its default value — wins over the file, and one that was not
-lets the file speak.
+a frozen `RunConfig` by the table's one rule (`harness.settings.resolve`): defaults < scenario
+file < locust.conf < `LOCUST_*` environment < command-line flags (Locust's parser merges the
+last three). Options whose defaults the scenario may replace are registered with *marked*
+defaults (`_DefaultInt`, `_DefaultStr`: the same values, but recognisably not given), so an
+option that was given — even with its default value — wins over the file, and one that was
+not lets the file speak.
 
 The API key is never an option: only the *name* of the environment variable that holds it is
 (`--llm-api-key-env`), or a file (`--llm-api-key-file`), so the key cannot show in the web UI,
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 import weakref
@@ -33,14 +34,18 @@ from harness.checks import check_api_key
 from harness.client import Target, Timeouts
 from harness.errors import ConfigError
 from harness.prompts import Prompt
-from harness.scenario import (
-    DEFAULT_TIMEOUTS,
-    TIMEOUT_NAMES,
-    Price,
-    Scenario,
-    load_scenario,
-    parse_duration,
-    parse_mix,
+from harness.scenario import TIMEOUT_NAMES, Price, Scenario, load_scenario
+from harness.settings import (
+    DEFAULT_API_KEY_ENV,
+    SETTING,
+    SETTINGS,
+    Kind,
+    Layer,
+    Raw,
+    Resolved,
+    Setting,
+    key_source,
+    resolve,
 )
 from harness.slo import MODES, SLO, with_default_failure_gate
 
@@ -48,15 +53,6 @@ if TYPE_CHECKING:
     from locust.env import Environment
 
 logger = logging.getLogger("locust_llm")
-
-DEFAULT_MAX_TOKENS = 128
-DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
-#: how long preflight waits for a server that answers 503 (llama.cpp: "Loading model")
-DEFAULT_PREFLIGHT_WAIT = "60s"
-#: the longest back-off wait after consecutive instant failures (harness.retry.Backoff)
-DEFAULT_BACKOFF_MAX = "5s"
-#: stop a run whose every request failed for this long; 0: never
-DEFAULT_ABORT_AFTER = "0"
 
 
 class _Default:
@@ -78,132 +74,57 @@ def is_given(value: Any) -> bool:
     return value is not None and not isinstance(value, _Default)
 
 
+def _registered_default(setting: Setting) -> Any:
+    """The default as Locust's parser holds it: marked where a scenario may replace it."""
+    default = setting.default
+    if setting.scenario_key is None or default == "":
+        return default
+    if isinstance(default, int) and not isinstance(default, bool):
+        return _DefaultInt(default)
+    return _DefaultStr(default)
+
+
 def option_defaults() -> dict[str, Any]:
     """Every `--llm-…` option's default (by dest), as Locust's parser holds it.
 
     The defaults a scenario may replace are marked (`is_given()` is False for them).
     """
-    defaults: dict[str, Any] = {
-        "llm_scenario": "",
-        "llm_model": "",
-        "llm_max_tokens": _DefaultInt(DEFAULT_MAX_TOKENS),
-        "llm_temperature": "",
-        "llm_endpoint": _DefaultStr("chat"),
-        "llm_mix": "",
-        "llm_api_key_env": _DefaultStr(DEFAULT_API_KEY_ENV),
-        "llm_api_key_file": "",
-        "llm_out": "",
-        "llm_preflight_wait": DEFAULT_PREFLIGHT_WAIT,
-        "llm_backoff_max": DEFAULT_BACKOFF_MAX,
-        "llm_abort_after": DEFAULT_ABORT_AFTER,
-    }
-    for name in TIMEOUT_NAMES:
-        defaults[f"llm_{name}_timeout"] = _DefaultStr(DEFAULT_TIMEOUTS[name])
-    return defaults
+    return {setting.dest: _registered_default(setting) for setting in SETTINGS}
 
 
 def add_llm_options(parser: Any) -> None:
-    """Add the `--llm-…` options to a Locust argument parser."""
+    """Add every `--llm-…` option of the settings table to a Locust argument parser."""
     # Locust's `include_in_web_ui` keywords work on the parser itself, not on argument groups
-    group = parser
-    defaults = option_defaults()
-    group.add_argument(
-        "--llm-scenario",
-        default=defaults["llm_scenario"],
-        help="A scenario YAML file (docs/scenario.md): target, request, prompts, mix, "
-        "timeouts, SLOs, pricing. --llm-… options override it.",
-        include_in_web_ui=False,
-    )
-    group.add_argument(
-        "--llm-model",
-        default=defaults["llm_model"],
-        help="Model name to request; empty: the first model GET /v1/models lists.",
-        include_in_web_ui=True,
-    )
-    group.add_argument(
-        "--llm-max-tokens",
-        type=int,
-        default=defaults["llm_max_tokens"],
-        help=f"max_tokens of each request (default {DEFAULT_MAX_TOKENS}).",
-        include_in_web_ui=True,
-    )
-    group.add_argument(
-        "--llm-temperature",
-        default=defaults["llm_temperature"],
-        help="temperature of each request; empty: the server's default.",
-        include_in_web_ui=True,
-    )
-    group.add_argument(
-        "--llm-endpoint",
-        choices=["chat", "completions"],
-        default=defaults["llm_endpoint"],
-        help="chat: /chat/completions (default); completions: /completions.",
-        include_in_web_ui=True,
-    )
-    group.add_argument(
-        "--llm-mix",
-        default=defaults["llm_mix"],
-        help="User-class weights by mode, e.g. stream=3,batch=1 (default: the scenario's "
-        "mix, else the locustfile's weights).",
-        include_in_web_ui=False,
-    )
-    group.add_argument(
-        "--llm-api-key-env",
-        default=defaults["llm_api_key_env"],
-        help="Name of the environment variable holding the API key (default "
-        "OPENAI_API_KEY). Each worker reads its own environment.",
-        include_in_web_ui=False,
-    )
-    group.add_argument(
-        "--llm-api-key-file",
-        default=defaults["llm_api_key_file"],
-        help="A file holding the API key (e.g. a mounted Kubernetes secret); each worker "
-        "reads its own.",
-        include_in_web_ui=False,
-    )
-    for name, what in (
-        ("connect", "connecting"),
-        ("header", "the response headers"),
-        ("ttft", "the first token"),
-        ("stall", "the next token once streaming"),
-        ("total", "the whole response"),
-    ):
-        group.add_argument(
-            f"--llm-{name}-timeout",
-            default=defaults[f"llm_{name}_timeout"],
-            help=f"Deadline for {what} (default {DEFAULT_TIMEOUTS[name]}).",
-            include_in_web_ui=False,
-        )
-    group.add_argument(
-        "--llm-out",
-        default=defaults["llm_out"],
-        help="Write summary.json, summary.md, report.html and junit.xml into this folder "
-        "when the run ends.",
-        include_in_web_ui=False,
-    )
-    group.add_argument(
-        "--llm-preflight-wait",
-        default=defaults["llm_preflight_wait"],
-        help="While GET /v1/models answers 503 (a server loading its model), wait and "
-        f"check again for up to this long before giving up (default {DEFAULT_PREFLIGHT_WAIT}).",
-        include_in_web_ui=False,
-    )
-    group.add_argument(
-        "--llm-backoff-max",
-        default=defaults["llm_backoff_max"],
-        help="After consecutive instant failures (refused, reset before the headers, a 5xx "
-        "in under 50 ms) a user waits before its next request: exponential from 50ms with "
-        f"jitter, up to this long (default {DEFAULT_BACKOFF_MAX}; 0: no back-off).",
-        include_in_web_ui=False,
-    )
-    group.add_argument(
-        "--llm-abort-after",
-        default=defaults["llm_abort_after"],
-        help="Stop the run with exit code 1 once every request has failed for this long "
-        "(from the first failure with no success since), e.g. 30s (default 0: never).",
-        include_in_web_ui=False,
-    )
-    _register_init_listener()
+    for setting in SETTINGS:
+        kwargs: dict[str, Any] = {
+            "help": setting.help,
+            "env_var": setting.env_var,
+            "include_in_web_ui": setting.web_ui,
+            "is_secret": setting.secret,
+        }
+        if setting.kind is Kind.SWITCH:
+            kwargs.update(action="store_true", default=False)
+        else:
+            kwargs["default"] = _registered_default(setting)
+            if setting.kind is Kind.INT:
+                kwargs["type"] = int
+            if setting.choices is not None:
+                kwargs["choices"] = list(setting.choices)
+        parser.add_argument(setting.flag, **kwargs)
+
+
+def resolve_option(
+    options: argparse.Namespace | None, setting: Setting, scenario: Scenario | None
+) -> Resolved:
+    """The setting's value for a run, from Locust's parsed options, the scenario, the default.
+
+    Locust's parser has already applied flag > variable > locust.conf: its value, unless it
+    is the registered default, is one candidate above the scenario (`Layer.CONF` stands for
+    all three here).
+    """
+    value = getattr(options, setting.dest, None) if options is not None else None
+    given = [Raw(Layer.CONF, value, setting.flag, "option")] if is_given(value) else []
+    return resolve(setting, given, scenario)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +158,16 @@ class RunConfig:
     preflight_wait_s: float = 60.0
     backoff_max_s: float = 5.0
     abort_after_s: float = 0.0
+    #: `--llm-retries`, `--llm-retry-max-backoff` (harness.retry.RetryPolicy)
+    retries: int = 0
+    retry_max_backoff_s: float = 10.0
+    #: `--llm-stream-fallback`
+    stream_fallback: bool = False
+    #: False with `--llm-no-preflight`
+    preflight: bool = True
+    #: the variable named for the key (`--llm-api-key-env`, `target.api_key_env`), for
+    #: preflight's "no key: set …"
+    api_key_env: str = DEFAULT_API_KEY_ENV
 
     @classmethod
     def from_options(
@@ -246,29 +177,29 @@ class RunConfig:
         environ: Mapping[str, str],
     ) -> RunConfig:
         """Build and validate; raises `ConfigError` with a one-line message naming the option."""
-
-        def get(name: str, default: Any) -> Any:
-            return getattr(options, name, default) if options is not None else default
-
-        scenario_path = str(get("llm_scenario", "") or "").strip()
+        scenario_path = resolve_option(options, SETTING["scenario"], None).value
         scenario = load_scenario(scenario_path, environ) if scenario_path else None
         warnings = list(scenario.warnings) if scenario else []
 
+        def value(name: str) -> Any:
+            return resolve_option(options, SETTING[name], scenario).value
+
         base_url = host or (scenario.base_url if scenario else None)
         target = Target.parse(base_url) if base_url else None
-        max_tokens = _max_tokens(get("llm_max_tokens", None), scenario)
-        temperature = _temperature(str(get("llm_temperature", "") or "").strip(), scenario)
-        endpoint = get("llm_endpoint", None)
-        if not is_given(endpoint):
-            endpoint = (scenario.endpoint if scenario else None) or "chat"
-        model_option = str(get("llm_model", "") or "").strip()
-        if model_option:
-            models: tuple[str, ...] = (model_option,)
-        else:
-            models = scenario.models if scenario else ()
-        api_key = _api_key(get, environ, scenario, warnings)
-        mix_text = str(get("llm_mix", "") or "").strip()
-        mix = parse_mix(mix_text) if mix_text else (scenario.mix if scenario else None)
+        max_tokens = value("max_tokens")
+        temperature = value("temperature")
+        endpoint = value("endpoint")
+        models: tuple[str, ...] = value("model")
+        key_env = resolve_option(options, SETTING["api_key_env"], scenario)
+        api_key = _api_key(
+            resolve_option(options, SETTING["api_key_file"], scenario),
+            key_env,
+            environ,
+            scenario,
+            warnings,
+        )
+        mix = value("mix")
+        timeouts = Timeouts(**{f"{name}_s": value(f"{name}_timeout") for name in TIMEOUT_NAMES})
         return cls(
             target=target,
             model=models[0] if models else "",
@@ -276,8 +207,8 @@ class RunConfig:
             temperature=temperature,
             chat=endpoint != "completions",
             api_key=api_key,
-            timeouts=_timeouts(get, scenario),
-            out_dir=str(get("llm_out", "") or ""),
+            timeouts=timeouts,
+            out_dir=value("out"),
             models=models,
             top_p=scenario.top_p if scenario else None,
             extra_body=dict(scenario.extra_body) if scenario else {},
@@ -287,9 +218,14 @@ class RunConfig:
             pricing=dict(scenario.pricing) if scenario else {},
             scenario=scenario,
             warnings=tuple(warnings),
-            preflight_wait_s=_duration(get, "preflight_wait", DEFAULT_PREFLIGHT_WAIT),
-            backoff_max_s=_duration(get, "backoff_max", DEFAULT_BACKOFF_MAX),
-            abort_after_s=_duration(get, "abort_after", DEFAULT_ABORT_AFTER),
+            preflight_wait_s=value("preflight_wait"),
+            backoff_max_s=value("backoff_max"),
+            abort_after_s=value("abort_after"),
+            retries=value("retries"),
+            retry_max_backoff_s=value("retry_max_backoff"),
+            stream_fallback=value("stream_fallback"),
+            preflight=not value("no_preflight"),
+            api_key_env=key_env.value,
         )
 
     def request_params(self) -> dict[str, Any]:
@@ -305,70 +241,21 @@ class RunConfig:
         return params
 
 
-def _max_tokens(value: Any, scenario: Scenario | None) -> int:
-    if not is_given(value):
-        if scenario is not None and scenario.max_tokens is not None:
-            return scenario.max_tokens
-        return DEFAULT_MAX_TOKENS
-    try:
-        max_tokens = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"--llm-max-tokens: expected a positive integer, got {value!r}") from None
-    if max_tokens <= 0:
-        raise ConfigError(f"--llm-max-tokens: expected a positive integer, got {max_tokens}")
-    return max_tokens
-
-
-def _temperature(text: str, scenario: Scenario | None) -> float | None:
-    if not text:
-        return scenario.temperature if scenario else None
-    try:
-        temperature = float(text)
-    except ValueError:
-        raise ConfigError(f"--llm-temperature: expected a number in [0, 2], got {text!r}") from None
-    if not (math.isfinite(temperature) and 0 <= temperature <= 2):
-        raise ConfigError(f"--llm-temperature: expected a number in [0, 2], got {text!r}")
-    return temperature
-
-
-def _duration(get: Any, name: str, default: str) -> float:
-    """A non-negative duration option `--llm-<name>` (0 allowed: off)."""
-    value = get(f"llm_{name}", None)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        value = default
-    return parse_duration(
-        value.strip() if isinstance(value, str) else value, name=f"--llm-{name.replace('_', '-')}"
-    )
-
-
-def _timeouts(get: Any, scenario: Scenario | None) -> Timeouts:
-    seconds: dict[str, float] = {}
-    for name in TIMEOUT_NAMES:
-        option = f"--llm-{name}-timeout"
-        value = get(f"llm_{name}_timeout", None)
-        if not is_given(value) and scenario is not None and name in scenario.timeouts:
-            seconds[name] = scenario.timeouts[name]
-            continue
-        if value is None:
-            value = DEFAULT_TIMEOUTS[name]
-        seconds[name] = parse_duration(value, name=option)
-        if seconds[name] <= 0:
-            raise ConfigError(f"{option}: must be greater than 0")
-    return Timeouts(**{f"{name}_s": s for name, s in seconds.items()})
-
-
 def _api_key(
-    get: Any, environ: Mapping[str, str], scenario: Scenario | None, warnings: list[str]
+    key_file: Resolved,
+    key_env: Resolved,
+    environ: Mapping[str, str],
+    scenario: Scenario | None,
+    warnings: list[str],
 ) -> str | None:
-    key_file = str(get("llm_api_key_file", "") or "").strip()
-    key_env = get("llm_api_key_env", None)
-    if key_file:
-        return read_api_key_file(Path(key_file), warnings)
-    if is_given(key_env) and str(key_env).strip():
-        return read_api_key(environ, str(key_env).strip(), warnings)
-    if scenario is not None and scenario.api_key is not None:
-        return scenario.api_key.reveal()
-    return read_api_key(environ, DEFAULT_API_KEY_ENV, warnings)
+    given = key_source(key_file, key_env)
+    if given.layer is Layer.SCENARIO:
+        assert scenario is not None
+        assert scenario.api_key is not None
+        return scenario.api_key.reveal()  # the scenario loader read and checked it
+    if given is key_file:
+        return read_api_key_file(Path(given.value), warnings)
+    return read_api_key(environ, given.value, warnings)
 
 
 def read_api_key(
@@ -417,7 +304,6 @@ def environ_snapshot() -> Mapping[str, str]:
 # ------------------------------------------------------------------ applying it to a run
 
 _configs: weakref.WeakKeyDictionary[Any, RunConfig] = weakref.WeakKeyDictionary()
-_listener_registered = False
 
 
 def config_for(environment: Environment) -> RunConfig:
@@ -453,28 +339,3 @@ def apply_to_environment(environment: Environment, config: RunConfig) -> None:
             user_class.weight = config.mix[str(mode)]
         if config.prompts and getattr(user_class, "prompts", None) is default_prompts:
             user_class.prompts = config.prompts  # type: ignore[attr-defined]
-
-
-def _register_init_listener() -> None:
-    """Hook `apply_to_environment` into Locust's init event, once per process."""
-    global _listener_registered
-    if _listener_registered:
-        return
-    _listener_registered = True
-    from locust import events
-
-    events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]
-
-
-def _on_init(environment: Environment, **_: Any) -> None:
-    if environment.parsed_options is None:
-        return
-    try:
-        config = config_for(environment)
-    except ConfigError as exc:
-        # bad configuration: one line, exit 2, nothing sent (DESIGN.md §4)
-        sys.stderr.write(f"locust-llm: error: {exc}\n")
-        sys.exit(2)
-    for warning in config.warnings:
-        logger.warning("locust-llm: %s", warning)
-    apply_to_environment(environment, config)

@@ -64,6 +64,22 @@ _RESERVED_BODY_KEYS = {
     "temperature": "request.temperature",
     "top_p": "request.top_p",
 }
+#: the Scenario attribute holding each setting a file may give, by its key path: the
+#: `--llm-…` settings' (harness.settings) and Locust's own host and load options; the
+#: `timeouts.<name>` keys are `Scenario.timeouts`
+_SETTING_ATTRIBUTES = {
+    "target.base_url": "base_url",
+    "target.endpoint": "endpoint",
+    "target.models": "models",
+    "target.api_key_env": "api_key_env",
+    "target.api_key_file": "api_key_file",
+    "request.max_tokens": "max_tokens",
+    "request.temperature": "temperature",
+    "mix": "mix",
+    "load.users": "users",
+    "load.spawn_rate": "spawn_rate",
+    "load.run_time": "run_time",
+}
 _TOP_KEYS = (
     "name",
     "target",
@@ -175,6 +191,21 @@ class Scenario:
     mock_args: tuple[str, ...] | None = None
     origins: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    def file_setting(self, key: str) -> tuple[Any, str] | None:
+        """The value this file gives the setting at key path `key` (``request.max_tokens``,
+        harness.settings `Setting.scenario_key`) and where (``scenario.yaml:3:15``); None
+        when the file leaves it unset."""
+        value: Any
+        if key.startswith("timeouts."):
+            value = self.timeouts.get(key.removeprefix("timeouts."))
+        else:
+            value = getattr(self, _SETTING_ATTRIBUTES[key])
+        if value is None or value == ():
+            return None
+        keys = ("target.model", "target.models") if key == "target.models" else (key,)
+        where = next((self.origins[k] for k in keys if k in self.origins), self.path)
+        return value, where
 
 
 def load_scenario(path: str | os.PathLike[str], environ: Mapping[str, str]) -> Scenario:

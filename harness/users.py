@@ -44,7 +44,6 @@ from harness.record import RequestRecord
 from harness.redact import REDACTOR, install_log_redaction
 from harness.report.final import verdict_for
 from harness.retry import INTERRUPTED_STREAM, Backoff, RetryPolicy, is_retryable
-from harness.scenario import parse_duration
 from harness.slo import EXIT_CONFIG, EXIT_INTERNAL
 
 logger = logging.getLogger("locust_llm")
@@ -126,15 +125,8 @@ class LLMUser(User):
         if self.temperature is not None:
             self._params["temperature"] = self.temperature
         self._model = self.model or _next_model(config) or self._discover_model(target)
-        options = self.environment.parsed_options
-        self._stream_fallback = bool(getattr(options, "llm_stream_fallback", False))
-        self._retry = RetryPolicy(
-            attempts=int(getattr(options, "llm_retries", 0) or 0),
-            max_backoff_s=parse_duration(
-                getattr(options, "llm_retry_max_backoff", "10s") or "10s",
-                name="--llm-retry-max-backoff",
-            ),
-        )
+        self._stream_fallback = config.stream_fallback
+        self._retry = RetryPolicy(attempts=config.retries, max_backoff_s=config.retry_max_backoff_s)
         self._backoff = Backoff(max_s=config.backoff_max_s)
 
     def on_stop(self) -> None:
@@ -506,41 +498,6 @@ def _drop_subclassed_bases(environment: Environment) -> None:
 @events.init_command_line_parser.add_listener
 def _on_parser(parser: Any, **_: Any) -> None:
     add_llm_options(parser)
-    parser.add_argument(
-        "--llm-retries",
-        type=int,
-        default=0,
-        help="Retry a request up to N times after rate limiting, 5xx, a refused connection or "
-        "a reset before the first token (default 0: retries change the offered load).",
-        include_in_web_ui=True,
-    )
-    parser.add_argument(
-        "--llm-retry-max-backoff",
-        default="10s",
-        help="Longest wait between attempts; Retry-After is honoured up to it (default 10s).",
-        include_in_web_ui=False,
-    )
-    parser.add_argument(
-        "--llm-stream-fallback",
-        action="store_true",
-        default=False,
-        help="After a stream is reset, truncated or stalls, ask again without streaming "
-        "(both requests are counted).",
-        include_in_web_ui=False,
-    )
-    parser.add_argument(
-        "--llm-no-preflight",
-        action="store_true",
-        default=False,
-        help="Skip the GET /v1/models check of the target before the users start.",
-        include_in_web_ui=False,
-    )
-    # every --llm-… option can also come from LOCUST_LLM_… (as Locust's own options do)
-    for action in parser._actions:
-        if any(o.startswith("--llm-") for o in action.option_strings) and not getattr(
-            action, "env_var", None
-        ):
-            action.env_var = "LOCUST_" + action.dest.upper()
 
 
 @events.init.add_listener
@@ -567,6 +524,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
         apply_to_environment(environment, config)
         if options.headless and not options.worker and environment.host:
             _preflight(environment, config)
+        for warning in config.warnings:
+            logger.warning("locust-llm: %s", warning)
     except (ConfigError, PreflightError) as exc:
         # bad configuration or an unusable target: one line, exit 2, nothing sent (DESIGN.md §4)
         sys.stderr.write(f"locust-llm: error: {exc}\n")
@@ -591,15 +550,14 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
 
 
 def _preflight(environment: Environment, config: RunConfig) -> None:
-    options = environment.parsed_options
-    if getattr(options, "llm_no_preflight", False) or not environment.host:
+    if not config.preflight or not environment.host:
         return
     target = Target.parse(environment.host)
     result = preflight(
         target,
         api_key=config.api_key,
         model=config.model,
-        api_key_env=str(getattr(options, "llm_api_key_env", "OPENAI_API_KEY")),
+        api_key_env=config.api_key_env,
         timeout_s=config.timeouts.connect_s,
         wait_s=config.preflight_wait_s,
         on_wait=lambda line: logger.warning("locust-llm: %s", line),

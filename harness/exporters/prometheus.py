@@ -1,10 +1,11 @@
 """Prometheus export of a Locust run: options, the /metrics server and distributed figures.
 
-Importing this module (harness.extensions does) registers its own Locust listeners:
+Its options — `--llm-prometheus-port` (0, the default: off), `--llm-prometheus-host`
+(127.0.0.1), `--llm-prometheus-linger` (0), `--llm-scenario-name` (default) and
+`--llm-buckets-<family>` (empty: the documented layout) — are rows of the one settings table
+(harness.settings), registered with the others by harness.options. Importing this module
+(harness.extensions does) registers its own Locust listeners:
 
-- `init_command_line_parser`: `--llm-prometheus-port` (0, the default: off),
-  `--llm-prometheus-host` (127.0.0.1), `--llm-prometheus-linger` (0), `--llm-scenario-name`
-  (default) and `--llm-buckets-<family>` (empty: the documented layout).
 - `init`: on the master, or the single local process, validates them (a wrong value or a busy
   port: one line, exit 2), registers an `LLMCollector` on this exporter's own
   `CollectorRegistry` and serves it at `http://HOST:PORT/metrics` from a gevent WSGI server.
@@ -44,14 +45,10 @@ from harness.errors import ConfigError
 from harness.events import LLMRun, llm_run
 from harness.exporters.prometheus_collector import EndpointBook, HarnessHealth, LLMCollector
 from harness.exporters.prometheus_config import (
-    DEFAULT_BUCKETS,
-    DEFAULT_SCENARIO,
     HOST_OPTION,
     LINGER_OPTION,
     PORT_OPTION,
-    SCENARIO_OPTION,
     PrometheusSettings,
-    bucket_option,
 )
 from harness.record import RequestRecord
 
@@ -60,45 +57,6 @@ logger = logging.getLogger("locust_llm")
 #: key of this exporter's figures in Locust's worker -> master reports
 REPORT_KEY = "locust_llm_prometheus"
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-def add_prometheus_options(parser: Any) -> None:
-    """Add the exporter's options to a Locust argument parser (CLI, locust.conf, LOCUST_…)."""
-    parser.add_argument(
-        PORT_OPTION,
-        default="0",
-        help="Serve Prometheus metrics at http://HOST:PORT/metrics from the master (or the "
-        "single local process); 0 (default): off.",
-        include_in_web_ui=False,
-    )
-    parser.add_argument(
-        HOST_OPTION,
-        default="127.0.0.1",
-        help="Address the metrics port binds (default 127.0.0.1). /metrics has no "
-        "authentication: bind a private address.",
-        include_in_web_ui=False,
-    )
-    parser.add_argument(
-        LINGER_OPTION,
-        default="0",
-        help="Keep serving /metrics this long after the test ends (e.g. 15s), so Prometheus "
-        "scrapes a short headless run's final figures; default 0.",
-        include_in_web_ui=False,
-    )
-    parser.add_argument(
-        SCENARIO_OPTION,
-        default=DEFAULT_SCENARIO,
-        help="Value of the `scenario` label on every metric (default: default).",
-        include_in_web_ui=False,
-    )
-    for key in DEFAULT_BUCKETS:
-        parser.add_argument(
-            bucket_option(key),
-            default="",
-            help=f"Bucket bounds of the {key} histogram, e.g. 50ms,100ms,250ms,1s (increasing; "
-            "+Inf is added); empty: the documented layout.",
-            include_in_web_ui=False,
-        )
 
 
 @dataclass(eq=False)
@@ -260,13 +218,8 @@ def _listen(hook: EventHook, handler: Callable[..., None]) -> None:
     hook.add_listener(handler)  # type: ignore[no-untyped-call]
 
 
-def _on_parser(parser: Any, **_: Any) -> None:
-    add_prometheus_options(parser)
-
-
 def _on_init(environment: Environment, **_: Any) -> None:
     attach(environment)
 
 
-_listen(events.init_command_line_parser, _on_parser)
 _listen(events.init, _on_init)

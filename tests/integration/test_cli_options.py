@@ -1,8 +1,9 @@
 """`locust-llm run` takes every `--llm-…` option plain `locust` takes, under the same name.
 
-The options are enumerated here the way plain Locust sees them: the locustfile is imported in
-a separate interpreter (which registers its options, as `locust -f` does), then Locust's own
-parser is built and its `--llm-…` actions are listed. `locust-llm run` must accept each one,
+Both come from one settings table (harness.settings). The options are enumerated here the way
+plain Locust sees them, independently of the table: the locustfile is imported in a separate
+interpreter (which registers its options, as `locust -f` does), then Locust's own parser is
+built and its `--llm-…` actions are listed. `locust-llm run` must accept each one,
 list it in `--help`, show it in `--print-config`, and pass it to the child; every documented
 `LOCUST_LLM_…` variable must be read without a "not a locust-llm setting" warning.
 """
@@ -148,24 +149,33 @@ def test_every_option_given_to_run_reaches_the_child(
     plain_locust_options: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     """A dry parse: what `run` would hand `locust` carries each option (its value checked)."""
-    from harness.cli import _llm_options, build_parser
+    from harness.cli import build_parser
     from harness.effective import plan_run
 
-    options = _llm_options()
-    parser = build_parser(options)
+    parser = build_parser()
     for option in plain_locust_options:
         if option["dest"] in ("llm_scenario", "llm_out"):
             continue  # locust-llm's own: the scenario path and the report folder
         argv = sample(option, tmp_path)
         args = parser.parse_args(["run", "--host", "http://127.0.0.1:9/v1", *argv])
-        plan = plan_run(args, {}, None, llm_options=options)
+        plan = plan_run(args, {}, None)
         child = list(plan.llm_args)
         assert option["flag"] in child, (argv, child)
         if len(argv) == 2 and option["dest"] != "llm_mix":
             assert child[child.index(option["flag"]) + 1] == argv[1], (argv, child)
     args = parser.parse_args(["run", "--llm-out", "there", "--llm-scenario", "s.yaml"])
     assert (args.llm_out, args.llm_scenario) == ("there", "s.yaml")
-    assert plan_run(args, {}, None, llm_options=options, host_required=False).out_dir == "there"
+    assert plan_run(args, {}, None, host_required=False).out_dir == "there"
+
+
+def test_the_settings_table_is_every_llm_option_plain_locust_registers(
+    plain_locust_options: list[dict[str, Any]],
+) -> None:
+    """Locust's parser gets its `--llm-…` options from the table alone, in its order."""
+    from harness.settings import SETTINGS
+
+    listed = [(o["flag"], o["dest"], o["env_var"]) for o in plain_locust_options]
+    assert listed == [(s.flag, s.dest, s.env_var) for s in SETTINGS]
 
 
 def test_documented_and_defined_variables_draw_no_warning(
@@ -251,11 +261,18 @@ def test_options_and_variables_reach_the_locust_child(tmp_path: Path) -> None:
 
 
 def test_the_cli_never_imports_locust() -> None:
-    """The option list comes from a child interpreter: this process is never monkey-patched."""
+    """The `--llm-…` flags come from the settings table: planning a run, even with every
+    option shown in `run --help`, never imports Locust or gevent (no monkey-patching)."""
     code = (
-        "import sys, harness.cli as c; opts = c._llm_options(); "
-        "assert 'locust' not in sys.modules and 'gevent.monkey' not in sys.modules; "
-        "print(len(opts))"
+        "import sys, contextlib, io\n"
+        "import harness.cli as c\n"
+        "from harness.effective import plan_run\n"
+        "args = c.build_parser().parse_args(['run', '--host', 'http://127.0.0.1:9/v1'])\n"
+        "plan = plan_run(args, {}, None)\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    c.main(['run', '--help'])\n"
+        "assert not {'locust', 'gevent'} & set(sys.modules), sorted(sys.modules)\n"
+        "print(len(plan.settings))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],

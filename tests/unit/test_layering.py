@@ -29,6 +29,8 @@ PURE_MODULES = [
     "harness.checks",
     "harness.prompts",
     "harness.effective",
+    "harness.settings",
+    "harness.readers",
     "harness.retry",
     "harness.redact",
 ]

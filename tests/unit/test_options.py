@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,41 @@ def test_run_ending_options_take_durations_and_0_turns_them_off() -> None:
 def test_a_bad_run_ending_duration_names_its_option(dest: str, flag: str) -> None:
     with pytest.raises(ConfigError, match=f"^{flag}: expected a"):
         RunConfig.from_options(argparse.Namespace(**{dest: "soon"}), None, {})
+
+
+def test_retries_fallback_and_preflight_come_from_the_run_config() -> None:
+    options = argparse.Namespace(
+        llm_retries=2, llm_retry_max_backoff="3s", llm_stream_fallback=True, llm_no_preflight=True
+    )
+    config = RunConfig.from_options(options, None, {})
+    assert (config.retries, config.retry_max_backoff_s) == (2, 3.0)
+    assert (config.stream_fallback, config.preflight) == (True, False)
+    defaults = RunConfig.from_options(argparse.Namespace(**option_defaults()), None, {})
+    assert (defaults.retries, defaults.retry_max_backoff_s) == (0, 10.0)
+    assert (defaults.stream_fallback, defaults.preflight) == (False, True)
+
+
+def test_a_bad_retry_back_off_cap_is_a_config_error_before_any_user_starts() -> None:
+    options = argparse.Namespace(llm_retry_max_backoff="soon")
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_options(options, None, {})
+    assert str(info.value) == (
+        "--llm-retry-max-backoff: expected a duration such as 500ms, 15s or 5m, got 'soon'"
+    )
+
+
+def test_an_empty_option_lets_the_default_speak() -> None:
+    """`llm-model =` in locust.conf, or an empty LOCUST_LLM_MIX: not given."""
+    options = argparse.Namespace(llm_model="", llm_mix=" ", llm_preflight_wait="")
+    config = RunConfig.from_options(options, None, {})
+    assert (config.models, config.mix, config.preflight_wait_s) == ((), None, 60.0)
+
+
+def test_the_key_file_wins_over_the_variable_name(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-from-file\n")
+    options = argparse.Namespace(llm_api_key_file=str(key_file), llm_api_key_env="K")
+    config = RunConfig.from_options(options, None, {"K": "sk-from-env"})
+    assert config.api_key == "sk-from-file"
+    config = RunConfig.from_options(argparse.Namespace(llm_api_key_env="K"), None, {"K": "sk-e"})
+    assert (config.api_key, config.api_key_env) == ("sk-e", "K")

@@ -933,6 +933,21 @@ def test_a_mistyped_llm_variable_is_a_warning() -> None:
     )
 
 
+def test_an_empty_llm_variable_lets_the_scenario_speak_as_in_the_locust_child() -> None:
+    result = sources(plan({"LOCUST_LLM_MODEL": "", "LOCUST_LLM_MIX": " "}))
+    assert result["target.models"] == ("file-model", "scenario.yaml:3:10")
+    assert result["mix"] == ("stream=3,batch=1", "scenario.yaml:7:6")
+
+
+def test_the_file_gives_each_settings_value_and_where() -> None:
+    scenario = load(SMALL, ENV)
+    assert scenario.file_setting("request.max_tokens") == (64, "scenario.yaml:6:23")
+    assert scenario.file_setting("target.models") == (("file-model",), "scenario.yaml:3:10")
+    assert scenario.file_setting("timeouts.ttft") == (5.0, "scenario.yaml:9:18")
+    assert scenario.file_setting("timeouts.stall") is None
+    assert scenario.file_setting("request.temperature") is None
+
+
 def test_locust_style_run_times_in_the_environment() -> None:
     assert plan({"LOCUST_RUN_TIME": "1h30m"}).run_time == "5400s"  # type: ignore[attr-defined]
     assert plan({"LOCUST_RUN_TIME": "45"}).run_time == "45s"  # type: ignore[attr-defined]
