@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.checks import check_api_key, normalise_base_url, redact_url
+from harness.checks import check_api_key, normalise_base_url, read_api_key_file, redact_url
 from harness.errors import ConfigError
 from harness.scenario import (
     DEFAULT_TIMEOUTS,
@@ -498,14 +498,7 @@ def _api_key(
         source = "env LOCUST_LLM_API_KEY_FILE"
     name = source.removeprefix("env ")
     if file_var:
-        try:
-            raw = Path(file_var).read_bytes()[:65537].decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ConfigError(f"{name}: cannot read {file_var} ({reason})") from None
-        key, _ = check_api_key(raw, f"{name} {Path(file_var).name}")
-        if key is None:
-            raise ConfigError(f"{name}: {file_var} is empty")
+        read_api_key_file(Path(file_var), name)  # checked, never shown
         return f"Secret('***') from file {file_var}", source
     name_var, source = flags.get("--llm-api-key-env", ""), "--llm-api-key-env"
     if not name_var:

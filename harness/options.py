@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.checks import check_api_key
+from harness.checks import check_api_key, read_api_key_file
 from harness.client import Target, Timeouts
 from harness.errors import ConfigError
 from harness.prompts import Prompt
@@ -363,7 +363,7 @@ def _api_key(
     key_file = str(get("llm_api_key_file", "") or "").strip()
     key_env = get("llm_api_key_env", None)
     if key_file:
-        return read_api_key_file(Path(key_file), warnings)
+        return read_api_key_file(Path(key_file), "--llm-api-key-file", warnings)
     if is_given(key_env) and str(key_env).strip():
         return read_api_key(environ, str(key_env).strip(), warnings)
     if scenario is not None and scenario.api_key is not None:
@@ -383,27 +383,6 @@ def read_api_key(
     if raw is None:
         return None
     key, notes = check_api_key(raw, name)
-    if warnings is not None:
-        warnings.extend(notes)
-    return key
-
-
-def read_api_key_file(path: Path, warnings: list[str] | None = None) -> str:
-    """The API key from a file (`--llm-api-key-file`), checked like `read_api_key`."""
-    option = "--llm-api-key-file"
-    try:
-        raw = path.read_bytes()[:65537].decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{option}: no such file: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{option}: {path} is a directory") from None
-    except OSError as exc:
-        raise ConfigError(f"{option}: cannot read {path} ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{option}: {path} is not UTF-8 text") from None
-    key, notes = check_api_key(raw, f"{option} {path.name}")
-    if key is None:
-        raise ConfigError(f"{option}: {path} is empty")
     if warnings is not None:
         warnings.extend(notes)
     return key
