@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.checks import check_api_key, read_api_key_file
 from harness.client import Target, Timeouts
-from harness.errors import ConfigError
+from harness.errors import MODES, ConfigError
 from harness.prompts import Prompt
 from harness.scenario import (
     DEFAULT_TIMEOUTS,
@@ -42,7 +42,7 @@ from harness.scenario import (
     parse_duration,
     parse_mix,
 )
-from harness.slo import MODES, SLO, with_default_failure_gate
+from harness.slo import SLO, with_default_failure_gate
 
 if TYPE_CHECKING:
     from locust.env import Environment

@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import check_api_key, normalise_base_url, read_api_key_file
-from harness.errors import ConfigError
+from harness.errors import MODES, ConfigError
 from harness.prompts import (
     Prompt,
     messages_from_node,
     read_prompt_file,
     synthetic_prompts,
 )
-from harness.slo import FAILURE_RATIO, LATENCY_METRICS, METRICS, MODES, PERCENTILES, SLO
+from harness.slo import FAILURE_RATIO, LATENCY_METRICS, METRICS, PERCENTILES, SLO
 from harness.strict_yaml import Node, read_yaml
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)\s*$")

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from math import ceil, inf, log, nextafter
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import Mode, Outcome
+from harness.errors import MODES, Mode, Outcome
 
 if TYPE_CHECKING:
     from harness.record import RequestRecord
@@ -288,6 +288,11 @@ class LatencyHistogram:
         if h._count:
             h._min, h._max = wire["min"], wire["max"]
         return h
+
+
+#: a run whose loop lag p99 passes this is marked `client_saturated`: its latencies include
+#: time the load generator itself made requests wait
+SATURATION_LAG_P99_S = 0.020
 
 
 #: The histograms of a group, in summary order.
@@ -608,7 +613,7 @@ class RunStats:
         by_mode: dict[str, list[GroupStats]] = {}
         for group in self._view().values():
             by_mode.setdefault(group.mode, []).append(group)
-        order = [str(m) for m in (Mode.STREAM, Mode.BATCH) if m in by_mode]
+        order = [m for m in MODES if m in by_mode]
         order += sorted(m for m in by_mode if m not in order)
         modes: dict[str, Any] = {}
         for mode in order:

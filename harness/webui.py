@@ -5,7 +5,7 @@ listener the tab, its table's columns and the download links go into
 `web_ui.template_args` (`extended_tabs`, `extended_tables`, `extended_csv_files`), and an
 `after_request` hook adds the table's rows to every `/stats/requests` answer as
 `extended_stats`, so the tab refreshes with Locust's own polling (every 2 s while a test
-runs). The figures come from the harness's precise statistics (`harness.events.llm_run`),
+runs). The figures come from the harness's precise statistics (`harness.run.llm_run`),
 merged on the master in distributed mode, never from Locust's rounded rows.
 
 Routes, all behind `--web-login` when it is on (`auth_required_if_enabled`) and under
@@ -47,7 +47,6 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from harness.events import SATURATION_LAG_P99_S, LLMRun, llm_run
 from harness.report.markdown import (
     DASH,
     TAIL_LABEL,
@@ -65,7 +64,8 @@ from harness.report.path import (
     server_paths,
     stream_not_honored_warning,
 )
-from harness.stats import GAMMA, LatencyHistogram
+from harness.run import LLMRun, llm_run
+from harness.stats import GAMMA, SATURATION_LAG_P99_S, LatencyHistogram
 
 #: the tab's key: in `?tab=llm`, and in `extended_tables` / `extended_stats`
 TAB_KEY = "llm"
@@ -135,7 +135,7 @@ class LoadGeneratorHealth:
 class LagWindow:
     """The loop-lag histogram of roughly the last `window_s` seconds.
 
-    `harness.events` keeps one cumulative loop-lag histogram per run (merged from the
+    `harness.run` keeps one cumulative loop-lag histogram per run (merged from the
     workers on the master). This keeps timed copies of it, taken when the tab is read, and
     subtracts the newest copy at least `window_s` old: the difference of two snapshots of a
     cumulative histogram is the histogram of what happened between them.

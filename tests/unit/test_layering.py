@@ -25,6 +25,7 @@ PURE_MODULES = [
     "harness.report.enrich",
     "harness.report.timeline",
     "harness.slo",
+    "harness.exit_code",
     "harness.strict_yaml",
     "harness.checks",
     "harness.prompts",
