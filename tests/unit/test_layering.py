@@ -26,6 +26,7 @@ PURE_MODULES = [
     "harness.report.timeline",
     "harness.slo",
     "harness.exit_code",
+    "harness.report.live",
     "harness.strict_yaml",
     "harness.checks",
     "harness.prompts",

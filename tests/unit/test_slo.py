@@ -178,6 +178,7 @@ def test_my_pure_modules_import_no_locust_gevent_or_network_code() -> None:
         "harness.report.timeline",
         "harness.report.enrich",
         "harness.report.summary",
+        "harness.report.live",
     ]
     code = (
         "import sys\n"
