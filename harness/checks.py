@@ -3,11 +3,14 @@
 `normalise_base_url()` (catalogue CFG-06) and `check_api_key()` (CFG-09) return the cleaned
 value and one-line notes on what they changed, and raise `ConfigError` for what cannot be
 used — naming a key's bad character by code point and position, never printing the key.
-Pure: standard library only.
+`read_api_key_file()` is the one reader of a key file (`--llm-api-key-file`,
+`LOCUST_LLM_API_KEY_FILE`, a scenario's `target.api_key_file`); `redact_url()` the one way a
+URL is made safe to print. Pure: standard library only (reading a file is its only I/O).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -103,3 +106,46 @@ def check_api_key(raw: str, name: str) -> tuple[str | None, list[str]]:
                 f"{hint}; expected printable ASCII"
             )
     return (key or None), notes
+
+
+#: the largest key file read: anything larger is not a key
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+def read_api_key_file(path: Path, label: str = "", warnings: list[str] | None = None) -> str:
+    """The API key in the file at `path`, checked like any key (catalogue CFG-09).
+
+    UTF-8 text (a byte-order mark is dropped) of at most `MAX_KEY_FILE_BYTES`, cleaned by
+    `check_api_key` (a trailing newline from a Kubernetes secret file is removed, with a
+    note). Raises `ConfigError` in one line, ``"{label}: {problem}"`` (the problem alone
+    without a label), never showing the key; the notes go into `warnings` with the same
+    prefix.
+    """
+    prefix = f"{label}: " if label else ""
+
+    def fail(problem: str) -> ConfigError:
+        return ConfigError(prefix + problem)
+
+    try:
+        data = path.read_bytes()[: MAX_KEY_FILE_BYTES + 1]
+    except FileNotFoundError:
+        raise fail(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise fail(f"{path} is a directory") from None
+    except OSError as exc:
+        raise fail(f"cannot read {path} ({exc.strerror or exc})") from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise fail(f"{path} is larger than {MAX_KEY_FILE_BYTES:,} bytes; not a key")
+    try:
+        raw = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise fail(f"{path} is not UTF-8 text") from None
+    try:
+        key, notes = check_api_key(raw, f"the key in {path.name}")
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if key is None:
+        raise fail(f"{path} is empty")
+    if warnings is not None:
+        warnings.extend(prefix + note for note in notes)
+    return key

@@ -8,7 +8,7 @@ starts the embedded mock server, so it needs no API key and no network.
 `run SCENARIO.yaml` validates the scenario (harness.scenario) before anything starts, resolves
 defaults < file < `LOCUST_*` environment < flags (harness.effective; `--print-config` shows the
 result, redacted, with each value's source), and hands the child `--llm-scenario PATH`; the
-child judges the run by the scenario's SLOs and sets its exit code (harness.events).
+child judges the run by the scenario's SLOs and sets its exit code (harness.finish).
 
 Every `--llm-…` option plain `locust` takes with the harness's locustfile is also a `run` and
 `demo` flag under the same name: both come from the one settings table (harness.settings), so
@@ -16,8 +16,8 @@ this process never imports Locust or monkey-patches, and `run --help` lists them
 `locust --help` cannot, as Locust prints its help before it loads the locustfile that
 registers them.
 
-Exit codes (docs/design.md): 0 success; 1 failures or missed SLOs; 2 bad configuration or
-usage, nothing sent; 3 the harness itself failed.
+Exit codes (docs/design.md, harness.exit_code): 0 success; 1 failures or missed SLOs; 2 bad
+configuration or usage, nothing sent; 3 the harness itself failed.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness import __version__
 from harness.errors import ConfigError, HarnessError
+from harness.exit_code import ExitCode, command_exit_code, slo_exit_code
 from harness.scenario import parse_duration
 from harness.settings import SETTING, SETTINGS, Kind, Setting
 
 if TYPE_CHECKING:
     from harness.effective import RunPlan
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
 _PACKAGED_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 _SECRET_IN_ARGS = (
     (re.compile(r"(--api[-_]?key[= ])\S+", re.IGNORECASE), r"\1***"),
@@ -81,7 +81,7 @@ class _Parser(argparse.ArgumentParser):
             if close:
                 message += f" (did you mean {close[0]}?)"
         print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG)
+        raise SystemExit(ExitCode.CONFIG)
 
 
 class _RefuseApiKey(argparse.Action):
@@ -94,7 +94,7 @@ class _RefuseApiKey(argparse.Action):
             "target.api_key_env in the scenario, or use target.api_key_file)",
             file=sys.stderr,
         )
-        raise SystemExit(EXIT_CONFIG)
+        raise SystemExit(ExitCode.CONFIG)
 
 
 def _positive_int(text: str) -> int:
@@ -318,18 +318,17 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except ConfigError as exc:
         print(f"locust-llm: error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     except HarnessError as exc:
         print(f"locust-llm: error: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
     except KeyboardInterrupt:
-        return EXIT_FAILED
+        return ExitCode.FAILED
 
 
 def _report(path: Path, args: argparse.Namespace) -> int:
     from harness.report.markdown import render_terminal
     from harness.report.summary import load_summary, write_extra_reports
-    from harness.slo import exit_code
 
     try:
         summary = load_summary(path)
@@ -344,8 +343,8 @@ def _report(path: Path, args: argparse.Namespace) -> int:
     paths = write_extra_reports(summary, out_dir)
     print("Reports: " + ", ".join(str(p) for p in paths))
     if args.check:
-        return exit_code(summary.get("slos") or [], summary)
-    return EXIT_OK
+        return slo_exit_code(summary.get("slos") or [], summary)
+    return ExitCode.OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -371,7 +370,7 @@ def _run(args: argparse.Namespace) -> int:
         title = "locust-llm run: effective configuration (flag > environment > "
         title += f"{Path(scenario.path).name} > default)" if scenario else "default)"
         print(render_plan(plan, title=title), end="")
-        return EXIT_OK
+        return ExitCode.OK
     from harness.client import Target
 
     if mock_args is None:
@@ -492,14 +491,14 @@ def _run_locust(
 
     completed = subprocess.run(cmd, preexec_fn=preexec, check=False)
     code = completed.returncode
-    if code == EXIT_CONFIG:
-        return EXIT_CONFIG
+    if code == ExitCode.CONFIG:
+        return ExitCode.CONFIG
     if not summary_path.is_file():
         print(
             "locust-llm: error: the run wrote no summary (see Locust's output above)",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
     from harness.report.markdown import render_terminal
     from harness.report.summary import load_summary
 
@@ -511,19 +510,8 @@ def _run_locust(
     print(f"\nReports: {', '.join(shown)}")
     if args.summary_json:
         Path(args.summary_json).write_text(summary_path.read_text())
-    if plan.scenario_path:
-        # the child judged the run by the scenario's SLOs (harness.events)
-        return code if code in (EXIT_OK, EXIT_FAILED, EXIT_INTERNAL) else EXIT_INTERNAL
-    if code == EXIT_FAILED:  # the child stopped the run: --llm-abort-after (harness.users)
-        return EXIT_FAILED
-    if code != 0:
-        return EXIT_INTERNAL
-    failed = sum(
-        mode.get("outcomes", {}).get(outcome, 0)
-        for mode in summary.get("modes", {}).values()
-        for outcome in ("failed", "empty")
-    )
-    return EXIT_FAILED if failed else EXIT_OK
+    # the child judged a scenario's run by its SLOs (harness.finish)
+    return command_exit_code(code, summary, judged=bool(plan.scenario_path))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.checks import check_api_key, normalise_base_url, redact_url
+from harness.checks import check_api_key, normalise_base_url, read_api_key_file, redact_url
 from harness.errors import ConfigError
 from harness.readers import Read
 from harness.scenario import TIMEOUT_NAMES, Scenario, format_mix, parse_duration
@@ -322,14 +322,7 @@ def _api_key(environ: Mapping[str, str], key_file: Resolved, key_env: Resolved) 
         if given.layer is Layer.SCENARIO:  # the scenario loader read and checked it
             return f"Secret('***') from file {given.value}", given.source
         name, file_var = given.where, given.value
-        try:
-            raw = Path(file_var).read_bytes()[:65537].decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ConfigError(f"{name}: cannot read {file_var} ({reason})") from None
-        key, _ = check_api_key(raw, f"{name} {Path(file_var).name}")
-        if key is None:
-            raise ConfigError(f"{name}: {file_var} is empty")
+        read_api_key_file(Path(file_var), name)  # checked, never shown
         return f"Secret('***') from file {file_var}", given.source
     if given.layer is Layer.SCENARIO:  # the scenario loader checked the variable's key
         return f"Secret('***') from ${given.value}", given.source

@@ -5,14 +5,10 @@ Per-request failures are *data* (an `ErrorClass` on a `RequestRecord`); program 
 
     HarnessError                    every exception the harness raises on purpose
     ├── ConfigError                 bad scenario / CLI / environment; exit code 2
+    ├── PreflightError              (harness.preflight) the target cannot serve the run; exit 2
     └── RequestError                one request failed; .error_class is the closed-list value
-        ├── TransportError          connect_refused, dns, connect_timeout, tls,
-        │                           client_pool_timeout, stream_reset
-        ├── DeadlineError           header_timeout, ttft_timeout, stall_timeout, total_timeout
-        ├── StatusError             auth_error, rate_limited, http_4xx, http_5xx, redirect
-        └── ResponseError           bad_content_type, error_in_body, stream_error_event,
-                                    stream_truncated, malformed_event, event_too_large,
-                                    unsupported_encoding
+                                    (the failure a Locust row shows; the client records
+                                    failures as data and never raises it)
 
 `str()` and `repr()` of a `RequestError` are the error class alone: Locust keys its failure rows
 on `repr(exception)`, so this keeps the rows bounded and keeps secrets and server text out of the
@@ -31,6 +27,10 @@ class Mode(enum.StrEnum):
     BATCH = "batch"
 
 
+#: The modes' names in report order (streaming first): plain strings, as summary.json keys.
+MODES: tuple[str, ...] = tuple(mode.value for mode in Mode)
+
+
 class Outcome(enum.StrEnum):
     """What became of one request. Exactly one per request."""
 
@@ -46,6 +46,15 @@ class Outcome(enum.StrEnum):
 TIMED_OUTCOMES = frozenset({Outcome.OK, Outcome.OK_LENGTH, Outcome.CONTENT_FILTERED})
 #: Outcomes that count as a Locust success.
 SUCCESS_OUTCOMES = TIMED_OUTCOMES
+
+
+def is_failure(outcome: str) -> bool:
+    """Whether `outcome` (an `Outcome` or its name in summary.json) counts as a failure.
+
+    Every outcome but a success and `cancelled` (in flight when the run stopped: neither
+    success nor failure, and not a finished request either; docs/design.md).
+    """
+    return outcome not in SUCCESS_OUTCOMES and outcome != Outcome.CANCELLED
 
 
 class ErrorClass(enum.StrEnum):
@@ -99,62 +108,6 @@ class RequestError(HarnessError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.error_class.value!r})"
-
-
-class TransportError(RequestError):
-    """The connection failed: refused, DNS, TLS, reset, pool."""
-
-
-class DeadlineError(RequestError):
-    """A configured deadline passed: header, TTFT, stall between chunks, or total."""
-
-
-class StatusError(RequestError):
-    """The server answered with a non-2xx status."""
-
-
-class ResponseError(RequestError):
-    """The status was 2xx but the body was not a valid completion."""
-
-
-_GROUP_OF: dict[ErrorClass, type[RequestError]] = {
-    **dict.fromkeys(
-        (
-            ErrorClass.CONNECT_REFUSED,
-            ErrorClass.DNS,
-            ErrorClass.CONNECT_TIMEOUT,
-            ErrorClass.TLS,
-            ErrorClass.CLIENT_POOL_TIMEOUT,
-            ErrorClass.STREAM_RESET,
-        ),
-        TransportError,
-    ),
-    **dict.fromkeys(
-        (
-            ErrorClass.HEADER_TIMEOUT,
-            ErrorClass.TTFT_TIMEOUT,
-            ErrorClass.STALL_TIMEOUT,
-            ErrorClass.TOTAL_TIMEOUT,
-        ),
-        DeadlineError,
-    ),
-    **dict.fromkeys(
-        (
-            ErrorClass.AUTH_ERROR,
-            ErrorClass.RATE_LIMITED,
-            ErrorClass.HTTP_4XX,
-            ErrorClass.HTTP_5XX,
-            ErrorClass.REDIRECT,
-        ),
-        StatusError,
-    ),
-}
-
-
-def request_error(error_class: ErrorClass, *, status: int | None = None) -> RequestError:
-    """Build the `RequestError` subclass that `error_class` belongs to."""
-    group = _GROUP_OF.get(error_class, ResponseError)
-    return group(error_class, status=status)
 
 
 def error_class_for_status(status: int) -> ErrorClass:

@@ -1,54 +1,29 @@
-"""How finished requests reach Locust and the harness's own statistics.
+"""How finished requests reach the harness's sinks and Locust: `publish()`.
 
 Each finished request is published once:
 
-1. the `llm_request` event (on `environment.events`) carries its `RequestRecord` to every sink;
-2. Locust `request` events, one row per *request*, never per chunk: `stream e2e`
+1. the run's `RunStats` (harness.run: high-resolution, mergeable; workers ship deltas to the
+   master) observes it, and the run notes its server path;
+2. the `llm_request` event (`environment.events.llm_request`) carries its `RequestRecord` to
+   every sink;
+3. Locust `request` events, one row per *request*, never per chunk: `stream e2e`
    (the request itself: success, or failure named by its error class), and for successful
    streams `stream ttft` and `stream tpot`; `batch e2e` for batch requests. This is the only
-   place where durations become milliseconds.
-3. the run's `RunStats` (high-resolution, mergeable) observes it. In distributed mode workers ship
-   deltas in Locust's own worker reports and the master merges them, so the master's statistics,
-   the summary and every exporter read one merged truth.
+   place where durations become milliseconds. A cancelled request (in flight when the run
+   stopped) is neither success nor failure: it gets no row.
+
+Locust glue: imports locust (through harness.run).
 """
 
 from __future__ import annotations
 
-import logging
-import time
-import weakref
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
-
-import gevent
-import locust
 from locust.env import Environment
-from locust.event import EventHook
-from locust.runners import MasterRunner, WorkerRunner
 
-from harness import __version__
 from harness.errors import SUCCESS_OUTCOMES, Mode, Outcome, RequestError
 from harness.record import RequestRecord
-from harness.report.final import finish_run
-from harness.report.path import clean_path_headers, merge_server_path
-from harness.report.summary import RunInfo, build_summary
-from harness.stats import LatencyHistogram, RunStats
+from harness.run import llm_run
 
-logger = logging.getLogger("locust_llm")
-
-#: key of our statistics in Locust's worker -> master reports
-REPORT_KEY = "locust_llm"
-LAG_REPORT_KEY = "locust_llm_loop_lag"
-HEADERS_REPORT_KEY = "locust_llm_server_headers"
-SERVER_PATH_REPORT_KEY = "locust_llm_server_path"
-READ_CLOCK_REPORT_KEY = "locust_llm_read_clock"
 REQUEST_TYPE = "LLM"
-#: the load generator's event loop is probed this often (catalogue MEAS-04)
-LAG_PROBE_INTERVAL_S = 0.1
-#: a run whose loop lag p99 passes this is marked `client_saturated`: its latencies include
-#: time the load generator itself made requests wait
-SATURATION_LAG_P99_S = 0.020
 
 
 class EmptyCompletion(Exception):
@@ -59,104 +34,6 @@ class EmptyCompletion(Exception):
 
     def __repr__(self) -> str:
         return "EmptyCompletion('empty')"
-
-
-@dataclass(eq=False)
-class LLMRun:
-    """Per-environment state of the harness: the event hook, statistics and run metadata."""
-
-    environment: Environment
-    stats: RunStats = field(default_factory=RunStats)
-    llm_request: EventHook = field(default_factory=EventHook)
-    started_at: datetime | None = None
-    t_start: float | None = None
-    t_stop: float | None = None
-    host: str = ""
-    max_users: int = 0
-    #: requests sent and not yet finished by this process's users
-    in_flight: int = 0
-    #: Server / Via / X-Accel-Buffering of the first response that had any (summary v1's
-    #: `run.server_headers`; `server_path` is the per-mode view)
-    server_headers: dict[str, str] | None = None
-    #: per mode, the path headers of its most recent response that had any
-    #: (harness.report.path); merged from workers on the master
-    server_path: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: whether `server_path` changed since the last report to the master
-    _server_path_changed: bool = False
-    #: how reads were timed: `kernel` arrival stamps or `recv` return (harness.arrival)
-    read_clock: str | None = None
-    #: event-loop lag of the load generator (merged from workers in distributed mode)
-    loop_lag: LatencyHistogram = field(default_factory=LatencyHistogram)
-    _lag_delta: LatencyHistogram = field(default_factory=LatencyHistogram)
-    _probe: gevent.Greenlet | None = None
-
-    @property
-    def client_saturated(self) -> bool:
-        """Whether the load generator was too busy to timestamp faithfully."""
-        p99 = self.loop_lag.percentile(99)
-        return p99 is not None and p99 > SATURATION_LAG_P99_S
-
-    def observe_lag(self, lag_s: float) -> None:
-        self.loop_lag.record(lag_s)
-        self._lag_delta.record(lag_s)
-
-    def take_lag_delta(self) -> dict[str, Any]:
-        delta, self._lag_delta = self._lag_delta, LatencyHistogram()
-        return delta.to_wire()
-
-    def observe_path(self, mode: str, headers: dict[str, str]) -> None:
-        """Note the path headers of one of `mode`'s responses."""
-        if merge_server_path(self.server_path, mode, headers):
-            self._server_path_changed = True
-        if self.server_headers is None:
-            first = clean_path_headers(headers)
-            keys: tuple[str, ...] = ("server", "via", "x-accel-buffering")
-            v1 = {k: first[k] for k in keys if k in first}
-            if v1:
-                self.server_headers = v1
-
-    def duration_s(self) -> float:
-        """Seconds from test start to stop (or to now while running)."""
-        if self.t_start is None:
-            return 0.0
-        end = self.t_stop if self.t_stop is not None else time.perf_counter()
-        return max(end - self.t_start, 0.0)
-
-    def summary(self) -> dict[str, Any]:
-        """The `summary.json` document for the run so far."""
-        run = RunInfo(
-            started_at=(self.started_at or datetime.now(UTC)).isoformat(timespec="seconds"),
-            duration_s=round(self.duration_s(), 3),
-            host=self.host,
-            users=self.max_users,
-            locust_version=locust.__version__,
-            harness_version=__version__,
-            client_saturated=self.client_saturated,
-        )
-        summary = build_summary(self.stats.summary(self.duration_s()), run=run)
-        lag = self.loop_lag.summary()
-        if lag is not None:
-            summary["run"]["loop_lag_s"] = lag
-        if self.server_headers:
-            summary["run"]["server_headers"] = dict(self.server_headers)
-        if self.server_path:
-            summary["run"]["server_path"] = {m: dict(h) for m, h in self.server_path.items()}
-        if self.read_clock is not None:
-            summary["run"]["read_clock"] = self.read_clock
-        return summary
-
-
-_runs: weakref.WeakKeyDictionary[Environment, LLMRun] = weakref.WeakKeyDictionary()
-
-
-def llm_run(environment: Environment) -> LLMRun:
-    """The harness state of `environment`, attaching the listeners on first use."""
-    run = _runs.get(environment)
-    if run is None:
-        run = _runs[environment] = LLMRun(environment)
-        environment.events.llm_request = run.llm_request  # type: ignore[attr-defined]
-        _attach_listeners(run)
-    return run
 
 
 def publish(environment: Environment, record: RequestRecord, response_bytes: int = 0) -> None:
@@ -217,108 +94,3 @@ def publish(environment: Environment, record: RequestRecord, response_bytes: int
 
 def _ms(seconds: float | None) -> float:
     return 0.0 if seconds is None else seconds * 1000.0
-
-
-def _attach_listeners(run: LLMRun) -> None:
-    events = run.environment.events
-
-    def on_test_start(environment: Environment, **_: Any) -> None:
-        if run.t_start is None or run.t_stop is not None:
-            run.stats = RunStats()
-            run.started_at = datetime.now(UTC)
-            run.t_start = time.perf_counter()
-            run.t_stop = None
-            run.max_users = 0
-            run.loop_lag = LatencyHistogram()
-            run.server_headers = None
-            run.server_path = {}
-            run._server_path_changed = False
-        if not isinstance(environment.runner, MasterRunner) and run._probe is None:
-            run._probe = gevent.spawn(_probe_loop_lag, run)
-        host = environment.host or ""
-        if host:
-            from harness.client import Target
-
-            try:
-                run.host = Target.parse(host).display
-            except Exception:  # noqa: BLE001 - a bad host is reported by the users
-                run.host = ""
-
-    def on_spawning_complete(user_count: int, **_: Any) -> None:
-        run.max_users = max(run.max_users, user_count)
-
-    def on_test_stop(environment: Environment, **_: Any) -> None:
-        if run.t_start is not None and run.t_stop is None:
-            run.t_stop = time.perf_counter()
-        if run._probe is not None:
-            run._probe.kill(block=False)
-            run._probe = None
-
-    def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
-        data[REPORT_KEY] = run.stats.take_delta()
-        data[LAG_REPORT_KEY] = run.take_lag_delta()
-        if run.server_headers is not None:
-            data[HEADERS_REPORT_KEY] = run.server_headers
-        if run._server_path_changed:  # only changes: the master keeps the latest one
-            data[SERVER_PATH_REPORT_KEY] = {m: dict(h) for m, h in run.server_path.items()}
-            run._server_path_changed = False
-        if run.read_clock is not None:
-            data[READ_CLOCK_REPORT_KEY] = run.read_clock
-
-    def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
-        delta = data.get(REPORT_KEY)
-        if delta:
-            run.stats.merge_wire(delta)
-        lag = data.get(LAG_REPORT_KEY)
-        if lag:
-            run.loop_lag.merge(LatencyHistogram.from_wire(lag))
-        headers = data.get(HEADERS_REPORT_KEY)
-        if isinstance(headers, dict) and headers and run.server_headers is None:
-            run.server_headers = clean_path_headers(headers)
-        paths = data.get(SERVER_PATH_REPORT_KEY)
-        if isinstance(paths, dict):
-            for mode, path in paths.items():
-                merge_server_path(run.server_path, str(mode), path)
-        read_clock = data.get(READ_CLOCK_REPORT_KEY)
-        if isinstance(read_clock, str) and run.read_clock is None:
-            run.read_clock = read_clock
-
-    def on_quitting(environment: Environment, **_: Any) -> None:
-        if isinstance(environment.runner, WorkerRunner):
-            return
-        on_test_stop(environment)
-        if run.t_start is not None:
-            # summary with SLO verdicts, plots' data and cost; every report into --llm-out
-            code = finish_run(environment, run)
-            if code is not None:  # a scenario judged the run: our exit code wins (§4)
-                environment.process_exit_code = code
-
-    def on_reset_stats(**_: Any) -> None:
-        # Locust's "Reset stats" button: our figures restart with Locust's own
-        run.stats.reset()
-        run.loop_lag = LatencyHistogram()
-        if run.t_stop is None and run.t_start is not None:
-            run.t_start = time.perf_counter()
-            run.started_at = datetime.now(UTC)
-
-    events.reset_stats.add_listener(on_reset_stats)
-    events.test_start.add_listener(on_test_start)
-    events.spawning_complete.add_listener(on_spawning_complete)
-    events.test_stop.add_listener(on_test_stop)
-    events.report_to_master.add_listener(on_report_to_master)
-    events.worker_report.add_listener(on_worker_report)
-    events.quitting.add_listener(on_quitting)
-
-
-def _probe_loop_lag(run: LLMRun) -> None:
-    """Sleep a fixed interval and record how late the loop woke us."""
-    interval = LAG_PROBE_INTERVAL_S
-    while True:
-        t = time.perf_counter()
-        gevent.sleep(interval)
-        run.observe_lag(max(time.perf_counter() - t - interval, 0.0))
-
-
-def is_master(environment: Environment) -> bool:
-    """Whether this process is a distributed master (it sends no requests)."""
-    return isinstance(environment.runner, MasterRunner)

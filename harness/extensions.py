@@ -6,5 +6,5 @@ Each extension registers its own Locust listeners (options, init, reports) in it
 
 from __future__ import annotations
 
-from harness import webui  # noqa: F401
+from harness import finish, webui  # noqa: F401
 from harness.exporters import prometheus  # noqa: F401

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.checks import check_api_key
+from harness.checks import check_api_key, read_api_key_file
 from harness.client import Target, Timeouts
-from harness.errors import ConfigError
+from harness.errors import MODES
 from harness.prompts import Prompt
 from harness.scenario import TIMEOUT_NAMES, Price, Scenario, load_scenario
 from harness.settings import (
@@ -47,7 +47,7 @@ from harness.settings import (
     key_source,
     resolve,
 )
-from harness.slo import MODES, SLO, with_default_failure_gate
+from harness.slo import SLO, with_default_failure_gate
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -254,7 +254,7 @@ def _api_key(
         assert scenario.api_key is not None
         return scenario.api_key.reveal()  # the scenario loader read and checked it
     if given is key_file:
-        return read_api_key_file(Path(given.value), warnings)
+        return read_api_key_file(Path(given.value), "--llm-api-key-file", warnings)
     return read_api_key(environ, given.value, warnings)
 
 
@@ -270,27 +270,6 @@ def read_api_key(
     if raw is None:
         return None
     key, notes = check_api_key(raw, name)
-    if warnings is not None:
-        warnings.extend(notes)
-    return key
-
-
-def read_api_key_file(path: Path, warnings: list[str] | None = None) -> str:
-    """The API key from a file (`--llm-api-key-file`), checked like `read_api_key`."""
-    option = "--llm-api-key-file"
-    try:
-        raw = path.read_bytes()[:65537].decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{option}: no such file: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{option}: {path} is a directory") from None
-    except OSError as exc:
-        raise ConfigError(f"{option}: cannot read {path} ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{option}: {path} is not UTF-8 text") from None
-    key, notes = check_api_key(raw, f"{option} {path.name}")
-    if key is None:
-        raise ConfigError(f"{option}: {path} is empty")
     if warnings is not None:
         warnings.extend(notes)
     return key

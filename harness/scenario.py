@@ -26,23 +26,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.checks import check_api_key, normalise_base_url
-from harness.errors import ConfigError
+from harness.checks import check_api_key, normalise_base_url, read_api_key_file
+from harness.errors import MODES, ConfigError
 from harness.prompts import (
     Prompt,
     messages_from_node,
     read_prompt_file,
     synthetic_prompts,
 )
-from harness.slo import FAILURE_RATIO, LATENCY_METRICS, METRICS, MODES, PERCENTILES, SLO
+from harness.slo import FAILURE_RATIO, LATENCY_METRICS, METRICS, PERCENTILES, SLO
 from harness.strict_yaml import Node, read_yaml
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)\s*$")
 _UNIT_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-#: Prompt files are read whole; beyond this they are the wrong file.
-MAX_KEY_FILE_BYTES = 64 * 1024
 ENDPOINTS = ("chat", "completions")
 PROTOCOLS = ("openai",)
 TIMEOUT_NAMES = ("connect", "header", "ttft", "stall", "total")
@@ -345,24 +343,11 @@ class _Loader:
 
     def api_key_file(self, node: Node) -> None:
         file = self.resolve_path(node)
+        notes: list[str] = []
         try:
-            data = file.read_bytes()[: MAX_KEY_FILE_BYTES + 1]
-        except FileNotFoundError:
-            raise node.error(f"no such file: {file}") from None
-        except OSError as exc:
-            raise node.error(f"cannot read {file} ({exc.strerror or exc})") from None
-        if len(data) > MAX_KEY_FILE_BYTES:
-            raise node.error(f"{file} is larger than {MAX_KEY_FILE_BYTES:,} bytes; not a key")
-        try:
-            raw = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise node.error(f"{file} is not UTF-8 text") from None
-        try:
-            key, notes = check_api_key(raw, f"the key in {file.name}")
+            key = read_api_key_file(file, warnings=notes)
         except ConfigError as exc:
             raise node.error(str(exc)) from None
-        if key is None:
-            raise node.error(f"{file} is empty")
         for note in notes:
             self.warn(node, note)
         self.set("api_key_file", str(file), node)

@@ -3,10 +3,9 @@
 An `SLO` names a figure of summary.json and its limit: a latency percentile of one mode
 (``stream ttft p95 <= 500ms``) or a failure ratio (``failure_ratio <= 0.01``). `evaluate()`
 reads the figures from the summary's precise percentile blocks (never Locust's rounded
-table) and returns one result per SLO in summary.json's ``"slos"`` form; `exit_code()`
-turns results and summary into the process exit code: 0 every SLO met, 1 one missed, 3 the
-harness itself failed (requests counted as ``harness_internal``). A figure that is absent
-(no data) fails its SLO with the reason, never passes silently.
+table) and returns one result per SLO in summary.json's ``"slos"`` form (harness.exit_code
+turns them into the process exit code). A figure that is absent (no data) fails its SLO
+with the reason, never passes silently.
 
 Pure: standard library only; functions of the summary document.
 """
@@ -17,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import MODES, ErrorClass, Outcome, is_failure
+
 LATENCY_METRICS = ("ttft", "itl", "tpot", "e2e", "first_visible")
 """Latency figures an SLO may gate; each is the summary block ``<metric>_s``."""
 STREAM_ONLY_METRICS = ("ttft", "itl", "tpot")
@@ -25,12 +26,6 @@ FAILURE_RATIO = "failure_ratio"
 METRICS = (*LATENCY_METRICS, FAILURE_RATIO)
 PERCENTILES = (50, 90, 95, 99)
 """The percentiles summary.json holds for every latency figure."""
-MODES = ("stream", "batch")
-
-EXIT_OK, EXIT_SLO_MISSED, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
-
-_SUCCESS = frozenset({"ok", "ok_length", "content_filtered"})
-_CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +138,10 @@ def failure_ratio(modes: Mapping[str, Any], mode: str | None) -> tuple[float | N
         if not isinstance(outcomes, Mapping):
             continue
         for outcome, n in outcomes.items():
-            if not isinstance(n, int) or outcome == _CANCELLED:
+            if not isinstance(n, int) or outcome == Outcome.CANCELLED:
                 continue
             finished += n
-            if outcome not in _SUCCESS:
+            if is_failure(outcome):
                 failed += n
     if finished == 0:
         what = f"{mode} request" if mode else "request"
@@ -163,33 +158,6 @@ def harness_failures(summary: Mapping[str, Any]) -> int:
     for figures in modes.values():
         errors = figures.get("errors") if isinstance(figures, Mapping) else None
         if isinstance(errors, Mapping):
-            n = errors.get("harness_internal", 0)
+            n = errors.get(ErrorClass.HARNESS_INTERNAL, 0)
             total += n if isinstance(n, int) else 0
     return total
-
-
-def exit_code(results: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> int:
-    """docs/design.md: 3 if the harness failed, else 1 if any SLO missed, else 0."""
-    if harness_failures(summary):
-        return EXIT_INTERNAL
-    if any(result.get("passed") is not True for result in results):
-        return EXIT_SLO_MISSED
-    return EXIT_OK
-
-
-def verdict_line(results: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
-    """One line for a log: which gates passed, and the exit code it gives."""
-    code = exit_code(results, summary)
-    passed = sum(1 for r in results if r.get("passed") is True)
-    if code == EXIT_INTERNAL:
-        return (
-            f"locust-llm: {harness_failures(summary)} request(s) failed inside the harness "
-            "(harness_internal): exit code 3"
-        )
-    missed = [str(r.get("name")) for r in results if r.get("passed") is not True]
-    if missed:
-        return (
-            f"locust-llm: SLOs {passed} of {len(results)} met; missed: {', '.join(missed)}: "
-            "exit code 1"
-        )
-    return f"locust-llm: SLOs {passed} of {len(results)} met: exit code 0"

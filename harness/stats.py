@@ -6,19 +6,21 @@ UI's LLM tab and the Prometheus collector. `LatencyHistogram` is a log-bucketed
 histogram of durations in seconds with a relative error of at most 0.1 %; `GroupStats`
 holds the counters and histograms of one (mode, model); `RunStats` holds all groups of a
 run, ships deltas from workers to the master in a msgpack-safe wire form and builds the
-`"modes"` part of summary.json (docs/design.md defines every figure). Pure module: standard
+`"modes"` part of summary.json (docs/design.md defines every figure). `histogram_since`
+subtracts two snapshots of a cumulative histogram, and `LagWindow` uses it for the load
+generator's recent loop lag (`SATURATION_LAG_P99_S` is its limit). Pure module: standard
 library only; it never reads a clock and never imports locust, gevent, httpx or
 prometheus_client.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from math import ceil, inf, log, nextafter
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import Mode, Outcome
+from harness.errors import MODES, Mode, Outcome
 
 if TYPE_CHECKING:
     from harness.record import RequestRecord
@@ -288,6 +290,78 @@ class LatencyHistogram:
         if h._count:
             h._min, h._max = wire["min"], wire["max"]
         return h
+
+
+def histogram_since(now: LatencyHistogram, then: LatencyHistogram) -> LatencyHistogram:
+    """What was recorded into a cumulative histogram between snapshots `then` and `now`.
+
+    Bucket counts subtract exactly; the window's min and max are not known exactly, so they
+    are taken as the edges of its lowest and highest buckets (within 0.2 %), clamped to the
+    run's exact min and max.
+    """
+    a, b = now.to_wire(), then.to_wire()
+    before = dict(zip(b["index"], b["n"], strict=True))
+    pairs = [(i, n - before.get(i, 0)) for i, n in zip(a["index"], a["n"], strict=True)]
+    pairs = [(i, n) for i, n in pairs if n > 0]
+    zeros = a["zeros"] - b["zeros"]
+    count = zeros + sum(n for _, n in pairs)
+    if count <= 0:
+        return LatencyHistogram()
+    low = 0.0 if zeros else max(GAMMA ** (pairs[0][0] - 1), a["min"])
+    high = min(GAMMA ** pairs[-1][0], a["max"]) if pairs else 0.0
+    return LatencyHistogram.from_wire(
+        {
+            "count": count,
+            "sum": max(a["sum"] - b["sum"], 0.0),
+            "min": low,
+            "max": high,
+            "zeros": zeros,
+            "index": [i for i, _ in pairs],
+            "n": [n for _, n in pairs],
+        }
+    )
+
+
+# ------------------------------------------------------------------ the load generator's loop lag
+
+#: a run whose loop lag p99 passes this is marked `client_saturated`: its latencies include
+#: time the load generator itself made requests wait
+SATURATION_LAG_P99_S = 0.020
+#: the window of the "current" loop-lag p99 the web UI's tab shows, seconds
+LAG_WINDOW_S = 10.0
+
+
+class LagWindow:
+    """The loop-lag histogram of roughly the last `window_s` seconds.
+
+    The run keeps one cumulative loop-lag histogram (merged from the workers on the
+    master). This keeps timed copies of it, taken when `recent()` is called, and subtracts
+    the newest copy at least `window_s` old: the difference of two snapshots of a
+    cumulative histogram is the histogram of what happened between them. `now` is any
+    monotonic clock in seconds, given by the caller.
+    """
+
+    def __init__(self, window_s: float = LAG_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._snapshots: deque[tuple[float, LatencyHistogram]] = deque()
+
+    def recent(self, cumulative: LatencyHistogram, now: float) -> LatencyHistogram:
+        """The histogram of the last ~`window_s` seconds (all of it while younger)."""
+        snapshots = self._snapshots
+        if snapshots and cumulative.count < snapshots[-1][1].count:
+            snapshots.clear()  # a new run started with a fresh histogram
+        baseline: LatencyHistogram | None = None
+        for t, snapshot in snapshots:
+            if t <= now - self.window_s:
+                baseline = snapshot
+            else:
+                break
+        # keep one snapshot older than the window (the next baseline) and the newer ones
+        while len(snapshots) > 1 and snapshots[1][0] <= now - self.window_s:
+            snapshots.popleft()
+        if not snapshots or now - snapshots[-1][0] >= 1.0:
+            snapshots.append((now, cumulative.copy()))
+        return cumulative if baseline is None else histogram_since(cumulative, baseline)
 
 
 #: The histograms of a group, in summary order.
@@ -608,7 +682,7 @@ class RunStats:
         by_mode: dict[str, list[GroupStats]] = {}
         for group in self._view().values():
             by_mode.setdefault(group.mode, []).append(group)
-        order = [str(m) for m in (Mode.STREAM, Mode.BATCH) if m in by_mode]
+        order = [m for m in MODES if m in by_mode]
         order += sorted(m for m in by_mode if m not in order)
         modes: dict[str, Any] = {}
         for mode in order:

@@ -36,15 +36,15 @@ from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST
 from harness import extensions  # noqa: F401 - registers the exporters and the web UI tab
 from harness.client import LLMClient, Target
 from harness.errors import SUCCESS_OUTCOMES, ConfigError, ErrorClass, Mode, Outcome
-from harness.events import llm_run, publish
+from harness.events import publish
+from harness.exit_code import ExitCode
 from harness.options import RunConfig, add_llm_options, apply_to_environment, config_for
 from harness.preflight import PreflightError, preflight
 from harness.protocols.openai import OpenAIProtocol
 from harness.record import RequestRecord
 from harness.redact import REDACTOR, install_log_redaction
-from harness.report.final import verdict_for
 from harness.retry import INTERRUPTED_STREAM, Backoff, RetryPolicy, is_retryable
-from harness.slo import EXIT_CONFIG, EXIT_INTERNAL
+from harness.run import llm_run, verdict_for
 
 logger = logging.getLogger("locust_llm")
 
@@ -313,7 +313,7 @@ class _Starts:
     failed: int = 0
     #: the first failure, one line; its exit code (2 configuration, 3 anything else)
     error: str = ""
-    code: int = EXIT_CONFIG
+    code: int = ExitCode.CONFIG
     warned: bool = False
     ended: bool = False
     #: on a distributed master: each worker's tally
@@ -343,7 +343,7 @@ def _start_failed(environment: Environment, class_name: str, exc: Exception) -> 
             starts.error = f"{class_name}: {exc}"
         else:
             starts.error = f"{class_name}: {type(exc).__name__}: {exc}"
-            starts.code = EXIT_INTERNAL
+            starts.code = ExitCode.INTERNAL
             logger.debug("locust-llm: %s could not start", class_name, exc_info=exc)
         starts.error = " ".join(REDACTOR.scrub(starts.error).split())
     _judge_starts(environment)
@@ -365,7 +365,7 @@ def _judge_starts(environment: Environment) -> None:
             starts.warned = True
             logger.warning("locust-llm: %d user(s) could not start: %s", failed, error)
         return
-    # none started yet: the reason a run that sends nothing ends with (harness.report.final)
+    # none started yet: the reason a run that sends nothing ends with (harness.finish)
     verdict = verdict_for(environment)
     verdict.nothing_sent = f"no user could start ({failed} tried): {error}"
     verdict.nothing_sent_code = code
@@ -529,7 +529,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     except (ConfigError, PreflightError) as exc:
         # bad configuration or an unusable target: one line, exit 2, nothing sent (DESIGN.md §4)
         sys.stderr.write(f"locust-llm: error: {exc}\n")
-        sys.exit(2)
+        sys.exit(ExitCode.CONFIG)
 
 
 @events.test_start.add_listener
@@ -543,7 +543,11 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     except (ConfigError, PreflightError) as exc:
         logger.error("locust-llm: error: %s", exc)
         verdict = verdict_for(environment)
-        verdict.nothing_sent, verdict.nothing_sent_code, verdict.told = str(exc), EXIT_CONFIG, True
+        verdict.nothing_sent, verdict.nothing_sent_code, verdict.told = (
+            str(exc),
+            ExitCode.CONFIG,
+            True,
+        )
         runner = environment.runner
         if runner is not None:
             gevent.spawn(runner.stop)

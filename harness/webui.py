@@ -5,7 +5,7 @@ listener the tab, its table's columns and the download links go into
 `web_ui.template_args` (`extended_tabs`, `extended_tables`, `extended_csv_files`), and an
 `after_request` hook adds the table's rows to every `/stats/requests` answer as
 `extended_stats`, so the tab refreshes with Locust's own polling (every 2 s while a test
-runs). The figures come from the harness's precise statistics (`harness.events.llm_run`),
+runs). The figures come from the harness's precise statistics (`harness.run.llm_run`),
 merged on the master in distributed mode, never from Locust's rounded rows.
 
 Routes, all behind `--web-login` when it is on (`auth_required_if_enabled`) and under
@@ -16,30 +16,17 @@ Routes, all behind `--web-login` when it is on (`auth_required_if_enabled`) and 
 - `GET /llm/summary.json` and `GET /llm/summary.md`: the run's summary, generated on demand;
 - `GET /llm/stats/csv`: one CSV row per (mode, model) with the percentiles in seconds.
 
-The tab is one table (Locust's React UI renders an extended tab as a table): columns
-figure | model | streaming | batch, rows in a fixed order (the UI sorts rows by `name`).
-The first rows are a warning when the load generator is saturated, one when the endpoint
-does not stream (it answered stream requests with one JSON body), and the headline, "first
-visible output" streaming vs batch; then, per model group, the percentiles
-(p50 / p95 / p99) of first visible output, TTFT, ITL, TPOT, E2E, TTFB and the tail (last
-token → end of stream), tokens/s, errors by class, and reconnects and back-off when there
-were any; then the server path per mode (a recognised gateway named) and the anomalies that
-change the reading, one sentence each (harness.report.path; docs/design.md defines every
-figure). The functions that build the table are functions of a summary document and can be
-called without a running Locust.
+What the tab shows is harness.report.live (functions of a summary document, callable
+without a running Locust); the recent loop lag is harness.stats.LagWindow's.
 
 Layer 2 (Locust glue): imports locust and flask; nothing in the core imports this module.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -47,42 +34,21 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from harness.events import SATURATION_LAG_P99_S, LLMRun, llm_run
-from harness.report.markdown import (
-    DASH,
-    TAIL_LABEL,
-    first_visible_verdict,
-    format_duration,
-    format_duration_short,
-    headline_sentence,
-    number_at,
-    one_token_answers,
-    render_markdown,
+from harness.report.live import (
+    TABLE_STRUCTURE,
+    LoadGeneratorHealth,
+    live_document,
+    models_by_mode,
+    stats_csv,
+    table_rows,
 )
-from harness.report.path import (
-    describe_path,
-    path_anomalies,
-    server_paths,
-    stream_not_honored_warning,
-)
-from harness.stats import GAMMA, LatencyHistogram
+from harness.report.markdown import render_markdown
+from harness.run import LLMRun, llm_run
+from harness.stats import LagWindow
 
 #: the tab's key: in `?tab=llm`, and in `extended_tables` / `extended_stats`
 TAB_KEY = "llm"
 TAB_TITLE = "LLM"
-#: `"schema"` of the `/llm/stats` document
-LIVE_SCHEMA = "locust-llm/live/v1"
-#: the window of the "current" loop-lag p99 shown in the tab, seconds
-LAG_WINDOW_S = 10.0
-
-MODES = ("stream", "batch")
-#: the table's columns, in order (`extended_tables`)
-TABLE_STRUCTURE = (
-    {"key": "figure", "title": "LLM figure"},
-    {"key": "model", "title": "model"},
-    {"key": "stream", "title": "streaming"},
-    {"key": "batch", "title": "batch"},
-)
 #: links in Locust's "Download Data" tab; relative, so `--web-base-path` works
 DOWNLOADS = (
     {"href": "./llm/summary.json", "title": "Download LLM summary (summary.json)"},
@@ -90,108 +56,7 @@ DOWNLOADS = (
     {"href": "./llm/stats/csv", "title": "Download LLM statistics CSV"},
 )
 
-_SUCCESS_OUTCOMES = frozenset({"ok", "ok_length", "content_filtered"})
-_CANCELLED = "cancelled"
-_PERCENTILES = ("p50", "p95", "p99")
-_ALL_MODELS = "all models"
-
-Figures = Mapping[str, Any]
 View = Callable[[], Response]
-
-
-# --- the load generator's health ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LoadGeneratorHealth:
-    """Whether the load generator could timestamp faithfully.
-
-    `client_saturated` is the run's verdict (loop-lag p99 over the whole run, as in
-    summary.json); `recent_loop_lag_p99_s` covers about the last `LAG_WINDOW_S` seconds,
-    so the tab warns as soon as saturation starts, not only once it dominates the run.
-    """
-
-    client_saturated: bool
-    loop_lag_p99_s: float | None
-    recent_loop_lag_p99_s: float | None
-    limit_s: float = SATURATION_LAG_P99_S
-
-    @property
-    def saturated(self) -> bool:
-        recent = self.recent_loop_lag_p99_s
-        return self.client_saturated or (recent is not None and recent > self.limit_s)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "saturated": self.saturated,
-            "client_saturated": self.client_saturated,
-            "loop_lag_p99_s": self.loop_lag_p99_s,
-            "recent_loop_lag_p99_s": self.recent_loop_lag_p99_s,
-            "recent_window_s": LAG_WINDOW_S,
-            "limit_s": self.limit_s,
-        }
-
-
-class LagWindow:
-    """The loop-lag histogram of roughly the last `window_s` seconds.
-
-    `harness.events` keeps one cumulative loop-lag histogram per run (merged from the
-    workers on the master). This keeps timed copies of it, taken when the tab is read, and
-    subtracts the newest copy at least `window_s` old: the difference of two snapshots of a
-    cumulative histogram is the histogram of what happened between them.
-    """
-
-    def __init__(self, window_s: float = LAG_WINDOW_S) -> None:
-        self.window_s = window_s
-        self._snapshots: deque[tuple[float, LatencyHistogram]] = deque()
-
-    def recent(self, cumulative: LatencyHistogram, now: float) -> LatencyHistogram:
-        """The histogram of the last ~`window_s` seconds (all of it while younger)."""
-        snapshots = self._snapshots
-        if snapshots and cumulative.count < snapshots[-1][1].count:
-            snapshots.clear()  # a new run started with a fresh histogram
-        baseline: LatencyHistogram | None = None
-        for t, snapshot in snapshots:
-            if t <= now - self.window_s:
-                baseline = snapshot
-            else:
-                break
-        # keep one snapshot older than the window (the next baseline) and the newer ones
-        while len(snapshots) > 1 and snapshots[1][0] <= now - self.window_s:
-            snapshots.popleft()
-        if not snapshots or now - snapshots[-1][0] >= 1.0:
-            snapshots.append((now, cumulative.copy()))
-        return cumulative if baseline is None else histogram_since(cumulative, baseline)
-
-
-def histogram_since(now: LatencyHistogram, then: LatencyHistogram) -> LatencyHistogram:
-    """What was recorded into a cumulative histogram between snapshots `then` and `now`.
-
-    Bucket counts subtract exactly; the window's min and max are not known exactly, so they
-    are taken as the edges of its lowest and highest buckets (within 0.2 %), clamped to the
-    run's exact min and max.
-    """
-    a, b = now.to_wire(), then.to_wire()
-    before = dict(zip(b["index"], b["n"], strict=True))
-    pairs = [(i, n - before.get(i, 0)) for i, n in zip(a["index"], a["n"], strict=True)]
-    pairs = [(i, n) for i, n in pairs if n > 0]
-    zeros = a["zeros"] - b["zeros"]
-    count = zeros + sum(n for _, n in pairs)
-    if count <= 0:
-        return LatencyHistogram()
-    low = 0.0 if zeros else max(GAMMA ** (pairs[0][0] - 1), a["min"])
-    high = min(GAMMA ** pairs[-1][0], a["max"]) if pairs else 0.0
-    return LatencyHistogram.from_wire(
-        {
-            "count": count,
-            "sum": max(a["sum"] - b["sum"], 0.0),
-            "min": low,
-            "max": high,
-            "zeros": zeros,
-            "index": [i for i, _ in pairs],
-            "n": [n for _, n in pairs],
-        }
-    )
 
 
 def load_generator_health(run: LLMRun, window: LagWindow, now: float) -> LoadGeneratorHealth:
@@ -204,311 +69,6 @@ def load_generator_health(run: LLMRun, window: LagWindow, now: float) -> LoadGen
         loop_lag_p99_s=run.loop_lag.percentile(99),
         recent_loop_lag_p99_s=recent,
     )
-
-
-# --- the table, a function of the summary ---------------------------------------------------
-
-
-def models_by_mode(run: LLMRun) -> dict[str, list[str]]:
-    """The models each mode has sent requests to, sorted."""
-    found: dict[str, set[str]] = {}
-    for group in run.stats.groups():
-        found.setdefault(group.mode, set()).add(group.model)
-    return {mode: sorted(models) for mode, models in found.items()}
-
-
-def model_sections(
-    summary: Mapping[str, Any], models: Mapping[str, Sequence[str]]
-) -> list[tuple[str, dict[str, Figures]]]:
-    """The table's groups of rows: (model label, figures by mode).
-
-    With one model overall: that model. With several: all models together first, then
-    each model (a mode with several models lists them in its `"models"`).
-    """
-    modes = summary.get("modes")
-    if not isinstance(modes, Mapping):
-        return []
-    by_mode = {m: f for m, f in modes.items() if m in MODES and isinstance(f, Mapping)}
-    if not by_mode:
-        return []
-    names = sorted({model for mode in by_mode for model in models.get(mode, ())})
-    if len(names) <= 1:
-        return [(names[0] if names else "", by_mode)]
-    sections: list[tuple[str, dict[str, Figures]]] = [(_ALL_MODELS, by_mode)]
-    for name in names:
-        per_model: dict[str, Figures] = {}
-        for mode, figures in by_mode.items():
-            split = figures.get("models")
-            if isinstance(split, Mapping) and isinstance(split.get(name), Mapping):
-                per_model[mode] = split[name]
-            elif list(models.get(mode, ())) == [name]:
-                per_model[mode] = figures
-        sections.append((name, per_model))
-    return sections
-
-
-def first_visible_speedup(figures: Mapping[str, Figures]) -> float | None:
-    """Batch first-visible-output p50 over streaming's: how many times sooner streaming shows
-    something. None unless both modes have it."""
-    stream = number_at(figures.get("stream", {}).get("first_visible_s"), "p50")
-    batch = number_at(figures.get("batch", {}).get("first_visible_s"), "p50")
-    if stream is None or batch is None or stream <= 0.0 or batch <= 0.0:
-        return None
-    return batch / stream
-
-
-def table_rows(
-    summary: Mapping[str, Any],
-    models: Mapping[str, Sequence[str]],
-    health: LoadGeneratorHealth | None = None,
-) -> list[dict[str, str]]:
-    """The LLM tab's rows: dicts with the `TABLE_STRUCTURE` keys and an ordering `name`."""
-    rows: list[dict[str, str]] = []
-
-    def add(figure: str, model: str = "", stream: str = "", batch: str = "") -> None:
-        name = f"{len(rows):03d}"  # Locust's table sorts rows by name
-        rows.append(
-            {"name": name, "figure": figure, "model": model, "stream": stream, "batch": batch}
-        )
-
-    if health is not None and health.saturated:
-        add(_saturation_warning(health))
-    modes = summary.get("modes")
-    by_mode = modes if isinstance(modes, Mapping) else {}
-    stream_figures = by_mode.get("stream")
-    warning = (
-        stream_not_honored_warning(stream_figures) if isinstance(stream_figures, Mapping) else None
-    )
-    if warning is not None:
-        add("⚠ " + warning.removeprefix("Warning: "))
-    sections = model_sections(summary, models)
-    for label, figures in sections:
-        ratio = first_visible_speedup(figures)
-        if ratio is not None:
-            stream_p50 = figures["stream"]["first_visible_s"]["p50"]
-            batch_p50 = figures["batch"]["first_visible_s"]["p50"]
-            one_token = one_token_answers(figures["stream"])
-            verdict = first_visible_verdict(stream_p50, batch_p50, one_token=one_token)
-            if one_token:
-                verdict += " (one output token per answer)"
-            add(
-                f"▶ {verdict} (first visible output p50)",
-                label,
-                format_duration_short(stream_p50),
-                format_duration_short(batch_p50),
-            )
-    for label, figures in sections:
-        for figure, cell in _FIGURE_ROWS:
-            if figure == "ITL p50 / p95 / p99" and _inter_chunk(figures):
-                figure = "inter-chunk latency p50 / p95 / p99"
-            add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
-        for figure, key, cell in _OCCASIONAL_ROWS:
-            if any(number_at(figures[m], key) for m in figures):
-                add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
-    if not sections:
-        add("No LLM requests have finished yet.")
-    paths = server_paths(summary)
-    described = [describe_path(paths.get(m)) or DASH for m in MODES]
-    if any(d != DASH for d in described):
-        add("server path (response headers)", "", *described)
-    for mode in MODES:
-        mode_figures = by_mode.get(mode)
-        if not isinstance(mode_figures, Mapping):
-            continue
-        for anomaly in path_anomalies(mode_figures, paths.get(mode)):
-            cells = [f"{anomaly.times:,}" if m == mode else "" for m in MODES]
-            add(f"⚠ {anomaly.kind}: {anomaly.meaning}", "", *cells)
-    if health is not None and health.loop_lag_p99_s is not None:
-        add(_lag_line(health))
-    return rows
-
-
-def _saturation_warning(health: LoadGeneratorHealth) -> str:
-    recent = health.recent_loop_lag_p99_s
-    lag = recent if recent is not None and recent > health.limit_s else health.loop_lag_p99_s
-    shown = f" (loop-lag p99 {format_duration_short(lag)})" if lag is not None else ""
-    return (
-        f"⚠ The load generator is saturated{shown}, over {format_duration_short(health.limit_s)}:"
-        " these latencies include its own delays and overstate the server's. Add workers or"
-        " lower the load."
-    )
-
-
-def _lag_line(health: LoadGeneratorHealth) -> str:
-    parts = []
-    if health.recent_loop_lag_p99_s is not None:
-        recent = format_duration(health.recent_loop_lag_p99_s)
-        parts.append(f"{recent} (last {LAG_WINDOW_S:.0f} s)")
-    if health.loop_lag_p99_s is not None:
-        parts.append(f"{format_duration(health.loop_lag_p99_s)} (run)")
-    limit = format_duration_short(health.limit_s)
-    return f"load generator loop-lag p99: {', '.join(parts)}; limit {limit}"
-
-
-def _triple(block: Any) -> str:
-    values = [number_at(block, key) for key in _PERCENTILES]
-    if all(v is None for v in values):
-        return DASH
-    return " / ".join(DASH if v is None else format_duration(v) for v in values)
-
-
-def _inter_chunk(figures: Mapping[str, Figures]) -> bool:
-    return any(f.get("itl_basis") == "inter_chunk" for f in figures.values())
-
-
-def _itl(f: Figures) -> str:
-    # with basis inter_chunk, itl_s covers only some requests; inter_chunk_s covers them all
-    if f.get("itl_basis") == "inter_chunk":
-        return _triple(f.get("inter_chunk_s"))
-    return _triple(f.get("itl_s"))
-
-
-def _count(f: Figures) -> str:
-    n = f.get("requests")
-    return f"{n:,}" if isinstance(n, int) else DASH
-
-
-def _failed(outcomes: Mapping[str, int]) -> int:
-    return sum(n for k, n in outcomes.items() if k not in _SUCCESS_OUTCOMES and k != _CANCELLED)
-
-
-def _failures(f: Figures) -> str:
-    """Failed requests and their share of the finished ones (cancelled is neither)."""
-    outcomes = f.get("outcomes")
-    if not isinstance(outcomes, Mapping):
-        return DASH
-    failed = _failed(outcomes)
-    finished = sum(n for k, n in outcomes.items() if k != _CANCELLED)
-    if finished <= 0:
-        return f"{failed:,}"
-    return f"{failed:,} ({100.0 * failed / finished:.1f} %)"
-
-
-def _errors(f: Figures) -> str:
-    tally = f.get("errors")
-    if not isinstance(tally, Mapping):
-        return DASH
-    counted = sorted(((n, k) for k, n in tally.items() if n), key=lambda t: (-t[0], t[1]))
-    return ", ".join(f"{k} {n:,}" for n, k in counted) if counted else "none"
-
-
-def _rate(key: str, decimals: int) -> Callable[[Figures], str]:
-    def cell(f: Figures) -> str:
-        value = f.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return DASH
-        return f"{value:,.{decimals}f}"
-
-    return cell
-
-
-def _block(key: str) -> Callable[[Figures], str]:
-    return lambda f: _triple(f.get(key))
-
-
-_FIGURE_ROWS: tuple[tuple[str, Callable[[Figures], str]], ...] = (
-    ("requests", _count),
-    ("failures", _failures),
-    ("first visible output p50 / p95 / p99", _block("first_visible_s")),
-    ("TTFT p50 / p95 / p99", _block("ttft_s")),
-    ("ITL p50 / p95 / p99", _itl),
-    ("TPOT p50 / p95 / p99", _block("tpot_s")),
-    ("E2E p50 / p95 / p99", _block("e2e_s")),
-    ("TTFB p50 / p95 / p99", _block("ttfb_s")),
-    (TAIL_LABEL, _block("tail_s")),
-    ("output tokens/s", _rate("output_tokens_per_s", 1)),
-    ("requests/s", _rate("requests_per_s", 2)),
-    ("errors by class", _errors),
-)
-
-
-def _reconnects(f: Figures) -> str:
-    n = f.get("reconnects")
-    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else DASH
-
-
-def _backoff(f: Figures) -> str:
-    seconds = number_at(f, "backoff_s")
-    if seconds is None:
-        return DASH
-    return "0 s" if seconds <= 0.0 else format_duration(seconds)
-
-
-#: rows shown only when a mode of the section has a non-zero value: (figure, key, cell)
-_OCCASIONAL_ROWS: tuple[tuple[str, str, Callable[[Figures], str]], ...] = (
-    ("reconnects", "reconnects", _reconnects),
-    ("back-off waited", "backoff_s", _backoff),
-)
-
-
-# --- the documents the routes serve ---------------------------------------------------------
-
-
-def live_document(
-    summary: Mapping[str, Any],
-    models: Mapping[str, Sequence[str]],
-    health: LoadGeneratorHealth,
-    *,
-    state: str,
-    user_count: int,
-    worker_count: int | None = None,
-) -> dict[str, Any]:
-    """The `/llm/stats` document (schema `LIVE_SCHEMA`).
-
-    `summary` is the summary.json document so far; `headline` its comparison in words
-    (None unless both modes have data) and `first_visible_speedup` the ratio in it;
-    `load_generator` the saturation verdict; `table` the tab's rows.
-    """
-    modes = summary.get("modes")
-    doc: dict[str, Any] = {
-        "schema": LIVE_SCHEMA,
-        "state": state,
-        "user_count": user_count,
-        "headline": headline_sentence(summary),
-        "first_visible_speedup": (
-            first_visible_speedup(modes) if isinstance(modes, Mapping) else None
-        ),
-        "models": {mode: list(names) for mode, names in models.items()},
-        "load_generator": health.to_dict(),
-        "summary": summary,
-        "table": table_rows(summary, models, health),
-    }
-    if worker_count is not None:
-        doc["worker_count"] = worker_count
-    return doc
-
-
-def stats_csv(summary: Mapping[str, Any], models: Mapping[str, Sequence[str]]) -> str:
-    """One row per (mode, model group): counts, percentiles in seconds, rates."""
-    blocks = (
-        "first_visible_s", "ttft_s", "itl_s", "inter_chunk_s", "tpot_s", "e2e_s", "ttfb_s",
-        "tail_s",
-    )  # fmt: skip
-    header = ["mode", "model", "requests", "failed"]
-    header += [f"{b.removesuffix('_s')}_{p}_s" for b in blocks for p in _PERCENTILES]
-    header += ["output_tokens_per_s", "requests_per_s", "reconnects", "backoff_s"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for label, figures in model_sections(summary, models):
-        for mode in MODES:
-            f = figures.get(mode)
-            if f is None:
-                continue
-            row: list[Any] = [mode, label, f.get("requests", ""), _failed(f.get("outcomes") or {})]
-            for b in blocks:
-                row += [_csv_number(number_at(f.get(b), p)) for p in _PERCENTILES]
-            row += [_csv_number(number_at(f, "output_tokens_per_s"))]
-            row += [_csv_number(number_at(f, "requests_per_s"))]
-            reconnects = f.get("reconnects")
-            row += [reconnects if isinstance(reconnects, int) else ""]
-            row += [_csv_number(number_at(f, "backoff_s"))]
-            writer.writerow(row)
-    return out.getvalue()
-
-
-def _csv_number(value: float | None) -> str:
-    return "" if value is None else repr(round(value, 6))
 
 
 # --- wiring into Locust ---------------------------------------------------------------------
@@ -531,7 +91,7 @@ class LLMTab:
         worker_count = runner.worker_count if isinstance(runner, MasterRunner) else None
         return live_document(
             self.summary(),
-            models_by_mode(self.run),
+            models_by_mode(self.run.stats),
             health,
             state=str(getattr(runner, "state", "missing")),
             user_count=int(getattr(runner, "user_count", 0) or 0),
@@ -540,7 +100,7 @@ class LLMTab:
 
     def rows(self) -> list[dict[str, str]]:
         health = load_generator_health(self.run, self.window, time.monotonic())
-        return table_rows(self.summary(), models_by_mode(self.run), health)
+        return table_rows(self.summary(), models_by_mode(self.run.stats), health)
 
     def blueprint(self, url_prefix: str | None, protect: Callable[[View], View]) -> Blueprint:
         """The `/llm/…` routes, each wrapped by `protect` (`auth_required_if_enabled`)."""
@@ -565,7 +125,7 @@ class LLMTab:
         @bp.route("/llm/stats/csv")
         @protect
         def llm_stats_csv() -> Response:
-            body = stats_csv(self.summary(), models_by_mode(self.run))
+            body = stats_csv(self.summary(), models_by_mode(self.run.stats))
             return _download(body, "llm_stats.csv", "text/csv")
 
         return bp

@@ -42,7 +42,7 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from harness.errors import ConfigError
-from harness.events import LLMRun, llm_run
+from harness.exit_code import ExitCode
 from harness.exporters.prometheus_collector import EndpointBook, HarnessHealth, LLMCollector
 from harness.exporters.prometheus_config import (
     HOST_OPTION,
@@ -51,6 +51,7 @@ from harness.exporters.prometheus_config import (
     PrometheusSettings,
 )
 from harness.record import RequestRecord
+from harness.run import LLMRun, llm_run
 
 logger = logging.getLogger("locust_llm")
 
@@ -209,7 +210,7 @@ def attach(environment: Environment) -> PrometheusExporter:
     except ConfigError as exc:
         # bad configuration: one line, exit 2, nothing sent (docs/design.md)
         sys.stderr.write(f"locust-llm: error: {exc}\n")
-        sys.exit(2)
+        sys.exit(ExitCode.CONFIG)
     return exporter
 
 

@@ -7,8 +7,8 @@ renders the batch-vs-streaming comparison table for a terminal, a CI log or `sum
 `path.py` says what the path to the server did (its headers per mode, anomalies in words);
 `html.py` (with `svg.py`'s charts) the self-contained HTML report; `junit.py` one JUnit test
 case per SLO; `cost.py` the estimated cost; `enrich.py` and `timeline.py` what the reports
-need beyond the totals (quantiles, figures over time). All of these are standard library
-only. `final.py` is the Locust glue that runs at the end of a run (and samples the
-timeline): it is the one module here that imports Locust. Importing this package pulls in
-nothing, so nothing is re-exported here and callers import the submodules they need.
+need beyond the totals (quantiles, figures over time); `live.py` the web UI tab's table,
+its live document and CSV. All of these are standard library only (the Locust glue that
+finishes a run is harness.finish). Importing this package pulls in nothing, so nothing is
+re-exported here and callers import the submodules they need.
 """

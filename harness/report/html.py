@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
+from harness.errors import MODES
+from harness.exit_code import ExitCode, slo_exit_code
 from harness.report.cost import format_dollars
 from harness.report.markdown import (
     DASH,
-    MODE_ORDER,
     MODE_TITLES,
     build_rows,
     format_duration,
@@ -36,7 +37,6 @@ from harness.report.path import (
 )
 from harness.report.svg import Bar, Series, bar_chart, line_chart
 from harness.report.timeline import rate_points
-from harness.slo import exit_code
 
 COLORS = {"stream": "#1b6ac9", "batch": "#d9620b"}
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -119,11 +119,11 @@ def _verdict(summary: Mapping[str, Any]) -> str:
     slos = summary.get("slos")
     if not isinstance(slos, list) or not slos:
         return '<p><span class="badge none">no SLOs</span></p>'
-    code = exit_code(slos, summary)
+    code = slo_exit_code(slos, summary)
     passed = sum(1 for s in slos if isinstance(s, Mapping) and s.get("passed") is True)
-    if code == 0:
+    if code == ExitCode.OK:
         text, cls = f"PASSED: {passed} of {len(slos)} SLOs met (exit code 0)", "pass"
-    elif code == 3:
+    elif code == ExitCode.INTERNAL:
         text, cls = "HARNESS FAILURE: requests failed inside the harness (exit code 3)", "fail"
     else:
         text, cls = f"FAILED: {passed} of {len(slos)} SLOs met (exit code 1)", "fail"
@@ -189,7 +189,7 @@ def _path_section(summary: Mapping[str, Any]) -> list[str]:
     paths = server_paths(summary)
     modes = _modes(summary)
     rows = []
-    for mode in MODE_ORDER:
+    for mode in MODES:
         described = describe_path(paths.get(mode))
         if described:
             rows.append(
@@ -316,7 +316,7 @@ def _figures(summary: Mapping[str, Any]) -> list[str]:
         _figure(
             "First visible output, CDF",
             "Share of requests (y) that showed something within a time (x), per mode.",
-            lambda t: _cdf_chart(modes, "first_visible_s", MODE_ORDER, t),
+            lambda t: _cdf_chart(modes, "first_visible_s", MODES, t),
         ),
         _figure(
             "TTFT, CDF (streaming)",
@@ -326,7 +326,7 @@ def _figures(summary: Mapping[str, Any]) -> list[str]:
         _figure(
             "E2E, CDF",
             "Time until the whole answer arrived, per mode.",
-            lambda t: _cdf_chart(modes, "e2e_s", MODE_ORDER, t),
+            lambda t: _cdf_chart(modes, "e2e_s", MODES, t),
         ),
         _figure(
             "ITL, CDF (streaming)",
@@ -384,7 +384,7 @@ def _figure(title: str, caption: str, draw: Callable[[str], str]) -> str:
 
 def _first_visible_bars(modes: Mapping[str, Mapping[str, Any]], title: str) -> str:
     bars = []
-    for mode in MODE_ORDER:
+    for mode in MODES:
         block = modes.get(mode, {}).get("first_visible_s")
         if not isinstance(block, Mapping):
             continue
@@ -472,9 +472,9 @@ def _over_time(points: Sequence[Mapping[str, Any]], mode: str, name: str, title:
 
 
 def _first_visible_over_time(points: Sequence[Mapping[str, Any]], title: str) -> str:
-    raw: dict[str, list[tuple[float, float]]] = {m: [] for m in MODE_ORDER}
+    raw: dict[str, list[tuple[float, float]]] = {m: [] for m in MODES}
     for point in points:
-        for mode in MODE_ORDER:
+        for mode in MODES:
             block = _mode_at(point, mode).get("first_visible_s")
             if isinstance(block, Mapping) and _number(block.get("p50")):
                 raw[mode].append((float(point["t_s"]), float(block["p50"])))
@@ -488,7 +488,7 @@ def _first_visible_over_time(points: Sequence[Mapping[str, Any]], title: str) ->
 
 def _throughput(points: Sequence[Mapping[str, Any]], key: str, title: str) -> str:
     series = []
-    for mode in MODE_ORDER:
+    for mode in MODES:
         values, failures = [], []
         for point in points:
             dt, t = _float(point.get("dt_s")), _float(point.get("t_s"))
@@ -519,7 +519,7 @@ def _over_time_chart(series: list[Series], title: str, y_label: str) -> str:
 
 def _errors_chart(modes: Mapping[str, Mapping[str, Any]], title: str) -> str:
     bars = []
-    for mode in MODE_ORDER:
+    for mode in MODES:
         errors = modes.get(mode, {}).get("errors")
         if isinstance(errors, Mapping):
             for name, n in sorted(errors.items()):
@@ -541,7 +541,7 @@ def _modes(summary: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     modes = summary.get("modes")
     if not isinstance(modes, Mapping):
         return {}
-    return {m: modes[m] for m in MODE_ORDER if isinstance(modes.get(m), Mapping)}
+    return {m: modes[m] for m in MODES if isinstance(modes.get(m), Mapping)}
 
 
 def _mode_at(point: Mapping[str, Any], mode: str) -> Mapping[str, Any]:

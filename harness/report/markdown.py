@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from harness.errors import MODES, SUCCESS_OUTCOMES, Outcome, is_failure
 from harness.report.cost import cost_line
 from harness.report.path import (
     describe_path,
@@ -27,12 +28,7 @@ from harness.report.path import (
 DASH = "—"
 """Shown for a figure that does not apply or has no data."""
 
-MODE_ORDER = ("stream", "batch")
 MODE_TITLES = {"stream": "streaming", "batch": "batch"}
-
-# Outcomes that are neither a failure nor count towards the failure ratio's base.
-_SUCCESS_OUTCOMES = frozenset({"ok", "ok_length", "content_filtered"})
-_CANCELLED = "cancelled"
 _TRIPLE = ("p50", "p95", "p99")
 
 Figures = Mapping[str, Any]
@@ -78,7 +74,7 @@ def format_duration_short(seconds: float) -> str:
 def build_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[Row]]:
     """The column modes present in `summary` and the table rows, shared by both renderers."""
     modes = _modes(summary)
-    columns = [m for m in MODE_ORDER if m in modes]
+    columns = [m for m in MODES if m in modes]
     figs = [modes[m] for m in columns]
 
     def row(label: str, cell: Callable[[Figures], str], headline: bool = False) -> Row:
@@ -121,7 +117,7 @@ def one_token_answers(figures: Figures) -> bool:
     tokens = figures.get("output_tokens")
     if not isinstance(outcomes, Mapping) or not isinstance(tokens, int) or tokens <= 0:
         return False
-    successes = sum(n for k, n in outcomes.items() if k in _SUCCESS_OUTCOMES)
+    successes = sum(n for k, n in outcomes.items() if k in SUCCESS_OUTCOMES)
     return bool(successes > 0 and tokens <= successes)
 
 
@@ -198,7 +194,7 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
     if warning is not None:
         lines.append(warning)
     errors = []
-    for mode in MODE_ORDER:
+    for mode in MODES:
         tally = modes.get(mode, {}).get("errors") or {}
         counted = sorted(((n, name) for name, n in tally.items() if n), key=lambda t: (-t[0], t[1]))
         if counted:
@@ -208,7 +204,7 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
         lines.append("Errors — " + "; ".join(errors) + ".")
     lines.extend(path_lines(summary))
     inter_chunk = [
-        MODE_TITLES[m] for m in MODE_ORDER if modes.get(m, {}).get("itl_basis") == "inter_chunk"
+        MODE_TITLES[m] for m in MODES if modes.get(m, {}).get("itl_basis") == "inter_chunk"
     ]
     if inter_chunk:
         lines.append(
@@ -236,7 +232,7 @@ def path_lines(summary: Mapping[str, Any]) -> list[str]:
     modes = _modes(summary)
     paths = server_paths(summary)
     lines: list[str] = []
-    described = {m: describe_path(paths.get(m)) for m in MODE_ORDER if m in paths}
+    described = {m: describe_path(paths.get(m)) for m in MODES if m in paths}
     shown = {m: d for m, d in described.items() if d}
     if len(shown) == 2 and paths["stream"] == paths["batch"]:
         lines.append(f"Server path (both modes): {shown['stream']}.")
@@ -245,7 +241,7 @@ def path_lines(summary: Mapping[str, Any]) -> list[str]:
         lines.append("Server path: " + "; ".join(parts) + ".")
     items = [
         f"- {MODE_TITLES[mode]}: {a.kind} {a.times:,} — {a.meaning}."
-        for mode in MODE_ORDER
+        for mode in MODES
         if mode in modes
         for a in path_anomalies(modes[mode], paths.get(mode))
     ]
@@ -310,7 +306,7 @@ def _modes(summary: Mapping[str, Any]) -> dict[str, Figures]:
     modes = summary.get("modes")
     if not isinstance(modes, Mapping):
         return {}
-    return {m: f for m, f in modes.items() if m in MODE_ORDER and isinstance(f, Mapping)}
+    return {m: f for m, f in modes.items() if m in MODES and isinstance(f, Mapping)}
 
 
 def _any_inter_chunk(figs: Sequence[Figures]) -> bool:
@@ -378,10 +374,8 @@ def _failures_cell(f: Figures) -> str:
     outcomes = f.get("outcomes")
     requests = f.get("requests")
     if isinstance(outcomes, Mapping):
-        failed = sum(
-            n for k, n in outcomes.items() if k not in _SUCCESS_OUTCOMES and k != _CANCELLED
-        )
-        finished = sum(n for k, n in outcomes.items() if k != _CANCELLED)
+        failed = sum(n for k, n in outcomes.items() if is_failure(k))
+        finished = sum(n for k, n in outcomes.items() if k != Outcome.CANCELLED)
     elif isinstance(f.get("errors"), Mapping) and isinstance(requests, int):
         failed, finished = sum(f["errors"].values()), requests
     else:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from harness.errors import MODES
+
 #: The keys of one mode's `run.server_path` entry, in display order.
 PATH_KEYS = (
     "gateway",
@@ -27,8 +29,6 @@ PATH_KEYS = (
     "x-accel-buffering",
     "content-encoding",
 )
-#: Modes a server path is kept for (bounded: nothing else is stored).
-PATH_MODES = ("stream", "batch")
 #: Longest header value kept (the client truncates to the same).
 MAX_VALUE_CHARS = 100
 #: Gateways recognised by their headers, by the `gateway` value the client sets.
@@ -80,8 +80,8 @@ def clean_path_headers(headers: Any) -> dict[str, str]:
 def merge_server_path(into: dict[str, dict[str, str]], mode: str, headers: Any) -> bool:
     """Keep `headers` (cleaned) as `mode`'s server path when it is non-empty: the most
     recent response wins, so a path that changes during the run shows as it ended. Only
-    `PATH_MODES` are kept. True when `into` changed."""
-    if mode not in PATH_MODES:
+    `MODES` are kept. True when `into` changed."""
+    if mode not in MODES:
         return False
     clean = clean_path_headers(headers)
     if not clean or into.get(mode) == clean:
@@ -129,7 +129,7 @@ def server_paths(summary: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     if not isinstance(paths, Mapping):
         return {}
     out = {}
-    for mode in PATH_MODES:
+    for mode in MODES:
         clean = clean_path_headers(paths.get(mode))
         if clean:
             out[mode] = clean

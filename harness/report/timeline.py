@@ -1,16 +1,16 @@
 """Figures over time: the run's merged statistics, sampled every few seconds.
 
 The HTML report plots TTFT, ITL, E2E and throughput over time; summary.json's totals cannot
-give that, so a small greenlet, started on Locust's `test_start` by this module's own
-listener, snapshots the run's `RunStats` (the same merged statistics every sink reads: on a
+give that, so a small greenlet (harness.timeline_sampler), started on Locust's `test_start`,
+snapshots the run's `RunStats` (the same merged statistics every sink reads: on a
 master, the workers' deltas merged) every `SAMPLE_INTERVAL_S` and keeps the *difference*
 from the previous snapshot: requests, failures and output tokens of the interval, and the
 interval's own latency percentiles (bucket counts subtract exactly). Nothing is added to
 the per-request hot path. On a distributed master the interval is `MASTER_INTERVAL_S`, a
 multiple of the workers' 3 s report period, so each point holds whole reports.
 
-Pure (it takes wire snapshots and times; harness.report.final runs the sampler):
-standard library and harness.stats only. summary.json carries the result as ``"timeline"``.
+Pure (it takes wire snapshots and times): standard library, harness.errors and
+harness.stats only. summary.json carries the result as ``"timeline"``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.errors import Outcome, is_failure
 from harness.stats import GAMMA, LatencyHistogram
 
 SAMPLE_INTERVAL_S = 2.0
@@ -27,7 +28,6 @@ MASTER_INTERVAL_S = 6.0
 MAX_POINTS = 300
 
 _TIMED = ("ttft_s", "itl_s", "inter_chunk_s", "e2e_s", "first_visible_s")
-_SUCCESS = frozenset({"ok", "ok_length", "content_filtered"})
 _REP_FACTOR = 2 / (1 + GAMMA)
 
 
@@ -128,8 +128,8 @@ def _interval_figures(
     for previous, group in pairs:
         before = previous or {}
         outcomes = _diff_tally(before.get("outcomes", {}), group["outcomes"])
-        requests += sum(n for k, n in outcomes.items() if k != "cancelled")
-        failures += sum(n for k, n in outcomes.items() if k not in _SUCCESS and k != "cancelled")
+        requests += sum(n for k, n in outcomes.items() if k != Outcome.CANCELLED)
+        failures += sum(n for k, n in outcomes.items() if is_failure(k))
         output_tokens += group["output_tokens"] - before.get("output_tokens", 0)
         for name in _TIMED:
             h = interval_histogram(

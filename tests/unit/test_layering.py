@@ -25,6 +25,8 @@ PURE_MODULES = [
     "harness.report.enrich",
     "harness.report.timeline",
     "harness.slo",
+    "harness.exit_code",
+    "harness.report.live",
     "harness.strict_yaml",
     "harness.checks",
     "harness.prompts",

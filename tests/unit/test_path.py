@@ -2,7 +2,7 @@
 
 Summaries here are built from hand-made `RequestRecord`s through the real `RunStats`, then
 rendered by the real renderers; every expected value is exact. The run state of
-`harness.events` and Locust's own event hooks (worker -> master reports) are exercised in a
+`harness.run` and Locust's own event hooks (worker -> master reports) are exercised in a
 separate interpreter: importing Locust monkey-patches the process with gevent.
 """
 
@@ -283,13 +283,14 @@ def test_the_schema_refuses_an_unknown_server_path_key_or_mode() -> None:
     assert list(validator.iter_errors(bad_mode))
 
 
-# --- harness.events: per mode, never the first response only; workers -> master ---------------
+# --- harness.run and harness.events: per mode, never the first response only; workers -> master
 
 EVENTS_SCRIPT = """
 import json
 from locust.env import Environment
 from harness.errors import ErrorClass
-from harness.events import SERVER_PATH_REPORT_KEY, llm_run, publish
+from harness.events import publish
+from harness.run import SERVER_PATH_REPORT_KEY, llm_run
 from tests.unit.test_path import LITELLM, NGINX, batch, stream
 
 out = {}

@@ -1,4 +1,6 @@
-"""SLO gates: figures from the summary's precise blocks, verdicts, exit codes (DESIGN.md §4)."""
+"""SLO gates: figures from the summary's precise blocks, verdicts (DESIGN.md §4).
+
+The exit codes they give are tests/unit/test_exit_code.py's."""
 
 from __future__ import annotations
 
@@ -6,16 +8,13 @@ import subprocess
 import sys
 from typing import Any
 
-import pytest
-
 from harness.slo import (
     DEFAULT_FAILURE_GATE,
     SLO,
     describe,
     evaluate,
-    exit_code,
     failure_ratio,
-    verdict_line,
+    harness_failures,
     with_default_failure_gate,
 )
 
@@ -141,28 +140,18 @@ def test_the_default_failure_gate_is_added_unless_one_is_set() -> None:
     assert DEFAULT_FAILURE_GATE.origin == "default"
 
 
-@pytest.mark.parametrize(
-    ("results", "errors", "code"),
-    [
-        ([{"passed": True}, {"passed": True}], {}, 0),
-        ([], {}, 0),
-        ([{"passed": True}, {"passed": False}], {}, 1),
-        ([{"passed": False, "reason": "no data"}], {}, 1),
-        ([{"passed": True}], {"harness_internal": 1}, 3),
-        ([{"passed": False}], {"harness_internal": 2}, 3),
-    ],
-)
-def test_exit_codes(results: list[dict[str, Any]], errors: dict[str, int], code: int) -> None:
-    doc = summary(stream={"requests": 1, "errors": errors})
-    assert exit_code(results, doc) == code
-
-
-def test_verdict_line_names_the_missed_gates() -> None:
-    results = [{"name": "stream ttft p95", "passed": False}, {"name": "x", "passed": True}]
-    assert verdict_line(results, summary()) == (
-        "locust-llm: SLOs 1 of 2 met; missed: stream ttft p95: exit code 1"
+def test_harness_failures_count_harness_internal_over_every_mode() -> None:
+    doc = summary(
+        stream={"requests": 3, "errors": {"harness_internal": 2, "http_5xx": 1}},
+        batch={"requests": 1, "errors": {"harness_internal": 1}},
     )
-    assert verdict_line(results[1:], summary()) == "locust-llm: SLOs 1 of 1 met: exit code 0"
+    assert harness_failures(doc) == 3
+    assert harness_failures(summary(stream={"requests": 1, "errors": {"http_5xx": 1}})) == 0
+
+
+def test_failure_ratio_leaves_cancelled_out_and_counts_empty_as_failed() -> None:
+    doc = summary(stream={"outcomes": {"ok": 6, "ok_length": 1, "empty": 2, "cancelled": 5}})
+    assert failure_ratio(doc["modes"], "stream") == (2 / 9, None)
 
 
 def test_describe_for_print_config() -> None:
@@ -176,6 +165,7 @@ def test_describe_for_print_config() -> None:
 def test_my_pure_modules_import_no_locust_gevent_or_network_code() -> None:
     modules = [
         "harness.slo",
+        "harness.exit_code",
         "harness.scenario",
         "harness.checks",
         "harness.prompts",
@@ -188,6 +178,7 @@ def test_my_pure_modules_import_no_locust_gevent_or_network_code() -> None:
         "harness.report.timeline",
         "harness.report.enrich",
         "harness.report.summary",
+        "harness.report.live",
     ]
     code = (
         "import sys\n"

@@ -17,8 +17,10 @@ from harness.stats import (
     HISTOGRAM_NAMES,
     RELATIVE_ERROR,
     GroupStats,
+    LagWindow,
     LatencyHistogram,
     RunStats,
+    histogram_since,
 )
 
 # ---------------------------------------------------------------- helpers
@@ -810,3 +812,66 @@ def test_wire_v2_carries_tail_reconnects_backoff_and_excess() -> None:
     assert group.tail_s.count == 1
     with pytest.raises(ValueError, match="wire version 1"):
         master.merge_wire({"v": 1, "groups": []})  # a worker of the previous version
+
+
+# ---------------------------------------------------------------- deltas of a cumulative histogram
+
+
+def test_histogram_since_is_what_was_recorded_between_two_snapshots() -> None:
+    cumulative = histogram_of([0.010, 0.020, 0.0])
+    then = LatencyHistogram.from_wire(cumulative.to_wire())
+    later = [0.005, 0.030, 0.030, 0.0]
+    for v in later:
+        cumulative.record(v)
+    since = histogram_since(cumulative, then)
+    alone = histogram_of(later)
+    assert (since.count, since.sum) == (alone.count, pytest.approx(alone.sum))
+    assert since.to_wire()["index"] == alone.to_wire()["index"]
+    assert since.to_wire()["n"] == alone.to_wire()["n"]
+    assert since.to_wire()["zeros"] == 1
+    for p in (50, 90, 99):
+        assert since.percentile(p) == alone.percentile(p)
+
+
+def test_histogram_since_takes_min_and_max_from_bucket_edges_clamped_to_the_run() -> None:
+    cumulative = histogram_of([0.001])
+    then = cumulative.copy()
+    cumulative.record_many([0.010, 0.050])
+    since = histogram_since(cumulative, then)
+    # the lowest bucket's lower edge and the highest bucket's upper edge, within 0.2 %
+    assert since.min == pytest.approx(0.010, rel=2 * (GAMMA - 1))
+    assert since.min <= 0.010
+    assert since.max == 0.050  # the bucket's upper edge is above the run's exact max: clamped
+    assert histogram_since(cumulative, cumulative.copy()).count == 0
+
+
+def test_recent_loop_lag_forgets_what_is_older_than_its_window() -> None:
+    run = LatencyHistogram()  # the run's cumulative loop lag, as harness.run keeps it
+    window = LagWindow(window_s=10.0)
+    window.recent(run, now=0.0)
+    run.record_many([0.050] * 100)  # saturated for a while…
+    # younger than the window: all of it
+    assert window.recent(run, now=5.0).percentile(99) == pytest.approx(0.050, rel=0.002)
+    window.recent(run, now=12.0)
+    run.record_many([0.001] * 200)  # …then not any more
+    # only what came since the snapshot at t=12
+    assert window.recent(run, now=25.0).percentile(99) == pytest.approx(0.001, rel=0.002)
+    assert run.percentile(99) == pytest.approx(0.050, rel=0.002)
+    recent = window.recent(run, now=26.0).summary()
+    alone = histogram_of([0.001] * 200).summary()
+    assert recent is not None
+    assert alone is not None
+    assert recent["count"] == alone["count"] == 200
+    for key in ("mean", "p50", "p90", "p99", "max"):
+        assert recent[key] == pytest.approx(alone[key], rel=0.002), key
+
+
+def test_the_lag_window_starts_again_when_a_new_run_starts() -> None:
+    run = LatencyHistogram()
+    window = LagWindow(window_s=10.0)
+    run.record_many([0.050] * 10)
+    window.recent(run, now=0.0)
+    fresh = LatencyHistogram()  # a new run: a fresh, smaller cumulative histogram
+    fresh.record_many([0.002] * 3)
+    recent = window.recent(fresh, now=20.0)
+    assert (recent.count, recent.percentile(99)) == (3, pytest.approx(0.002, rel=0.002))
