@@ -23,7 +23,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.scenario import load_scenario
-from tests.conftest import ROOT
+from tests.conftest import ROOT, on_time_in_one_of
 from tests.integration.test_mock import (
     CHAT,
     COMPLETIONS,
@@ -35,7 +35,6 @@ from tests.integration.test_mock import (
     connect,
     exchange,
     gen_body,
-    on_time_in_one_of,
     profile_args,
     request_bytes,
     start_mock,

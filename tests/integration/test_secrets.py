@@ -67,8 +67,8 @@ def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
         finally:
             stdout, stderr = process.communicate(timeout=60)
     texts["stdout"], texts["stderr"] = stdout, stderr
-    for path in out.iterdir():
-        texts[str(path.name)] = path.read_text(errors="replace")
+    for file in out.iterdir():
+        texts[str(file.name)] = file.read_text(errors="replace")
 
     assert '"stream e2e"' in texts["web /stats/requests"]  # the run really sent requests
     assert "llm_requests_total" in texts["/metrics"]

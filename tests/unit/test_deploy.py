@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
@@ -27,7 +28,7 @@ import tomllib
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import pytest
@@ -210,7 +211,8 @@ def _check_harness_command(argv: list[str], where: str) -> None:
         pytest.fail(f"{where}: `{shlex.join(argv)}` is refused by its parser (exit {exc.code})")
     known = set(parser._option_string_actions)
     for sub in parser._subparsers._group_actions if parser._subparsers else ():
-        for subparser in sub.choices.values():
+        choices = cast("dict[str, argparse.ArgumentParser]", sub.choices)
+        for subparser in choices.values():
             known |= set(subparser._option_string_actions)
     unknown = [flag for flag in _long_flags(argv) if flag not in known]
     assert not unknown, f"{where}: flags not spelled as the parser declares them: {unknown}"
@@ -276,7 +278,7 @@ def test_compose_has_the_stack_and_one_image_for_the_harness() -> None:
 
 def test_every_compose_command_is_a_real_entry_point_of_the_image() -> None:
     compose = _walk_interpolate(_compose())
-    locust_items = []
+    locust_items: list[tuple[str, list[str], str | None]] = []
     for name, svc in _harness_services(compose).items():
         argv = _as_argv(svc["command"])
         assert "entrypoint" not in svc, name
