@@ -41,9 +41,11 @@ def _expand(item: Any) -> str:
     """One step item -> the exact text it stands for (catalogue §0 shorthands)."""
     if isinstance(item, dict):
         if "blank_lines" in item:
-            return "\n" * item["blank_lines"]
+            blank_lines: int = item["blank_lines"]
+            return "\n" * blank_lines
         if "data_bytes" in item:
-            return "data: " + "x" * item["data_bytes"]
+            data_bytes: int = item["data_bytes"]
+            return "data: " + "x" * data_bytes
         if "multi" in item:
             text, cumulative = item["multi"]
             return _event(

@@ -10,14 +10,15 @@ from collections.abc import Iterator
 import pytest
 
 from harness.client import LLMClient, Target, Timeouts
-from tests.integration.scripted import FAST, REPO, MakeClient, Server
+from tests.conftest import ROOT
+from tests.integration.scripted import FAST, MakeClient, Server
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.scripted_server"],
-        cwd=REPO,
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )

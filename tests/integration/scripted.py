@@ -8,7 +8,6 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from harness.client import LLMClient, Timeouts
 from harness.errors import ErrorClass, Mode, Outcome
 from harness.record import RequestRecord
 
-REPO = Path(__file__).resolve().parents[2]
 TOL = 0.015  # catalogue §0: ±15 ms on CI
 FAST = Timeouts(connect_s=1.0, header_s=2.0, ttft_s=2.0, stall_s=2.0, total_s=3.0)
 

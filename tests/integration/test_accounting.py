@@ -30,7 +30,7 @@ import pytest
 
 from harness.errors import ErrorClass
 from harness.mock.faults import FAULTS, OK
-from tests.conftest import ROOT, run_mock
+from tests.conftest import ROOT, pin_to_cpu, run_mock
 from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
@@ -83,12 +83,6 @@ def _dump_failures(environment, **_):
 """
 
 
-def _pin(cpu: int) -> Any:
-    if (os.cpu_count() or 1) <= cpu:
-        return None
-    return lambda: os.sched_setaffinity(0, {cpu})
-
-
 def _metrics(url: str) -> dict[tuple[str, str, str], float]:
     """`llm_requests_total` by (mode, outcome, error_class), from the exposition text."""
     with urllib.request.urlopen(url, timeout=5) as reply:
@@ -130,7 +124,7 @@ def test_every_request_and_every_injected_fault_is_accounted_for_exactly(tmp_pat
                 "--llm-prometheus-linger", "3s",
             ],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-            env={**os.environ, "FAILURES_JSON": str(failures_json)}, preexec_fn=_pin(0),
+            env={**os.environ, "FAILURES_JSON": str(failures_json)}, preexec_fn=pin_to_cpu(0),
         )  # fmt: skip
         try:
             # the summary is written when the run ends; /metrics keeps serving (linger)

@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, counts_by_mode, free_port, run_mock, stop_process
+from tests.conftest import (
+    ROOT,
+    counts_by_mode,
+    free_port,
+    mock_stats,
+    run_locust,
+    run_mock,
+    stop_process,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -44,15 +50,7 @@ def bound_per_user(down_s: float, cap_s: float, ramp: int = RAMP) -> int:
 
 
 def _locust(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
+    return run_locust("-f", str(LOCUSTFILE), "--headless", *args, env=env, timeout=timeout)
 
 
 def _modes(out: Path) -> tuple[dict[str, Any], float]:
@@ -118,12 +116,6 @@ def test_instant_503s_back_off_and_the_mock_saw_exactly_what_was_counted(
     assert all(f["backoff_s"] > 0 for f in modes.values())
 
 
-def _stats(origin: str) -> dict[str, Any]:
-    with urllib.request.urlopen(origin + "/mock/stats", timeout=5) as response:
-        data: dict[str, Any] = json.load(response)
-    return data
-
-
 def _start_mock(port: int) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "harness.mock", "--port", str(port), "--ttft", "10ms",
@@ -154,12 +146,12 @@ def test_a_server_killed_mid_run_sees_a_trickle_and_the_run_recovers_when_it_is_
     )  # fmt: skip
     try:
         time.sleep(2.0)
-        before = sum(counts_by_mode(_stats(f"http://127.0.0.1:{port}"), "requests").values())
+        before = sum(counts_by_mode(mock_stats(f"http://127.0.0.1:{port}"), "requests").values())
         stop_process(mock)
         time.sleep(down_s)
         mock = _start_mock(port)
         _, stderr = locust.communicate(timeout=60)
-        after = sum(counts_by_mode(_stats(f"http://127.0.0.1:{port}"), "requests").values())
+        after = sum(counts_by_mode(mock_stats(f"http://127.0.0.1:{port}"), "requests").values())
     finally:
         stop_process(locust)
         stop_process(mock)

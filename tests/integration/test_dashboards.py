@@ -20,7 +20,6 @@ import importlib.util
 import json
 import math
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROOT, run_mock
+from tests.conftest import ROOT, run_mock, system_tool
 from tests.conftest import free_port as _free_port
 from tests.conftest import stop_process as _stop
 
@@ -351,8 +350,7 @@ def _rule_file(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_promtool_checks_every_panel_query_as_a_recording_rule(tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing: run scripts/system-deps"
+    promtool = system_tool("promtool")
     path = _rule_file(tmp_path)
     result = subprocess.run(
         [promtool, "check", "rules", str(path)],
@@ -427,8 +425,7 @@ class ScrapedRun:
 
 @pytest.fixture(scope="module")
 def scraped_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScrapedRun]:
-    prometheus_bin = shutil.which("prometheus")
-    assert prometheus_bin, "prometheus is missing: run scripts/system-deps"
+    prometheus_bin = system_tool("prometheus")
     tmp = tmp_path_factory.mktemp("scraped-run")
     exporter_port, master_port, prometheus_port = _free_port(), _free_port(), _free_port()
     target = f"127.0.0.1:{exporter_port}"
@@ -516,8 +513,7 @@ def scraped_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScrapedRun
 
 @pytest.mark.slow
 def test_the_exposition_passes_promtool_check_metrics(scraped_run: ScrapedRun) -> None:
-    promtool = shutil.which("promtool")
-    assert promtool
+    promtool = system_tool("promtool")
     assert "llm_first_visible_seconds_bucket{" in scraped_run.exposition
     result = subprocess.run(
         [promtool, "check", "metrics"],

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -20,31 +21,26 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.conftest import ROOT, MockProcess, counts_by_mode, run_mock, stop_process
+from tests.conftest import (
+    ROOT,
+    MockProcess,
+    counts_by_mode,
+    off_by,
+    on_time_in_one_of,
+    pin_to_cpu,
+    run_locust,
+    run_mock,
+    stop_process,
+)
 from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
 
 LOCUSTFILE = ROOT / "harness" / "locustfile.py"
 USER_LOCUSTFILE = ROOT / "locustfiles" / "batch_vs_stream.py"
-
-
-def _pin(cpu: int) -> Any:
-    if (os.cpu_count() or 1) <= cpu:
-        return None
-    return lambda: os.sched_setaffinity(0, {cpu})
-
-
-def _locust(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "locust", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        check=False,
-        **kw,
-    )
+#: a Locust run's figures are timing: a stalled load generator or mock breaks them in the run
+#: it hits, so each such test runs at most twice (tests.conftest.on_time_in_one_of)
+TIMED_RUNS = 2
 
 
 def _locust_rows(json_file: Path) -> dict[str, dict[str, Any]]:
@@ -54,52 +50,65 @@ def _locust_rows(json_file: Path) -> dict[str, dict[str, Any]]:
 
 
 def test_headless_run_reports_the_mocks_true_timings_and_accounts_for_every_request(
-    tmp_path: Path, mock_server: MockProcess
+    tmp_path: Path,
 ) -> None:
-    out = tmp_path / "report"
-    result = _locust(
-        "-f", str(LOCUSTFILE), "--headless", "--host", mock_server.url,
-        "-u", "32", "-r", "32", "-t", "15s", "--stop-timeout", "10",
-        "--exit-code-on-error", "0", "--only-summary",
-        "--llm-out", str(out), "--json-file", str(tmp_path / "locust"),
-        preexec_fn=_pin(0),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((out / "summary.json").read_text())
-    stream, batch = summary["modes"]["stream"], summary["modes"]["batch"]
+    def run() -> tuple[None, list[str]]:
+        attempt = Path(tempfile.mkdtemp(dir=tmp_path))
+        out = attempt / "report"
+        with run_mock("--ttft", "200ms", "--itl", "20ms", "--tokens", "64", cpu=1) as mock:
+            result = run_locust(
+                "-f", str(LOCUSTFILE), "--headless", "--host", mock.url,
+                "-u", "32", "-r", "32", "-t", "15s", "--stop-timeout", "10",
+                "--exit-code-on-error", "0", "--only-summary",
+                "--llm-out", str(out), "--json-file", str(attempt / "locust"),
+                preexec_fn=pin_to_cpu(0),
+            )  # fmt: skip
+            mock_stats = mock.stats()
+        assert result.returncode == 0, result.stderr[-3000:]
+        summary = json.loads((out / "summary.json").read_text())
+        stream, batch = summary["modes"]["stream"], summary["modes"]["batch"]
 
-    # the figures, against the mock's truth (issue #2 bounds)
-    assert abs(stream["ttft_s"]["p50"] - 0.200) < 0.005, stream["ttft_s"]
-    assert abs(stream["itl_s"]["p50"] - 0.020) < 0.001, stream["itl_s"]
-    assert stream["itl_basis"] == "per_token"
-    assert abs(stream["tpot_s"]["p50"] - 0.020) < 0.001, stream["tpot_s"]
-    assert abs(stream["e2e_s"]["p50"] - (0.200 + 63 * 0.020)) < 0.010, stream["e2e_s"]
-    assert abs(batch["e2e_s"]["p50"] - (0.200 + 63 * 0.020)) < 0.010, batch["e2e_s"]
-    assert stream["first_visible_s"]["p50"] == stream["ttft_s"]["p50"]
-    assert batch["first_visible_s"]["p50"] == batch["e2e_s"]["p50"]
-    assert "ttft_s" not in batch  # absent, never 0
-    assert "itl_s" not in batch
+        # what is not timing, outright on every run
+        assert stream["itl_basis"] == "per_token"
+        assert stream["first_visible_s"]["p50"] == stream["ttft_s"]["p50"]
+        assert batch["first_visible_s"]["p50"] == batch["e2e_s"]["p50"]
+        assert "ttft_s" not in batch  # absent, never 0
+        assert "itl_s" not in batch
+        # every request accounted for: mock received == mock completed == summary == Locust
+        received = counts_by_mode(mock_stats, "requests")
+        completed = counts_by_mode(mock_stats, "completed")
+        rows = _locust_rows(attempt / "locust.json")
+        for mode, figures in (("stream", stream), ("batch", batch)):
+            assert figures["requests"] > 100
+            assert figures["outcomes"] == {"ok": figures["requests"]}
+            assert received[mode] == completed[mode] == figures["requests"]
+            assert rows[f"{mode} e2e"]["num_requests"] == figures["requests"]
+            assert rows[f"{mode} e2e"]["num_failures"] == 0
+            assert figures["output_tokens"] == 64 * figures["requests"]
+        assert rows["stream ttft"]["num_requests"] == stream["requests"]
+        # the load generator watched its own loop (a probe every 100 ms)
+        assert summary["run"]["loop_lag_s"]["count"] >= 100
+        # plain HTTP on Linux: every read was timed by the kernel's arrival stamp
+        assert summary["run"]["read_clock"] == "kernel"
 
-    # every request accounted for: mock received == mock completed == summary == Locust
-    mock_stats = mock_server.stats()
-    received = counts_by_mode(mock_stats, "requests")
-    completed = counts_by_mode(mock_stats, "completed")
-    rows = _locust_rows(tmp_path / "locust.json")
-    for mode, figures in (("stream", stream), ("batch", batch)):
-        assert figures["requests"] > 100
-        assert figures["outcomes"] == {"ok": figures["requests"]}
-        assert received[mode] == completed[mode] == figures["requests"]
-        assert rows[f"{mode} e2e"]["num_requests"] == figures["requests"]
-        assert rows[f"{mode} e2e"]["num_failures"] == 0
-        assert figures["output_tokens"] == 64 * figures["requests"]
-    assert rows["stream ttft"]["num_requests"] == stream["requests"]
-    assert mock_stats["lateness_s"]["p50"] < 0.001  # the yardstick itself was on time
-    assert mock_stats["lateness_s"]["p99"] < 0.002
-    # the load generator watched its own loop (a probe every 100 ms) and was not saturated
-    assert summary["run"]["loop_lag_s"]["count"] >= 100
-    assert summary["run"]["client_saturated"] is False
-    # plain HTTP on Linux: every read was timed by the kernel's arrival stamp
-    assert summary["run"]["read_clock"] == "kernel"
+        # the figures, against the mock's truth (issue #2 bounds)
+        e2e = 0.200 + 63 * 0.020
+        problems = [
+            *off_by("stream TTFT p50", stream["ttft_s"]["p50"], 0.200, 0.005),
+            *off_by("stream ITL p50", stream["itl_s"]["p50"], 0.020, 0.001),
+            *off_by("stream TPOT p50", stream["tpot_s"]["p50"], 0.020, 0.001),
+            *off_by("stream E2E p50", stream["e2e_s"]["p50"], e2e, 0.010),
+            *off_by("batch E2E p50", batch["e2e_s"]["p50"], e2e, 0.010),
+        ]
+        # the yardstick itself was on time, and the load generator was not saturated
+        lateness = mock_stats["lateness_s"]
+        if lateness["p50"] >= 0.001 or lateness["p99"] >= 0.002:
+            problems.append(f"the mock was late: {lateness}")
+        if summary["run"]["client_saturated"] is not False:
+            problems.append(f"client saturated: loop lag {summary['run']['loop_lag_s']}")
+        return None, problems
+
+    on_time_in_one_of(TIMED_RUNS, run)
 
 
 def test_demo_exits_0_and_writes_a_summary_that_validates(tmp_path: Path) -> None:
@@ -122,7 +131,7 @@ def test_demo_exits_0_and_writes_a_summary_that_validates(tmp_path: Path) -> Non
 def test_bad_llm_option_exits_2_with_one_line_and_sends_nothing(
     tmp_path: Path, mock_server: MockProcess
 ) -> None:
-    result = _locust(
+    result = run_locust(
         "-f", str(LOCUSTFILE), "--headless", "--host", mock_server.url,
         "-u", "2", "-t", "3s", "--llm-max-tokens", "0",
     )  # fmt: skip
@@ -138,7 +147,7 @@ def test_api_key_with_a_smart_quote_is_rejected_by_position_without_printing_it(
     mock_server: MockProcess,
 ) -> None:
     canary = "\u201csk-canary-5b1f0c9e2d7a4\u201d"
-    result = _locust(
+    result = run_locust(
         "-f", str(LOCUSTFILE), "--headless", "--host", mock_server.url, "-u", "1", "-t", "2s",
         env={**os.environ, "OPENAI_API_KEY": canary},
     )  # fmt: skip
@@ -195,42 +204,47 @@ def test_plain_locust_with_the_web_ui_runs_both_modes(mock_server: MockProcess) 
 
 
 def test_master_and_two_workers_merge_statistics_exactly(tmp_path: Path) -> None:
-    master_port = _free_port()
-    out = tmp_path / "report"
-    with run_mock("--ttft", "50ms", "--itl", "10ms", "--tokens", "16") as mock:
-        common = ["-f", str(LOCUSTFILE), "--master-port", str(master_port)]
-        worker_cmd = [sys.executable, "-m", "locust", *common, "--worker"]
-        worker_cmd += ["--master-host", "127.0.0.1"]
-        workers = [
-            subprocess.Popen(
-                worker_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
-            )
-            for _ in range(2)
-        ]
-        try:
-            result = _locust(
-                *common, "--master", "--master-bind-host", "127.0.0.1",
-                "--master-bind-port", str(master_port), "--expect-workers", "2",
-                "--headless", "--host", mock.url, "-u", "8", "-r", "8", "-t", "6s",
-                "--stop-timeout", "5", "--exit-code-on-error", "0", "--only-summary",
-                "--llm-out", str(out), "--json-file", str(tmp_path / "locust"),
-            )  # fmt: skip
-            assert result.returncode == 0, result.stderr[-3000:]
-        finally:
-            for worker in workers:
-                worker.wait(timeout=20)
-        mock_stats = mock.stats()
-    summary = json.loads((out / "summary.json").read_text())
-    received = counts_by_mode(mock_stats, "requests")
-    rows = _locust_rows(tmp_path / "locust.json")
-    for mode in ("stream", "batch"):
-        figures = summary["modes"][mode]
-        assert figures["requests"] == received[mode]
-        assert figures["requests"] > 10
-        assert rows[f"{mode} e2e"]["num_requests"] == figures["requests"]
-    assert abs(summary["modes"]["stream"]["ttft_s"]["p50"] - 0.050) < 0.005
-    assert summary["modes"]["stream"]["ttft_s"]["count"] == summary["modes"]["stream"]["requests"]
-    assert summary["run"]["read_clock"] == "kernel"  # said by the workers, kept by the master
+    def run() -> tuple[None, list[str]]:
+        attempt = Path(tempfile.mkdtemp(dir=tmp_path))
+        master_port = _free_port()
+        out = attempt / "report"
+        with run_mock("--ttft", "50ms", "--itl", "10ms", "--tokens", "16") as mock:
+            common = ["-f", str(LOCUSTFILE), "--master-port", str(master_port)]
+            worker_cmd = [sys.executable, "-m", "locust", *common, "--worker"]
+            worker_cmd += ["--master-host", "127.0.0.1"]
+            workers = [
+                subprocess.Popen(
+                    worker_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+                )
+                for _ in range(2)
+            ]
+            try:
+                result = run_locust(
+                    *common, "--master", "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", str(master_port), "--expect-workers", "2",
+                    "--headless", "--host", mock.url, "-u", "8", "-r", "8", "-t", "6s",
+                    "--stop-timeout", "5", "--exit-code-on-error", "0", "--only-summary",
+                    "--llm-out", str(out), "--json-file", str(attempt / "locust"),
+                )  # fmt: skip
+                assert result.returncode == 0, result.stderr[-3000:]
+            finally:
+                for worker in workers:
+                    worker.wait(timeout=20)
+            mock_stats = mock.stats()
+        summary = json.loads((out / "summary.json").read_text())
+        received = counts_by_mode(mock_stats, "requests")
+        rows = _locust_rows(attempt / "locust.json")
+        for mode in ("stream", "batch"):
+            figures = summary["modes"][mode]
+            assert figures["requests"] == received[mode]
+            assert figures["requests"] > 10
+            assert rows[f"{mode} e2e"]["num_requests"] == figures["requests"]
+        stream = summary["modes"]["stream"]
+        assert stream["ttft_s"]["count"] == stream["requests"]
+        assert summary["run"]["read_clock"] == "kernel"  # said by the workers, kept by the master
+        return None, off_by("stream TTFT p50", stream["ttft_s"]["p50"], 0.050, 0.005)
+
+    on_time_in_one_of(TIMED_RUNS, run)
 
 
 def _wait_for(url: str, timeout: float = 20) -> str:
@@ -247,29 +261,33 @@ def _wait_for(url: str, timeout: float = 20) -> str:
 
 
 def test_cli_run_against_an_endpoint_runs_only_the_chosen_mode(tmp_path: Path) -> None:
-    with run_mock("--ttft", "30ms", "--itl", "5ms", "--tokens", "8") as mock:
-        result = subprocess.run(
-            [
-                sys.executable, "-m", "harness.cli", "run", "--host", mock.url, "--headless",
-                "--users", "4", "--run-time", "3s", "--mode", "stream", "--max-tokens", "4",
-                "--out", str(tmp_path / "out"),
-            ],
-            capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
-        )  # fmt: skip
-        received = counts_by_mode(mock.stats(), "requests")
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert set(summary["modes"]) == {"stream"}
-    stream = summary["modes"]["stream"]
-    assert stream["requests"] == received["stream"]
-    assert stream["outcomes"] == {"ok_length": stream["requests"]}  # max_tokens 4 < 8 tokens
-    assert stream["output_tokens"] == 4 * stream["requests"]
-    assert abs(stream["ttft_s"]["p50"] - 0.030) < 0.005
+    def run() -> tuple[None, list[str]]:
+        attempt = Path(tempfile.mkdtemp(dir=tmp_path))
+        with run_mock("--ttft", "30ms", "--itl", "5ms", "--tokens", "8") as mock:
+            result = subprocess.run(
+                [
+                    sys.executable, "-m", "harness.cli", "run", "--host", mock.url,
+                    "--headless", "--users", "4", "--run-time", "3s", "--mode", "stream",
+                    "--max-tokens", "4", "--out", str(attempt / "out"),
+                ],
+                capture_output=True, text=True, timeout=120, cwd=attempt, check=False,
+            )  # fmt: skip
+            received = counts_by_mode(mock.stats(), "requests")
+        assert result.returncode == 0, result.stderr[-3000:]
+        summary = json.loads((attempt / "out" / "summary.json").read_text())
+        assert set(summary["modes"]) == {"stream"}
+        stream = summary["modes"]["stream"]
+        assert stream["requests"] == received["stream"]
+        assert stream["outcomes"] == {"ok_length": stream["requests"]}  # max_tokens 4 < 8
+        assert stream["output_tokens"] == 4 * stream["requests"]
+        return None, off_by("stream TTFT p50", stream["ttft_s"]["p50"], 0.030, 0.005)
+
+    on_time_in_one_of(TIMED_RUNS, run)
 
 
 def test_preflight_refuses_an_unreachable_target_in_one_line() -> None:
     port = _free_port()  # bound and closed: nothing listens there
-    result = _locust(
+    result = run_locust(
         "-f", str(LOCUSTFILE), "--headless", "--host", f"http://127.0.0.1:{port}/v1",
         "-u", "1", "-t", "3s",
     )  # fmt: skip
@@ -282,7 +300,7 @@ def test_preflight_refuses_an_unreachable_target_in_one_line() -> None:
 def test_preflight_lists_the_served_models_when_the_model_is_not_one_and_sends_nothing(
     mock_server: MockProcess,
 ) -> None:
-    result = _locust(
+    result = run_locust(
         "-f", str(LOCUSTFILE), "--headless", "--host", mock_server.url,
         "-u", "1", "-t", "3s", "--llm-model", "gpt-nope",
     )  # fmt: skip
@@ -299,7 +317,7 @@ def test_requests_in_flight_at_stop_are_cancelled_not_failed(tmp_path: Path) -> 
     `cancelled` (neither success nor failure), the mock saw them abandoned, and exit is 0."""
     out = tmp_path / "report"
     with run_mock("--ttft", "1500ms", "--itl", "10ms", "--tokens", "4") as mock:
-        result = _locust(
+        result = run_locust(
             "-f", str(LOCUSTFILE), "--headless", "--host", mock.url, "-u", "6", "-r", "6",
             "-t", "2s", "--llm-out", str(out), "--json-file", str(tmp_path / "locust"),
         )  # fmt: skip
@@ -323,7 +341,7 @@ def test_requests_in_flight_at_stop_are_cancelled_not_failed(tmp_path: Path) -> 
 def test_llm_options_also_come_from_locust_llm_environment_variables(
     mock_server: MockProcess,
 ) -> None:
-    result = _locust(
+    result = run_locust(
         "-f", str(LOCUSTFILE), "--headless", "--host", mock_server.url, "-u", "1", "-t", "2s",
         env={**os.environ, "LOCUST_LLM_MAX_TOKENS": "0"},
     )  # fmt: skip
@@ -360,7 +378,7 @@ def test_a_harness_bug_fails_the_request_as_harness_internal_and_the_user_carrie
     locustfile.write_text(BUGGY_LOCUSTFILE)
     out = tmp_path / "report"
     with run_mock("--ttft", "20ms", "--itl", "5ms", "--tokens", "8") as mock:
-        result = _locust(
+        result = run_locust(
             "-f", str(locustfile), "--headless", "--host", mock.url, "-u", "2", "-r", "2",
             "-t", "3s", "--stop-timeout", "5", "--llm-out", str(out),
             "--json-file", str(tmp_path / "locust"), "BuggyUser",
@@ -382,7 +400,7 @@ def test_stream_fallback_asks_again_without_streaming_and_counts_both(tmp_path: 
         "--ttft", "20ms", "--itl", "5ms", "--tokens", "8",
         "--fault-schedule", "reset_mid_stream,ok",
     ) as mock:  # fmt: skip
-        result = _locust(
+        result = run_locust(
             "-f", str(LOCUSTFILE), "--headless", "--host", mock.url, "-u", "1", "-r", "1",
             "-t", "2s", "--stop-timeout", "5", "--llm-out", str(out),
             "--llm-stream-fallback", "StreamingUser",
@@ -433,7 +451,7 @@ def test_subclassing_the_users_runs_exactly_the_locustfiles_classes(
     locustfile = tmp_path / "mine.py"
     locustfile.write_text(README_SNIPPET)
     with run_mock("--ttft", "5ms", "--itl", "1ms", "--tokens", "4") as mock:
-        result = _locust(
+        result = run_locust(
             "-f", str(locustfile), "--headless", "--host", mock.url, "-u", "4", "-r", "4",
             "-t", "2s", "--llm-out", str(tmp_path / "out"), *names,
         )  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import re
 import selectors
 import signal
@@ -21,16 +20,15 @@ import subprocess
 import sys
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from harness.mock import Action, Emitter
+from tests.conftest import ROOT, on_time_in_one_of
 
-REPO = Path(__file__).resolve().parents[2]
 TTFT, ITL, TOKENS = 0.100, 0.010, 20
 CHAT = "/v1/chat/completions"
 COMPLETIONS = "/v1/completions"
@@ -57,7 +55,7 @@ class Mock:
 def start_mock(*args: str) -> Mock:
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.mock", "--port", "0", *args],
-        cwd=REPO,
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -290,29 +288,6 @@ def timing_violations(response: Response, n: int, *, ttft_tol: float, gap_tol: f
         if abs(b - a - ITL) > gap_tol:
             out.append(f"token {i} {(b - a) * 1e3:.2f} ms after the previous")
     return out
-
-
-T = TypeVar("T")
-
-
-def on_time_in_one_of(attempts: int, run: Callable[[], tuple[T, list[str]]]) -> T:
-    """The result of the first of ``attempts`` runs of a timing check that finds nothing
-    off schedule; fail if every run does.
-
-    Why retry: this 2-core VM stalls a busy process for 1-4 ms a few times a second even
-    when idle (measured: 96 stalls over 100 µs in 3 s, the longest 3.9 ms; far more while
-    other jobs run), and one stall breaks a 1 ms bound in the run it hits. A mock that
-    is off schedule for a reason of its own fails every run. Everything that is not
-    timing is asserted outright, on every run.
-    """
-    seen = []
-    for _ in range(attempts):
-        result, problems = run()
-        if not problems:
-            return result
-        seen.append(problems[:4])
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    pytest.fail(f"off schedule in all {attempts} runs (load average {load}): {seen}")
 
 
 # -- streaming ----------------------------------------------------------------------------
@@ -747,7 +722,7 @@ def test_emitter_rejects_bad_schedules(emitter: Emitter, items: list[tuple[float
 def test_bad_arguments_exit_2_with_one_line(args: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "harness.mock", *args],
-        cwd=REPO,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=10,
@@ -770,7 +745,7 @@ def test_port_in_use_exits_1_with_one_line() -> None:
         port = taken.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "harness.mock", "--port", str(port)],
-            cwd=REPO,
+            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=10,

@@ -23,11 +23,11 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.scenario import load_scenario
+from tests.conftest import ROOT, on_time_in_one_of
 from tests.integration.test_mock import (
     CHAT,
     COMPLETIONS,
     ITL,
-    REPO,
     TOKENS,
     TTFT,
     Mock,
@@ -35,7 +35,6 @@ from tests.integration.test_mock import (
     connect,
     exchange,
     gen_body,
-    on_time_in_one_of,
     profile_args,
     request_bytes,
     start_mock,
@@ -368,7 +367,7 @@ def test_faults_keep_working_under_each_personality(running: list[Mock], persona
 def test_bad_personality_options_are_one_line(args: list[str], message: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "harness.mock", "--port", "0", *args],
-        cwd=REPO,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=20,

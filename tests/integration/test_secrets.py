@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_mock
+from tests.conftest import ROOT, http_get, run_mock
 from tests.conftest import free_port as _free_port
 
 pytestmark = pytest.mark.slow
@@ -30,12 +30,6 @@ def _forms(secret: str) -> list[str]:
         encoded = base64.b64encode(("x" * offset + secret).encode()).decode()
         forms.add(encoded[4 * ((offset + 2) // 3) : -4])  # the part that depends on the key only
     return sorted(forms)
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        body: str = response.read().decode("utf-8", errors="replace")
-        return body
 
 
 def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
@@ -59,7 +53,7 @@ def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 try:
-                    if '"stream e2e"' in _get(base + "/stats/requests"):
+                    if '"stream e2e"' in http_get(base + "/stats/requests"):
                         break
                 except OSError:
                     pass
@@ -68,13 +62,13 @@ def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
                 "/", "/stats/requests", "/stats/failures/csv", "/exceptions",
                 "/stats/requests/csv", "/llm/stats", "/llm/summary.json", "/llm/summary.md",
             ):  # fmt: skip
-                texts[f"web {path}"] = _get(base + path)
-            texts["/metrics"] = _get(f"http://127.0.0.1:{metrics_port}/metrics")
+                texts[f"web {path}"] = http_get(base + path)
+            texts["/metrics"] = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
         finally:
             stdout, stderr = process.communicate(timeout=60)
     texts["stdout"], texts["stderr"] = stdout, stderr
-    for path in out.iterdir():
-        texts[str(path.name)] = path.read_text(errors="replace")
+    for file in out.iterdir():
+        texts[str(file.name)] = file.read_text(errors="replace")
 
     assert '"stream e2e"' in texts["web /stats/requests"]  # the run really sent requests
     assert "llm_requests_total" in texts["/metrics"]

@@ -108,8 +108,14 @@ def summary_of(modes: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, 
 
 
 def schema_errors(document: dict[str, Any]) -> list[str]:
+    """Every way `document` breaks the schema, as "JSON path: message", sorted."""
     validator = jsonschema.Draft202012Validator(load_schema())
-    return [e.message for e in validator.iter_errors(document)]
+    return sorted(f"{e.json_path}: {e.message}" for e in validator.iter_errors(document))
+
+
+def missing(path: str, *keys: str) -> list[str]:
+    """The schema errors of an object at `path` that lacks `keys`."""
+    return [f"{path}: '{key}' is a required property" for key in sorted(keys)]
 
 
 def table_row(text: str, label: str) -> str:
@@ -192,32 +198,35 @@ def test_schema_accepts_every_error_class_and_outcome() -> None:
 def test_summary_missing_a_top_level_key_fails_validation(key: str) -> None:
     summary = summary_of()
     del summary[key]
-    assert schema_errors(summary) == [f"'{key}' is a required property"]
+    assert schema_errors(summary) == missing("$", key)
 
 
 @pytest.mark.parametrize("key", ["started_at", "duration_s", "host", "users", "client_saturated"])
 def test_run_missing_a_field_fails_validation(key: str) -> None:
     summary = summary_of()
     del summary["run"][key]
-    assert schema_errors(summary) == [f"'{key}' is a required property"]
+    assert schema_errors(summary) == missing("$.run", key)
 
 
 def test_wrong_schema_id_fails_validation() -> None:
     summary = summary_of()
     summary["schema"] = "locust-llm/summary/v0"
-    assert schema_errors(summary) == ["'locust-llm/summary/v1' was expected"]
+    assert schema_errors(summary) == ["$.schema: 'locust-llm/summary/v1' was expected"]
 
 
 def test_started_at_that_is_not_utc_iso_8601_fails_validation() -> None:
     summary = summary_of()
     summary["run"]["started_at"] = "2025-11-24 21:50:00+01:00"
-    assert len(schema_errors(summary)) == 1
+    utc_iso_8601 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$"
+    assert schema_errors(summary) == [
+        f"$.run.started_at: '2025-11-24 21:50:00+01:00' does not match {utc_iso_8601!r}"
+    ]
 
 
 def test_percentile_block_without_p99_fails_validation() -> None:
     summary = summary_of()
     del summary["modes"]["stream"]["ttft_s"]["p99"]
-    assert schema_errors(summary) == ["'p99' is a required property"]
+    assert schema_errors(summary) == missing("$.modes.stream.ttft_s", "p99")
 
 
 def test_zero_filled_figure_that_does_not_apply_fails_validation() -> None:
@@ -225,30 +234,38 @@ def test_zero_filled_figure_that_does_not_apply_fails_validation() -> None:
     zeros = dict.fromkeys(["mean", "p50", "p90", "p95", "p99", "max"], 0.0)
     summary = summary_of()
     summary["modes"]["batch"]["ttft_s"] = {"count": 0, **zeros}
-    assert schema_errors(summary) == ["0 is less than the minimum of 1"]
+    assert schema_errors(summary) == ["$.modes.batch.ttft_s.count: 0 is less than the minimum of 1"]
 
 
 def test_empty_percentile_block_fails_validation() -> None:
     summary = summary_of()
     summary["modes"]["batch"]["itl_s"] = {}
-    assert len(schema_errors(summary)) == 7
+    assert schema_errors(summary) == missing(
+        "$.modes.batch.itl_s", "count", "mean", "p50", "p90", "p95", "p99", "max"
+    )
 
 
 def test_percentile_block_with_an_unknown_key_fails_validation() -> None:
     summary = summary_of()
     summary["modes"]["stream"]["e2e_s"]["p75"] = 1.2
-    assert len(schema_errors(summary)) == 1
+    assert schema_errors(summary) == [
+        "$.modes.stream.e2e_s: Additional properties are not allowed ('p75' was unexpected)"
+    ]
 
 
 def test_negative_duration_fails_validation() -> None:
     summary = summary_of()
     summary["modes"]["stream"]["itl_s"]["p50"] = -0.001
-    assert schema_errors(summary) == ["-0.001 is less than the minimum of 0"]
+    assert schema_errors(summary) == [
+        "$.modes.stream.itl_s.p50: -0.001 is less than the minimum of 0"
+    ]
 
 
 def test_modes_other_than_stream_and_batch_fail_validation() -> None:
     summary = summary_of({"stream": stream_mode(), "streaming": stream_mode()})
-    assert len(schema_errors(summary)) == 1
+    assert schema_errors(summary) == [
+        "$.modes: Additional properties are not allowed ('streaming' was unexpected)"
+    ]
 
 
 def test_modes_and_run_accept_keys_added_later() -> None:
@@ -259,7 +276,9 @@ def test_modes_and_run_accept_keys_added_later() -> None:
 
 def test_itl_basis_outside_the_contract_fails_validation() -> None:
     summary = summary_of({"stream": stream_mode(itl_basis="per_chunk")})
-    assert len(schema_errors(summary)) == 1
+    assert schema_errors(summary) == [
+        "$.modes.stream.itl_basis: 'per_chunk' is not one of ['per_token', 'inter_chunk']"
+    ]
 
 
 # --- write_reports / load_summary ---------------------------------------------------
@@ -514,10 +533,21 @@ def test_the_new_mode_keys_and_server_path_validate() -> None:
     }
     summary["run"]["server_headers"] = {"server": "uvicorn"}
     assert schema_errors(summary) == []
-    for bad in ({"backoff_s": -1.0}, {"reconnects": 1.5}, {"tail_s": {"count": 0}}):
+    tail = "$.modes.stream.tail_s"
+    for bad, expected in (
+        ({"backoff_s": -1.0}, ["$.modes.stream.backoff_s: -1.0 is less than the minimum of 0"]),
+        ({"reconnects": 1.5}, ["$.modes.stream.reconnects: 1.5 is not of type 'integer'"]),
+        (
+            {"tail_s": {"count": 0}},
+            [
+                f"{tail}.count: 0 is less than the minimum of 1",
+                *missing(tail, "mean", "p50", "p90", "p95", "p99", "max"),
+            ],
+        ),
+    ):
         broken = copy.deepcopy(summary)
         broken["modes"]["stream"].update(bad)
-        assert schema_errors(broken), bad
+        assert schema_errors(broken) == expected, bad
 
 
 def test_no_headline_sentence_without_both_modes() -> None:

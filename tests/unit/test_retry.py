@@ -58,11 +58,16 @@ def test_retry_after_is_honoured_up_to_the_cap() -> None:
     assert policy.delay_s(1, 3600.0) == 10.0
 
 
-def test_backoff_without_retry_after_grows_and_stays_under_the_cap() -> None:
+def test_backoff_without_retry_after_doubles_per_attempt_up_to_the_cap() -> None:
+    """Full jitter: each wait is uniform in [0, min(base × 2^(attempt−1), cap)], so the
+    largest of many seeded draws shows each attempt's ceiling."""
     policy = RetryPolicy(attempts=5, base_s=0.5, max_backoff_s=3.0)
     rng = random.Random(1)
-    delays = [policy.delay_s(attempt, None, rng) for attempt in (1, 2, 3, 4, 5)]
-    assert all(0 <= d <= c for d, c in zip(delays, [0.5, 1.0, 2.0, 3.0, 3.0], strict=True))
+    draws = {a: [policy.delay_s(a, None, rng) for _ in range(2000)] for a in (1, 2, 3, 4, 5)}
+    ceilings = [0.5, 1.0, 2.0, 3.0, 3.0]
+    for (attempt, delays), ceiling in zip(draws.items(), ceilings, strict=True):
+        assert 0.97 * ceiling < max(delays) <= ceiling, attempt
+        assert 0.0 <= min(delays) < 0.03 * ceiling, attempt  # the whole range is used
 
 
 # ------------------------------------------------------------------ back-off on instant failures
