@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import logging
 import re
-import urllib.parse
 from collections.abc import Iterable
 
 MASK = "***"
@@ -40,28 +39,42 @@ def hint(key: str | None) -> str:
     return "…" + key[-4:] if len(key) >= 12 else "…"
 
 
+def _percent_encodable(secret: str) -> str:
+    """A pattern matching `secret` with any of its characters percent-encoded or not, in
+    either case of hex (`-`, `%2D` and `%2d` alike; a non-ASCII character as its UTF-8
+    bytes): however a URL or a form encoder spelt it."""
+    parts = []
+    for char in secret:
+        encoded = "".join(
+            f"%[{h[0]}{h[0].lower()}][{h[1]}{h[1].lower()}]"
+            for h in (f"{b:02X}" for b in char.encode())
+        )
+        parts.append(f"(?:{re.escape(char)}|{encoded})")
+    return "".join(parts)
+
+
 class Redactor:
     """Scrubs known secrets and secret-shaped substrings out of text."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
         for secret in secrets:
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        """Also scrub `secret` and its URL-encoded and base64 forms from now on."""
+        """Also scrub `secret`, its URL-encoded and base64 forms from now on."""
         if not secret or len(secret) < 4:
             return
-        forms = {
-            secret,
-            urllib.parse.quote(secret, safe=""),
-            base64.b64encode(secret.encode()).decode().rstrip("="),
-        }
+        forms = {secret, base64.b64encode(secret.encode()).decode().rstrip("=")}
         # longest first, so a secret that contains another is replaced whole
         self._secrets = sorted(set(self._secrets) | forms, key=len, reverse=True)
+        self._pattern = re.compile("|".join(_percent_encodable(s) for s in self._secrets))
 
     def scrub(self, text: str) -> str:
         """`text` with every secret and secret-shaped substring replaced by `***`."""
+        if self._pattern is not None and "%" in text:
+            text = self._pattern.sub(MASK, text)
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)

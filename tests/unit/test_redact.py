@@ -53,14 +53,14 @@ def test_a_prefix_of_the_key_with_an_encoded_dash_is_not_the_key_and_stays() -> 
     assert Redactor([CANARY]).scrub("sk-canary%2D") == "sk-canary%2D"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="only urllib.parse.quote(key) is masked, which leaves '-' as it is: a key whose "
-    "unreserved characters were percent-encoded anyway (%2D) is not found",
-)
 def test_the_key_with_its_dashes_percent_encoded_is_masked() -> None:
     over_encoded = CANARY.replace("-", "%2D")
     assert Redactor([CANARY]).scrub(f"echo {over_encoded}") == "echo ***"
+
+
+def test_the_key_percent_encoded_whole_in_lower_case_hex_is_masked() -> None:
+    every_byte = "".join(f"%{b:02x}" for b in CANARY.encode())
+    assert Redactor([CANARY]).scrub(f"a={every_byte}&b=1") == "a=***&b=1"
 
 
 def test_hint_shows_at_most_four_trailing_characters() -> None:
