@@ -278,9 +278,22 @@ def test_the_schema_refuses_an_unknown_server_path_key_or_mode() -> None:
     jsonschema.validate(summary, load_schema())
     validator = jsonschema.Draft202012Validator(load_schema())
     bad_key = {**summary, "run": {**summary["run"], "server_path": {"stream": {"cookie": "x"}}}}
-    assert list(validator.iter_errors(bad_key))
     bad_mode = {**summary, "run": {**summary["run"], "server_path": {"chat": LITELLM}}}
-    assert list(validator.iter_errors(bad_mode))
+
+    def errors(doc: dict[str, Any]) -> list[tuple[str, str]]:
+        return [
+            ("/".join(map(str, e.absolute_path)), e.message) for e in validator.iter_errors(doc)
+        ]
+
+    assert errors(bad_key) == [
+        (
+            "run/server_path/stream",
+            "Additional properties are not allowed ('cookie' was unexpected)",
+        )
+    ]
+    assert errors(bad_mode) == [
+        ("run/server_path", "Additional properties are not allowed ('chat' was unexpected)")
+    ]
 
 
 # --- harness.run and harness.events: per mode, never the first response only; workers -> master
