@@ -89,6 +89,25 @@ def run_locust(
     )
 
 
+def locust_llm(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`locust-llm ARGS…` as a user runs it, in its own process, to the end: no `LOCUST_…`
+    variable or API key of the caller's leaks in; `env` adds to the environment."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    environ.pop("OPENAI_API_KEY", None)
+    environ["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**environ, **(env or {})},
+        check=False,
+    )
+
+
 def on_time_in_one_of(attempts: int, run: Callable[[], tuple[T, list[str]]]) -> T:
     """The result of the first of ``attempts`` runs of a timing check that finds nothing
     off schedule; fail if every run does.

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, run_mock
+from tests.conftest import ROOT, locust_llm, run_mock
 
 LOCUSTFILE = ROOT / "locustfiles" / "batch_vs_stream.py"
 #: lists the --llm-… options of Locust's parser once the locustfile is imported
@@ -52,20 +52,9 @@ _DURATION = re.compile(r"\d+(\.\d+)?(ms|s|m)")
 
 
 def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
-    environ.pop("OPENAI_API_KEY", None)
-    environ["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=cwd,
-        env={**environ, **(env or {})},
-        check=False,
-    )
+    return locust_llm(*args, cwd=cwd, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

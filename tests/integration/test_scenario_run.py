@@ -8,7 +8,6 @@ codes win over Locust's. Every bad input is one line on stderr, never a tracebac
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -19,7 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.conftest import ROOT, MockProcess, run_mock
+from tests.conftest import ROOT, MockProcess, locust_llm, run_mock
 
 pytestmark = pytest.mark.slow
 
@@ -35,18 +34,7 @@ def mock() -> Iterator[MockProcess]:
 def cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
-    environ.pop("OPENAI_API_KEY", None)
-    environ["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        env={**environ, **(env or {})},
-        check=False,
-    )
+    return locust_llm(*args, cwd=cwd, env=env, timeout=timeout)
 
 
 def requests_received(mock: MockProcess) -> int:

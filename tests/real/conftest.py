@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, locust_llm
 
 CACHE = Path(os.environ.get("LOCUST_LLM_CACHE") or Path.home() / ".cache" / "locust-llm")
 MANIFEST = CACHE / "real-servers.json"
@@ -262,15 +262,7 @@ def locust_llm_run(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
     """`locust-llm run ARGS…` as a user runs it, in its own process, to the end."""
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        env=_cli_env(env),
-        check=False,
-    )
+    return locust_llm("run", *args, cwd=cwd, env=env, timeout=timeout)
 
 
 def locust_llm_start(*args: str, cwd: Path) -> subprocess.Popen[str]:

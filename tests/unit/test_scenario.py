@@ -25,6 +25,7 @@ from harness.scenario import (
     parse_mix,
 )
 from harness.slo import SLO
+from tests.conftest import ROOT
 
 FILE = "scenario.yaml"
 
@@ -960,8 +961,6 @@ def test_a_run_without_a_target_is_refused() -> None:
 
 
 # --- the shipped example and the reference's example stay valid -------------------------
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_example_scenario_loads_without_warnings() -> None:
