@@ -34,6 +34,7 @@ from harness.prompts import (
     read_prompt_file,
     synthetic_prompts,
 )
+from harness.protocols.registry import protocol_names
 from harness.slo import FAILURE_RATIO, LATENCY_METRICS, METRICS, MODES, PERCENTILES, SLO
 from harness.strict_yaml import Node, read_yaml
 
@@ -44,7 +45,8 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Prompt files are read whole; beyond this they are the wrong file.
 MAX_KEY_FILE_BYTES = 64 * 1024
 ENDPOINTS = ("chat", "completions")
-PROTOCOLS = ("openai",)
+#: the wire protocols `target.protocol` may name (harness.protocols.registry)
+PROTOCOLS = protocol_names()
 TIMEOUT_NAMES = ("connect", "header", "ttft", "stall", "total")
 DEFAULT_TIMEOUTS = {
     "connect": "10s",

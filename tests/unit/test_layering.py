@@ -11,6 +11,7 @@ PURE_MODULES = [
     "harness.sse",
     "harness.protocols",
     "harness.protocols.openai",
+    "harness.protocols.registry",
     "harness.record",
     "harness.stream",
     "harness.encoding",
@@ -31,6 +32,9 @@ PURE_MODULES = [
     "harness.effective",
     "harness.retry",
     "harness.redact",
+    "harness.target",
+    "harness.arrival",
+    "harness.transport",
 ]
 FORBIDDEN = {"locust", "gevent", "geventhttpclient", "httpx", "prometheus_client"}
 
