@@ -33,7 +33,7 @@ from harness.arrival import ArrivalClock
 from harness.encoding import BodyDecoder, UnsupportedEncoding, body_decoder
 from harness.errors import ErrorClass, Mode, Outcome, error_class_for_status
 from harness.protocols import WireProtocol
-from harness.protocols.openai import OpenAIProtocol
+from harness.protocols.registry import make_protocol
 from harness.record import RequestRecord
 from harness.stream import StreamReader
 from harness.target import Target, Timeouts, parse_retry_after
@@ -70,7 +70,7 @@ class LLMClient:
     """
 
     target: Target
-    protocol: WireProtocol = field(default_factory=OpenAIProtocol)
+    protocol: WireProtocol = field(default_factory=make_protocol)
     api_key: str | None = field(default=None, repr=False)
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_event_bytes: int = 16 * 1024 * 1024
