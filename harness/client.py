@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any, Literal
 
-import gevent
-
 from harness import __version__
 from harness.arrival import ArrivalClock
+from harness.deadline import DeadlinePassed, StreamDeadlines, Watchdog
 from harness.encoding import BodyDecoder, UnsupportedEncoding, body_decoder
 from harness.errors import ErrorClass, Mode, Outcome, error_class_for_status
 from harness.protocols import WireProtocol
@@ -284,7 +283,7 @@ class LLMClient:
         sock, body = self._transport.body_of(response)
         t = record.t_headers or perf_counter()
         settled = False
-        watchdog: _Watchdog | None = None
+        watchdog: Watchdog | None = None
         try:
             while True:
                 if body:
@@ -307,7 +306,7 @@ class LLMClient:
                 if watchdog is None:
                     # one timer for the stream instead of a gevent Timeout per read
                     sock.settimeout(None)
-                    watchdog = _Watchdog(deadlines, deadline)
+                    watchdog = Watchdog(deadlines, deadline)
                 elif deadline < watchdog.deadline:  # the first token: TTFT gives way to stall
                     watchdog.set(deadline)
                 data = sock.recv(_RECV_SIZE)
@@ -315,7 +314,7 @@ class LLMClient:
                 response.feed(data)  # an EOF (b"") inside a chunked body: ParseError
                 if not data and not response.message_complete:
                     raise ConnectionClosed("connection closed.")
-        except _DeadlinePassed as passed:
+        except DeadlinePassed as passed:
             reader.fail(passed.error_class, perf_counter())
             settled = True
         except _BadCompressedData:
@@ -447,84 +446,6 @@ class LLMClient:
         data = bytes(body)
         del body[:]
         return data
-
-
-@dataclass(frozen=True, slots=True)
-class StreamDeadlines:
-    """The deadlines of a stream: TTFT until the first token, then stall (from the latest
-    token) and total. Keep-alive comments and other non-token events never move them
-    (catalogue NET-05/06)."""
-
-    record: RequestRecord
-    ttft: float
-    total: float
-    stall_s: float
-
-    @classmethod
-    def of(cls, record: RequestRecord, timeouts: Timeouts) -> StreamDeadlines:
-        total = record.t0 + timeouts.total_s
-        return cls(record, min(record.t0 + timeouts.ttft_s, total), total, timeouts.stall_s)
-
-    def nearest(self) -> tuple[float, ErrorClass]:
-        """The deadline that comes first now, and the error class of missing it."""
-        t_last = self.record.t_last_token
-        if t_last is None:
-            if self.ttft < self.total:
-                return self.ttft, ErrorClass.TTFT_TIMEOUT
-            return self.total, ErrorClass.TOTAL_TIMEOUT
-        if t_last + self.stall_s < self.total:
-            return t_last + self.stall_s, ErrorClass.STALL_TIMEOUT
-        return self.total, ErrorClass.TOTAL_TIMEOUT
-
-
-class _DeadlinePassed(Exception):
-    def __init__(self, error_class: ErrorClass) -> None:
-        super().__init__(error_class.value)
-        self.error_class = error_class
-
-
-class _Watchdog:
-    """Interrupts the reading greenlet when a stream's nearest deadline passes.
-
-    A socket timeout costs a gevent `Timeout` (a new timer, started and closed) on every
-    read that waits: once per token. The watchdog is one libev timer per stream, set for
-    the nearest deadline; when it fires it looks again (tokens move the stall deadline
-    later without touching the timer) and either sets itself for the new deadline or throws
-    `_DeadlinePassed` into the greenlet, which is then waiting in `recv()` (the hub runs
-    timers only while that greenlet waits). The reader calls `set()` when the nearest
-    deadline comes earlier than the timer (the first token, when stall_s < ttft_s)."""
-
-    __slots__ = ("_deadlines", "_greenlet", "_loop", "_timer", "deadline")
-
-    def __init__(self, deadlines: StreamDeadlines, deadline: float) -> None:
-        self._deadlines = deadlines
-        self._greenlet = gevent.getcurrent()
-        self._loop = gevent.get_hub().loop
-        self._timer: Any = None
-        self.deadline = deadline
-        self.set(deadline)
-
-    def set(self, deadline: float) -> None:
-        """Fire at `deadline` (perf_counter time) instead of when set before."""
-        if self._timer is not None:
-            self._timer.close()
-        self.deadline = deadline
-        self._timer = self._loop.timer(max(deadline - perf_counter(), 0.0))
-        self._timer.start(self._fire)
-
-    def _fire(self) -> None:
-        self._timer.close()
-        self._timer = None
-        deadline, error_class = self._deadlines.nearest()
-        if perf_counter() < deadline:
-            self.set(deadline)
-        else:
-            self._greenlet.throw(_DeadlinePassed(error_class))
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.close()
-            self._timer = None
 
 
 def _drain(response: Response, transport: Transport, reader: StreamReader) -> None:
