@@ -14,21 +14,19 @@ right after the read, minus how long ago (by the wall clock) the kernel stamped 
 is in the future or implausibly old (the wall clock was stepped) is ignored, and the read keeps
 the time `recv()` returned, which is also what every read gets without the socket option (TLS,
 where OpenSSL reads the socket itself, or another OS).
+
+Pure: standard library only. The socket that reads with `recvmsg()` and leaves each read's time
+on an `ArrivalClock` is the transport's (`harness.transport.geventhttp.StampedSocket`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import struct
-from collections.abc import Callable
-from time import perf_counter, time_ns
-
-import gevent.socket
 
 #: <asm-generic/socket.h>; the Python `socket` module does not export it
 SO_TIMESTAMPNS = 35
-_STAMP_SPACE = socket.CMSG_SPACE(16)
+STAMP_SPACE = socket.CMSG_SPACE(16)
 _TIMESPEC = struct.Struct("@qq")
 #: a stamp older than this is taken for a stepped wall clock, not a busy reader
 MAX_STAMP_AGE_S = 60.0
@@ -60,52 +58,3 @@ def arrival_time(ancdata: list[tuple[int, int, bytes]], now_ns: int, now: float)
             if 0.0 <= age_s < MAX_STAMP_AGE_S:
                 return now - age_s
     return None
-
-
-class StampedSocket(gevent.socket.socket):  # type: ignore[misc]
-    """A cooperative socket whose `recv` also records the bytes' arrival on its clock.
-
-    Everything that reads this socket through `recv` (geventhttpclient's header reading as
-    well as the harness's own body loop) leaves the arrival time of its latest read in
-    `clock.t`.
-    """
-
-    __slots__ = ("clock",)
-
-    clock: ArrivalClock
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        # gevent's cooperative read loop, on recvmsg (one Python frame less than calling
-        # gevent's own recvmsg: this runs once per token)
-        while True:
-            try:
-                data, ancdata, _, _ = self._sock.recvmsg(bufsize, _STAMP_SPACE, flags)
-                break
-            except BlockingIOError:
-                if self.timeout == 0.0:
-                    raise
-            self._wait(self._read_event)
-        now_ns = time_ns()
-        now = perf_counter()
-        clock = self.clock
-        if ancdata:
-            t = arrival_time(ancdata, now_ns, now)
-            if t is not None:
-                clock.t = t
-                clock.stamped_reads += 1
-                return data  # type: ignore[no-any-return]
-        clock.t = now
-        return data  # type: ignore[no-any-return]
-
-
-def stamped_socket_factory(clock: ArrivalClock) -> Callable[[int, int, int], StampedSocket]:
-    """A `ConnectionPool._create_tcp_socket` replacement: sockets that stamp onto `clock`."""
-
-    def create(family: int, socktype: int, protocol: int) -> StampedSocket:
-        sock = StampedSocket(family, socktype, protocol)
-        sock.clock = clock
-        with contextlib.suppress(OSError):  # not Linux: reads keep the time recv() returned
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        return sock
-
-    return create

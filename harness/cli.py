@@ -371,7 +371,7 @@ def _run(args: argparse.Namespace) -> int:
         title += f"{Path(scenario.path).name} > default)" if scenario else "default)"
         print(render_plan(plan, title=title), end="")
         return ExitCode.OK
-    from harness.client import Target
+    from harness.target import Target
 
     if mock_args is None:
         Target.parse(plan.host)  # one clear line for a bad URL, before Locust starts

@@ -1,51 +1,52 @@
-"""HTTP transport: send one completion request, feed the bytes to the parser as they arrive.
+"""The client: send one completion request, feed the bytes to the parser as they arrive.
 
-The hot path runs on geventhttpclient (Locust's FastHttpUser transport): llhttp parses the
-HTTP framing in C, and we read the socket ourselves, one `recv()` at a time. Nothing waits for a
+The hot path runs on a `Transport` (`harness.transport`; today geventhttpclient, Locust's
+FastHttpUser transport, in `harness.transport.geventhttp`): llhttp parses the HTTP framing in C,
+and we read the socket ourselves, one `recv()` at a time. Nothing waits for a
 full read block, so an event is timestamped when its bytes arrive (geventhttpclient's
 `iter_content(1024)` and Locust's `iter_lines` buffer and merge events; catalogue
 SSE-11/SSE-13). Each read's time is the kernel's receive stamp of its bytes mapped to
 `perf_counter` time (`harness.arrival`), so a busy event loop does not make tokens look late;
 over TLS, and where the kernel gives no stamps, it is `perf_counter()` right after `recv()`.
 
+The request's headers and body and the reading of what comes back belong to its
+`WireProtocol` (`harness.protocols`); the client owns the measurement: t0, read times,
+deadlines, the connection lifecycle, decompression.
+
 Every failure becomes exactly one `ErrorClass` on the record. `classify_failure()` is the one
-place where socket, ssl and geventhttpclient exceptions are mapped. No request failure escapes
+place where socket, ssl and transport exceptions are mapped. No request failure escapes
 `send()`: the caller gets a filled `RequestRecord` either way.
 """
 
 from __future__ import annotations
 
-import email.utils
-import errno
 import socket
 import ssl
-import time
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any, Literal
-from urllib.parse import urlsplit
-
-import gevent
-from geventhttpclient import HTTPClient
-from geventhttpclient.response import (
-    HTTPConnectionClosed,
-    HTTPParseError,
-    HTTPSocketPoolResponse,
-)
 
 from harness import __version__
-from harness.arrival import ArrivalClock, stamped_socket_factory
+from harness.arrival import ArrivalClock
+from harness.deadline import DeadlinePassed, StreamDeadlines, Watchdog
 from harness.encoding import BodyDecoder, UnsupportedEncoding, body_decoder
-from harness.errors import (
-    ConfigError,
-    ErrorClass,
-    Mode,
-    Outcome,
-    error_class_for_status,
-)
-from harness.protocols.openai import OpenAIProtocol
+from harness.errors import ErrorClass, Mode, Outcome, error_class_for_status
+from harness.protocols import WireProtocol
+from harness.protocols.registry import make_protocol
 from harness.record import RequestRecord
 from harness.stream import StreamReader
+from harness.target import Target, Timeouts, parse_retry_after
+from harness.transport import Connection, Response, Transport, TransportFactory
+from harness.transport.geventhttp import ConnectionClosed, GeventTransport, ParseError
+
+__all__ = [
+    "LLMClient",
+    "Target",
+    "Timeouts",
+    "classify_failure",
+    "parse_retry_after",
+    "path_headers",
+]
 
 _RECV_SIZE = 65536
 #: after `[DONE]`, trailing bytes (a late usage chunk, the chunked terminator) are drained up
@@ -59,59 +60,6 @@ _ERROR_BODY_BYTES = 65536
 _KEEP_ALIVE_MARGIN_S = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Deadlines of one request, in seconds. Each has its own error class (docs/design.md).
-
-    `stall_s` is measured between token-bearing events, so keep-alive comments cannot hold a
-    dead stream open (catalogue NET-06); `ttft_s` likewise ignores everything but tokens.
-    """
-
-    connect_s: float = 10.0
-    header_s: float = 60.0
-    ttft_s: float = 120.0
-    stall_s: float = 60.0
-    total_s: float = 600.0
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where requests go: a base URL up to and including `/v1`, split once."""
-
-    scheme: str
-    host: str
-    port: int
-    path_prefix: str
-
-    @classmethod
-    def parse(cls, base_url: str) -> Target:
-        """Parse and check a base URL such as `http://127.0.0.1:8000/v1`."""
-        url = base_url.strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"base URL {_redact_url(url)!r}: expected http://host[:port]/v1 "
-                "or https://host[:port]/v1"
-            )
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError as exc:
-            raise ConfigError(f"base URL {_redact_url(url)!r}: bad port") from exc
-        prefix = parts.path.rstrip("/")
-        for suffix in ("/chat/completions", "/completions"):
-            if prefix.endswith(suffix):  # catalogue CFG-06: never double the endpoint
-                prefix = prefix[: -len(suffix)]
-        return cls(parts.scheme, parts.hostname, port, prefix)
-
-    @property
-    def display(self) -> str:
-        """The base URL without credentials or query: safe for logs, reports and labels."""
-        default = 443 if self.scheme == "https" else 80
-        port = "" if self.port == default else f":{self.port}"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}{port}{self.path_prefix}"
-
-
 @dataclass(slots=True)
 class LLMClient:
     """Sends completion requests to one target over one keep-alive connection.
@@ -121,54 +69,43 @@ class LLMClient:
     """
 
     target: Target
-    protocol: OpenAIProtocol = field(default_factory=OpenAIProtocol)
-    api_key: str | None = None
+    protocol: WireProtocol = field(default_factory=make_protocol)
+    api_key: str | None = field(default=None, repr=False)
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_event_bytes: int = 16 * 1024 * 1024
     keep_text: bool = False
+    #: builds the connection layer; the default is geventhttpclient's (harness.transport)
+    transport_factory: TransportFactory = field(default=GeventTransport, repr=False)
     #: what the first response said about the path to the server (catalogue NET-15: a
     #: buffering proxy shows here); None until a response arrived
     server_headers: dict[str, str] | None = field(default=None, init=False)
     #: how reads are timed, known after the first response: `kernel` (arrival stamps) or
     #: `recv` (perf_counter when recv() returned: TLS, or no stamps from the kernel)
     read_clock: str | None = field(default=None, init=False)
-    _http: HTTPClient = field(init=False)
-    #: request headers by mode, built once (they differ only in Accept)
+    _transport: Transport = field(init=False)
+    #: request headers by mode, built once: the client's own, then the protocol's
     _headers: dict[Mode, dict[str, str]] = field(init=False)
     #: arrival time of the latest read; None when reads are timed by perf_counter (TLS)
     _arrival: ArrivalClock | None = field(init=False, default=None)
     #: the connection the last response left open in the pool, and until when (the
     #: server's Keep-Alive timeout) it is worth reusing
-    _pooled: Any = field(init=False, default=None)
+    _pooled: Connection | None = field(init=False, default=None)
     _pooled_until: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
-        self._http = HTTPClient(
-            self.target.host,
-            self.target.port,
-            ssl=self.target.scheme == "https",
-            connection_timeout=self.timeouts.connect_s,
-            network_timeout=self.timeouts.header_s,
-            concurrency=1,
-        )
-        if self.target.scheme == "http":
-            # plain TCP: sockets whose reads carry the kernel's arrival stamps. (TLS sockets
-            # are read by OpenSSL, past any recv() of ours: those reads keep perf_counter.)
-            self._arrival = ArrivalClock()
-            pool = self._http._connection_pool
-            pool._create_tcp_socket = stamped_socket_factory(self._arrival)  # type: ignore[method-assign, assignment]
-        headers = {
-            "Content-Type": "application/json",
+        self._transport = self.transport_factory(self.target, self.timeouts)
+        # plain TCP: reads carry the kernel's arrival stamps. (TLS sockets are read by
+        # OpenSSL, past any recv() of ours: those reads keep perf_counter.)
+        self._arrival = self._transport.arrival
+        own = {
             "User-Agent": f"locust-llm/{__version__}",
             # compressed bytes are decoded (gzip, deflate) as they arrive, but the truth is
             # the server's own pacing: ask for none
             "Accept-Encoding": "identity",
         }
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
         self._headers = {
-            Mode.STREAM: {**headers, "Accept": "text/event-stream"},
-            Mode.BATCH: {**headers, "Accept": "application/json"},
+            mode: {**own, **self.protocol.request_headers(mode, self.api_key)}
+            for mode in (Mode.STREAM, Mode.BATCH)
         }
 
     @property
@@ -178,7 +115,7 @@ class LLMClient:
 
     def close(self) -> None:
         """Close the connection."""
-        self._http.close()
+        self._transport.close()
 
     def new_record(self, mode: Mode, model: str) -> RequestRecord:
         """A record for a request about to be sent."""
@@ -205,8 +142,9 @@ class LLMClient:
         stream = record.mode is Mode.STREAM
         headers = self._headers[record.mode]
         phase = "connect"
-        response: HTTPSocketPoolResponse | None = None
-        sock: Any = None
+        transport = self._transport
+        response: Response | None = None
+        sock: Connection | None = None
         try:
             record.t0 = perf_counter()
             # Take the connection first (opening it if needed), so a connect timeout is told
@@ -216,8 +154,8 @@ class LLMClient:
             sock, reused = self._checkout()
             phase = "headers"
             request = self._request_bytes(headers, body, sock)
-            if reused and _peer_closed(sock, tls=self._arrival is None):
-                self._http._connection_pool.release_socket(sock)
+            if reused and transport.peer_closed(sock, tls=self._arrival is None):
+                transport.discard(sock)
                 phase = "connect"
                 sock, reused = self._checkout()
                 phase = "headers"
@@ -227,8 +165,8 @@ class LLMClient:
                 arrival.reset()
             record.t0 = t0 = perf_counter()
             try:
-                response = self._exchange(sock, request)
-            except HTTPConnectionClosed:
+                response = transport.exchange(sock, request)
+            except ConnectionClosed:
                 if not reused:
                     raise
                 # EOF or reset before any response byte on a kept-alive connection: the
@@ -242,7 +180,7 @@ class LLMClient:
                 if arrival is not None:
                     arrival.reset()
                 record.t0 = t0 = perf_counter()
-                response = self._exchange(sock, request)
+                response = transport.exchange(sock, request)
             phase = "body"
             # the headers' read (and any body bytes that came with them) is timed like any
             # other read: by the kernel's stamp when there is one
@@ -269,7 +207,7 @@ class LLMClient:
         except BaseException as exc:
             t = perf_counter()
             if response is not None:
-                _abandon(response)
+                transport.abandon(response)
             if not isinstance(exc, Exception):  # GreenletExit, KeyboardInterrupt: run stops
                 record.outcome = Outcome.CANCELLED
                 record.t_end = t
@@ -281,65 +219,43 @@ class LLMClient:
 
     # ------------------------------------------------------------------ sending
 
-    def _checkout(self) -> tuple[Any, bool]:
+    def _checkout(self) -> tuple[Connection, bool]:
         """A connection from the pool (opened if none is kept), and whether it is a
         kept-alive one from an earlier response. One past the server's Keep-Alive timeout is
         closed instead of reused."""
-        pool = self._http._connection_pool
+        transport = self._transport
         pooled, self._pooled = self._pooled, None
         if pooled is not None and perf_counter() >= self._pooled_until:
-            sock = pool.get_socket()
+            sock = transport.connection()
             if sock is not pooled:  # the pool found it closed already and opened another
                 return sock, False
-            pool.release_socket(sock)
+            transport.discard(sock)
             pooled = None
-        sock = pool.get_socket()
+        sock = transport.connection()
         return sock, pooled is not None and sock is pooled
 
-    def _prepare(self, sock: Any) -> None:
+    def _prepare(self, sock: Connection) -> None:
         """Set the socket's timeout for writing and waiting for the head. On failure the
         socket is closed."""
         try:
             # a reused socket keeps whatever timeout its last read set: restore header_s
             sock.settimeout(self.timeouts.header_s)
         except BaseException:
-            self._http._connection_pool.release_socket(sock)
+            self._transport.discard(sock)
             raise
 
-    def _request_bytes(self, headers: dict[str, str], body: bytes, sock: Any) -> bytes:
-        """The request's bytes (head and body). On failure the socket is closed."""
+    def _request_bytes(self, headers: dict[str, str], body: bytes, sock: Connection) -> bytes:
+        """The request's bytes (head and body). On failure the socket is closed.
+
+        Built before t0 and written by `Transport.exchange()`, not by a request() call that
+        takes the socket from the pool again: the pool's liveness check yields to the event
+        loop, and nothing may yield between t0 and the write."""
         self._prepare(sock)
         try:
-            head: str = self._http._build_request(
-                "POST", self.endpoint, body=body, headers=headers, chunked=False
-            )
-            return head.encode("latin-1") + body
+            return self._transport.request_bytes("POST", self.endpoint, headers, body)
         except BaseException:
-            self._http._connection_pool.release_socket(sock)
+            self._transport.discard(sock)
             raise
-
-    def _exchange(self, sock: Any, request: bytes) -> HTTPSocketPoolResponse:
-        """Write `request` and read the response head. From here the response owns the
-        socket (back to the pool at its end, or closed); if writing fails, it is closed.
-
-        Not `HTTPClient.request()`: that takes the socket from the pool again, and the
-        pool's liveness check yields to the event loop between t0 and the write. Like it,
-        a POST is never sent twice, and a reset while writing still reads the answer the
-        server may have sent before closing (an early 401 or 413, catalogue NET-19)."""
-        http = self._http
-        pool = http._connection_pool
-        try:
-            sock.sendall(request)
-        except OSError as exc:
-            if exc.errno not in (errno.ECONNRESET, errno.EPIPE):
-                pool.release_socket(sock)
-                raise
-        except BaseException:
-            pool.release_socket(sock)
-            raise
-        return HTTPSocketPoolResponse(
-            sock, pool, block_size=http.block_size, method="POST", headers_type=http.headers_type
-        )
 
     # ------------------------------------------------------------------ reading
 
@@ -350,7 +266,7 @@ class LLMClient:
         t = arrival.t if arrival is not None else perf_counter()
         return t if t > t_previous else t_previous
 
-    def _read_stream(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
+    def _read_stream(self, response: Response, record: RequestRecord) -> None:
         decoder = self._body_decoder(response, record)
         if decoder is False:
             return
@@ -364,11 +280,10 @@ class LLMClient:
         reader = StreamReader(self.protocol, record, self.max_event_bytes)
         feed = reader.feed if decoder is None else _decoding_feed(reader, decoder)
         deadlines = StreamDeadlines.of(record, self.timeouts)
-        sock = response._sock
-        body = response._body_buffer
+        sock, body = self._transport.body_of(response)
         t = record.t_headers or perf_counter()
         settled = False
-        watchdog: _Watchdog | None = None
+        watchdog: Watchdog | None = None
         try:
             while True:
                 if body:
@@ -380,7 +295,7 @@ class LLMClient:
                 if response.message_complete:
                     break
                 if sock is None:
-                    raise HTTPConnectionClosed("connection closed.")
+                    raise ConnectionClosed("connection closed.")
                 # checked before every read too: a stream that never makes us wait never
                 # lets the watchdog run
                 deadline, error_class = deadlines.nearest()
@@ -391,15 +306,15 @@ class LLMClient:
                 if watchdog is None:
                     # one timer for the stream instead of a gevent Timeout per read
                     sock.settimeout(None)
-                    watchdog = _Watchdog(deadlines, deadline)
+                    watchdog = Watchdog(deadlines, deadline)
                 elif deadline < watchdog.deadline:  # the first token: TTFT gives way to stall
                     watchdog.set(deadline)
                 data = sock.recv(_RECV_SIZE)
                 t = self._read_time(t)
-                response.feed(data)  # an EOF (b"") inside a chunked body: HTTPParseError
+                response.feed(data)  # an EOF (b"") inside a chunked body: ParseError
                 if not data and not response.message_complete:
-                    raise HTTPConnectionClosed("connection closed.")
-        except _DeadlinePassed as passed:
+                    raise ConnectionClosed("connection closed.")
+        except DeadlinePassed as passed:
             reader.fail(passed.error_class, perf_counter())
             settled = True
         except _BadCompressedData:
@@ -414,11 +329,11 @@ class LLMClient:
         if not settled:
             reader.end(t)
         if reader.done and not response.message_complete:
-            _drain(response, reader)
+            _drain(response, self._transport, reader)
         if not response.message_complete:
-            _abandon(response)
+            self._transport.abandon(response)
 
-    def _read_batch(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
+    def _read_batch(self, response: Response, record: RequestRecord) -> None:
         decoder = self._body_decoder(response, record)
         if decoder is False:
             return
@@ -441,7 +356,7 @@ class LLMClient:
         self.protocol.read_body(data, record, t)
 
     def _body_decoder(
-        self, response: HTTPSocketPoolResponse, record: RequestRecord
+        self, response: Response, record: RequestRecord
     ) -> BodyDecoder | Literal[False] | None:
         """The decoder of the body's Content-Encoding (None: identity). False when the
         encoding cannot be decoded: the record has failed (`unsupported_encoding`) and the
@@ -450,10 +365,10 @@ class LLMClient:
             return body_decoder(_header(response, "content-encoding"))
         except UnsupportedEncoding:
             record.fail(ErrorClass.UNSUPPORTED_ENCODING, perf_counter())
-            _abandon(response)
+            self._transport.abandon(response)
             return False
 
-    def _read_error(self, response: HTTPSocketPoolResponse, record: RequestRecord) -> None:
+    def _read_error(self, response: Response, record: RequestRecord) -> None:
         status = response.status_code
         retry_after = response.get("retry-after")
         if retry_after:
@@ -466,7 +381,7 @@ class LLMClient:
 
     def _read_wrong_body(
         self,
-        response: HTTPSocketPoolResponse,
+        response: Response,
         record: RequestRecord,
         content_type: str,
         decoder: BodyDecoder | None,
@@ -497,125 +412,46 @@ class LLMClient:
             record.fail(ErrorClass.BAD_CONTENT_TYPE, t)
 
     def _read_all(
-        self, response: HTTPSocketPoolResponse, record: RequestRecord, limit: int | None
+        self, response: Response, record: RequestRecord, limit: int | None
     ) -> bytes | None:
         """Read a whole body within the total deadline. Sets `record.t_end` at its last byte;
         returns None after marking the record failed."""
         deadline = record.t0 + self.timeouts.total_s
-        sock = response._sock
-        body = response._body_buffer
+        transport = self._transport
+        sock, body = transport.body_of(response)
         t = record.t_headers or perf_counter()
         while not response.message_complete:
             if limit is not None and len(body) > limit:
-                _abandon(response)
+                transport.abandon(response)
                 break
             if sock is None:
-                raise HTTPConnectionClosed("connection closed.")
+                raise ConnectionClosed("connection closed.")
             remaining = deadline - perf_counter()
             if remaining <= 0:
                 record.fail(ErrorClass.TOTAL_TIMEOUT, perf_counter())
-                _abandon(response)
+                transport.abandon(response)
                 return None
             sock.settimeout(remaining)
             try:
                 data = sock.recv(_RECV_SIZE)
             except TimeoutError:
                 record.fail(ErrorClass.TOTAL_TIMEOUT, perf_counter())
-                _abandon(response)
+                transport.abandon(response)
                 return None
             t = self._read_time(t)
             response.feed(data)
             if not data and not response.message_complete:
-                raise HTTPConnectionClosed("connection closed.")
+                raise ConnectionClosed("connection closed.")
         record.t_end = t
         data = bytes(body)
         del body[:]
         return data
 
 
-@dataclass(frozen=True, slots=True)
-class StreamDeadlines:
-    """The deadlines of a stream: TTFT until the first token, then stall (from the latest
-    token) and total. Keep-alive comments and other non-token events never move them
-    (catalogue NET-05/06)."""
-
-    record: RequestRecord
-    ttft: float
-    total: float
-    stall_s: float
-
-    @classmethod
-    def of(cls, record: RequestRecord, timeouts: Timeouts) -> StreamDeadlines:
-        total = record.t0 + timeouts.total_s
-        return cls(record, min(record.t0 + timeouts.ttft_s, total), total, timeouts.stall_s)
-
-    def nearest(self) -> tuple[float, ErrorClass]:
-        """The deadline that comes first now, and the error class of missing it."""
-        t_last = self.record.t_last_token
-        if t_last is None:
-            if self.ttft < self.total:
-                return self.ttft, ErrorClass.TTFT_TIMEOUT
-            return self.total, ErrorClass.TOTAL_TIMEOUT
-        if t_last + self.stall_s < self.total:
-            return t_last + self.stall_s, ErrorClass.STALL_TIMEOUT
-        return self.total, ErrorClass.TOTAL_TIMEOUT
-
-
-class _DeadlinePassed(Exception):
-    def __init__(self, error_class: ErrorClass) -> None:
-        super().__init__(error_class.value)
-        self.error_class = error_class
-
-
-class _Watchdog:
-    """Interrupts the reading greenlet when a stream's nearest deadline passes.
-
-    A socket timeout costs a gevent `Timeout` (a new timer, started and closed) on every
-    read that waits: once per token. The watchdog is one libev timer per stream, set for
-    the nearest deadline; when it fires it looks again (tokens move the stall deadline
-    later without touching the timer) and either sets itself for the new deadline or throws
-    `_DeadlinePassed` into the greenlet, which is then waiting in `recv()` (the hub runs
-    timers only while that greenlet waits). The reader calls `set()` when the nearest
-    deadline comes earlier than the timer (the first token, when stall_s < ttft_s)."""
-
-    __slots__ = ("_deadlines", "_greenlet", "_loop", "_timer", "deadline")
-
-    def __init__(self, deadlines: StreamDeadlines, deadline: float) -> None:
-        self._deadlines = deadlines
-        self._greenlet = gevent.getcurrent()
-        self._loop = gevent.get_hub().loop
-        self._timer: Any = None
-        self.deadline = deadline
-        self.set(deadline)
-
-    def set(self, deadline: float) -> None:
-        """Fire at `deadline` (perf_counter time) instead of when set before."""
-        if self._timer is not None:
-            self._timer.close()
-        self.deadline = deadline
-        self._timer = self._loop.timer(max(deadline - perf_counter(), 0.0))
-        self._timer.start(self._fire)
-
-    def _fire(self) -> None:
-        self._timer.close()
-        self._timer = None
-        deadline, error_class = self._deadlines.nearest()
-        if perf_counter() < deadline:
-            self.set(deadline)
-        else:
-            self._greenlet.throw(_DeadlinePassed(error_class))
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.close()
-            self._timer = None
-
-
-def _drain(response: HTTPSocketPoolResponse, reader: StreamReader) -> None:
+def _drain(response: Response, transport: Transport, reader: StreamReader) -> None:
     """After `[DONE]`: read what trails it (a late usage chunk, the chunked terminator) within
     a small budget, without moving the request's end (catalogue OAI-18 e)."""
-    sock = response._sock
-    body = response._body_buffer
+    sock, body = transport.body_of(response)
     deadline = perf_counter() + _DRAIN_S
     received = 0
     try:
@@ -632,7 +468,7 @@ def _drain(response: HTTPSocketPoolResponse, reader: StreamReader) -> None:
             response.feed(data)
             if not data:
                 return
-    except (OSError, HTTPParseError):
+    except (OSError, ParseError):
         return
     finally:
         if body:
@@ -649,7 +485,7 @@ _MORE_PATH_HEADERS = ("content-encoding", "x-litellm-version")
 GATEWAY_HEADER_PREFIXES = (("x-litellm-", "litellm"),)
 
 
-def path_headers(response: HTTPSocketPoolResponse) -> dict[str, str]:
+def path_headers(response: Response) -> dict[str, str]:
     """What this response says about the path to the server: Server, Via,
     X-Accel-Buffering, Content-Encoding, and `gateway` when a known gateway's own headers
     are present (LiteLLM adds `x-litellm-*`). Values are cut to 100 characters."""
@@ -667,14 +503,14 @@ def path_headers(response: HTTPSocketPoolResponse) -> dict[str, str]:
     return found
 
 
-def _header(response: HTTPSocketPoolResponse, name: str) -> str | None:
+def _header(response: Response, name: str) -> str | None:
     value: Any = response.get(name)
     if not value:
         return None
     return str(value[0] if isinstance(value, list) else value)
 
 
-def _keep_alive_s(response: HTTPSocketPoolResponse) -> float:
+def _keep_alive_s(response: Response) -> float:
     """How long the server keeps an idle connection, from `Keep-Alive: timeout=N`, less a
     margin; infinity when it does not say."""
     value = _header(response, "keep-alive")
@@ -687,23 +523,6 @@ def _keep_alive_s(response: HTTPSocketPoolResponse) -> float:
                 except ValueError:
                     break
     return float("inf")
-
-
-def _peer_closed(sock: Any, *, tls: bool) -> bool:
-    """Whether the server has closed this idle connection, by a non-blocking peek at the
-    socket itself (it never yields to the event loop). An EOF or a reset is a close; over
-    plain TCP so are unsolicited bytes (say a 408 sent before closing). Over TLS bytes can be
-    a session ticket, so only EOF and errors count."""
-    raw = getattr(sock, "_sock", None)
-    if raw is None:
-        return False
-    try:
-        data = raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    return not data or not tls
 
 
 class _BadCompressedData(Exception):
@@ -735,22 +554,11 @@ def _flush_decoder(reader: StreamReader, decoder: BodyDecoder, t: float) -> bool
     return reader.feed(rest, t) if rest else False
 
 
-def _content_type(response: HTTPSocketPoolResponse) -> str | None:
+def _content_type(response: Response) -> str | None:
     value = _header(response, "content-type")
     if value is None:
         return None
     return value.split(";", 1)[0].strip().lower()
-
-
-def _abandon(response: HTTPSocketPoolResponse) -> None:
-    """Close a connection whose response was not read to its end (never reuse it)."""
-    pool, sock = response._pool, response._sock
-    response._pool = response._sock = None
-    if sock is not None:
-        if pool is not None:
-            pool.release_socket(sock)
-        else:
-            sock.close()
 
 
 def classify_failure(exc: BaseException, phase: str) -> ErrorClass | None:
@@ -767,33 +575,10 @@ def classify_failure(exc: BaseException, phase: str) -> ErrorClass | None:
         if phase == "connect":
             return ErrorClass.CONNECT_TIMEOUT
         return ErrorClass.HEADER_TIMEOUT if phase == "headers" else ErrorClass.STALL_TIMEOUT
-    if isinstance(exc, HTTPParseError) and phase == "body":
+    if isinstance(exc, ParseError) and phase == "body":
         return ErrorClass.STREAM_TRUNCATED  # catalogue NET-11: incomplete chunked body
-    if isinstance(exc, HTTPConnectionClosed | ConnectionError | HTTPParseError):
+    if isinstance(exc, ConnectionClosed | ConnectionError | ParseError):
         return ErrorClass.STREAM_RESET
     if isinstance(exc, OSError):
         return ErrorClass.STREAM_RESET
     return None
-
-
-def parse_retry_after(value: str, now: float | None = None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP-date; None when unreadable."""
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    current = time.time() if now is None else now
-    return max(when.timestamp() - current, 0.0)
-
-
-def _redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        netloc = "***@" + parts.netloc.rsplit("@", 1)[-1]
-        parts = parts._replace(netloc=netloc)
-    return parts._replace(query="").geturl()

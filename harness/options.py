@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.checks import check_api_key, read_api_key_file
-from harness.client import Target, Timeouts
 from harness.errors import MODES
 from harness.prompts import Prompt
 from harness.scenario import TIMEOUT_NAMES, Price, Scenario, load_scenario
@@ -48,6 +47,7 @@ from harness.settings import (
     resolve,
 )
 from harness.slo import SLO, with_default_failure_gate
+from harness.target import Target, Timeouts
 
 if TYPE_CHECKING:
     from locust.env import Environment

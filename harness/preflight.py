@@ -8,6 +8,10 @@ URL ends in `/v1` (some servers do not list models); without `/v1` it is the usu
 the error says so. A 503 (llama.cpp while it loads its model) is waited for, up to
 `--llm-preflight-wait`. A refusal (400, 401, 403, 500, …) stops the run with the status and the
 server's own message, redacted.
+
+The models request is the protocol's (`WireProtocol.models_path`, `models_headers`,
+`read_models`) and is sent from one place, `request_models()`: by preflight, and by a user
+that has to discover the model (preflight skipped, or on a worker).
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from geventhttpclient import HTTPClient
-
-from harness.client import Target
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
+from harness.protocols import WireProtocol
+from harness.protocols.registry import make_protocol
 from harness.redact import REDACTOR, hint
+from harness.target import Target
+from harness.transport.geventhttp import Fetched, fetch
 
 
 class PreflightError(HarnessError):
@@ -44,6 +49,46 @@ RECHECK_S = 1.0
 #: longest server error message quoted in a preflight error line
 MESSAGE_CHARS = 200
 _KEY_SHAPED = re.compile(r"\b(sk-|sk_)[A-Za-z0-9._\-]{4,}")
+#: timeouts of a user's model discovery (geventhttpclient's default connect timeout)
+DISCOVERY_CONNECT_S = 5.0
+DISCOVERY_NETWORK_S = 10.0
+
+
+def request_models(
+    target: Target,
+    protocol: WireProtocol,
+    api_key: str | None,
+    *,
+    connection_timeout_s: float,
+    network_timeout_s: float,
+) -> Fetched:
+    """The one models request: `GET {base}{models_path}` with the protocol's headers.
+    Socket, ssl and HTTP exceptions are raised as they come."""
+    return fetch(
+        target,
+        target.path_prefix + protocol.models_path,
+        protocol.models_headers(api_key),
+        connection_timeout_s=connection_timeout_s,
+        network_timeout_s=network_timeout_s,
+    )
+
+
+def discover_model(target: Target, protocol: WireProtocol, api_key: str | None) -> str:
+    """The first model the target lists; `ConfigError` (one line) when it lists none."""
+    try:
+        answer = request_models(
+            target,
+            protocol,
+            api_key,
+            connection_timeout_s=DISCOVERY_CONNECT_S,
+            network_timeout_s=DISCOVERY_NETWORK_S,
+        )
+        return protocol.read_models(answer.body)[0]
+    except Exception as exc:  # noqa: BLE001 - turned into one clear line
+        raise ConfigError(
+            f"no model given and GET {target.display}{protocol.models_path} did not list one "
+            f"({type(exc).__name__}); pass --llm-model NAME"
+        ) from None
 
 
 def preflight(
@@ -55,6 +100,7 @@ def preflight(
     timeout_s: float = 10.0,
     wait_s: float = 60.0,
     on_wait: Callable[[str], None] | None = None,
+    protocol: WireProtocol | None = None,
 ) -> PreflightResult:
     """Check `target` with `GET /models`; raise `PreflightError` when the run cannot work.
 
@@ -64,10 +110,11 @@ def preflight(
     suggesting `/v1`; 400, 401, 403, other refusals and 5xx are errors quoting the status
     and the server's own message (redacted, one line).
     """
-    url = f"{target.display}/models"
+    protocol = protocol if protocol is not None else make_protocol()
+    url = f"{target.display}{protocol.models_path}"
     deadline: float | None = None
     while True:
-        status, body, retry_after = _get_models(target, api_key, timeout_s)
+        status, body, retry_after = _get_models(target, protocol, api_key, timeout_s)
         if status != 503:
             break
         now = time.perf_counter()
@@ -103,7 +150,7 @@ def preflight(
         raise PreflightError(f"GET {url} returned HTTP {status}{_quoted(body)}{unkeyed}")
     if not 200 <= status < 300:
         return PreflightResult(warnings=(f"GET {url} returned HTTP {status}",))
-    models = _model_ids(body)
+    models = _model_ids(protocol, body)
     if model and models and model not in models:
         listed = ", ".join(models[:10]) + (" …" if len(models) > 10 else "")
         raise PreflightError(
@@ -126,26 +173,13 @@ def _refused(status: int) -> bool:
 
 
 def _get_models(
-    target: Target, api_key: str | None, timeout_s: float
+    target: Target, protocol: WireProtocol, api_key: str | None, timeout_s: float
 ) -> tuple[int, bytes, float | None]:
-    """One `GET {base}/models`: status, body (up to 64 KiB) and Retry-After in seconds."""
-    http = HTTPClient(
-        target.host,
-        target.port,
-        ssl=target.scheme == "https",
-        connection_timeout=timeout_s,
-        network_timeout=timeout_s,
-        concurrency=1,
-    )
-    headers = {"Accept": "application/json"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
+    """One models request: status, body (up to 64 KiB) and Retry-After in seconds."""
     try:
-        response = http.get(target.path_prefix + "/models", headers=headers)
-        status = response.status_code
-        value = response.get("retry-after")
-        retry_after = _seconds(value if isinstance(value, str) else None)
-        body = response.read()
+        answer = request_models(
+            target, protocol, api_key, connection_timeout_s=timeout_s, network_timeout_s=timeout_s
+        )
     except socket.gaierror:
         raise PreflightError(f"cannot resolve {target.host} (DNS lookup failed)") from None
     except ConnectionRefusedError:
@@ -161,9 +195,8 @@ def _get_models(
         raise PreflightError(
             f"cannot connect to {target.display} ({exc.strerror or type(exc).__name__})"
         ) from None
-    finally:
-        http.close()
-    return status, body[:65536], retry_after
+    retry_after = _seconds(answer.headers.get("retry-after"))
+    return answer.status, answer.body[:65536], retry_after
 
 
 def _seconds(value: str | None) -> float | None:
@@ -203,9 +236,8 @@ def _quoted(body: bytes) -> str:
     return f": {message}" if message else ""
 
 
-def _model_ids(body: bytes) -> list[str]:
+def _model_ids(protocol: WireProtocol, body: bytes) -> list[str]:
     try:
-        doc = json.loads(body)
-        return [str(item["id"]) for item in doc["data"] if isinstance(item, dict) and "id" in item]
+        return protocol.read_models(body)
     except (ValueError, KeyError, TypeError):
         return []

@@ -182,7 +182,7 @@ def _attach_listeners(run: LLMRun) -> None:
             run._probe = gevent.spawn(_probe_loop_lag, run)
         host = environment.host or ""
         if host:
-            from harness.client import Target
+            from harness.target import Target
 
             try:
                 run.host = Target.parse(host).display

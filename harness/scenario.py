@@ -34,6 +34,7 @@ from harness.prompts import (
     read_prompt_file,
     synthetic_prompts,
 )
+from harness.protocols.registry import protocol_names
 from harness.slo import FAILURE_RATIO, LATENCY_METRICS, METRICS, PERCENTILES, SLO
 from harness.strict_yaml import Node, read_yaml
 
@@ -42,7 +43,8 @@ _UNIT_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ENDPOINTS = ("chat", "completions")
-PROTOCOLS = ("openai",)
+#: the wire protocols `target.protocol` may name (harness.protocols.registry)
+PROTOCOLS = protocol_names()
 TIMEOUT_NAMES = ("connect", "header", "ttft", "stall", "total")
 DEFAULT_TIMEOUTS = {
     "connect": "10s",

@@ -11,8 +11,7 @@ Pure: standard library only; reads no clock.
 from __future__ import annotations
 
 from harness.errors import ErrorClass
-from harness.protocols import StreamStep
-from harness.protocols.openai import OpenAIProtocol
+from harness.protocols import StreamStep, WireProtocol
 from harness.record import RequestRecord
 from harness.sse import EventTooLarge, SSEDecoder
 
@@ -31,7 +30,7 @@ class StreamReader:
 
     def __init__(
         self,
-        protocol: OpenAIProtocol,
+        protocol: WireProtocol,
         record: RequestRecord,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:

@@ -15,7 +15,6 @@ Each request fires the harness's `llm_request` event and Locust rows as harness.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
 import sys
@@ -39,12 +38,13 @@ from harness.errors import SUCCESS_OUTCOMES, ConfigError, ErrorClass, Mode, Outc
 from harness.events import publish
 from harness.exit_code import ExitCode
 from harness.options import RunConfig, add_llm_options, apply_to_environment, config_for
-from harness.preflight import PreflightError, preflight
-from harness.protocols.openai import OpenAIProtocol
+from harness.preflight import PreflightError, discover_model, preflight
+from harness.protocols.registry import make_protocol
 from harness.record import RequestRecord
 from harness.redact import REDACTOR, install_log_redaction
 from harness.retry import INTERRUPTED_STREAM, Backoff, RetryPolicy, is_retryable
 from harness.run import llm_run, verdict_for
+from harness.transport import TransportUnsupported
 
 logger = logging.getLogger("locust_llm")
 
@@ -115,7 +115,7 @@ class LLMUser(User):
         chat = config.chat if self.chat is None else self.chat
         self._client = LLMClient(
             target=target,
-            protocol=OpenAIProtocol(chat=chat),
+            protocol=make_protocol(chat=chat),
             api_key=config.api_key,
             timeouts=config.timeouts,
         )
@@ -230,27 +230,8 @@ class LLMUser(User):
         if cached:
             return cached
         assert self._client is not None
-        from geventhttpclient import HTTPClient
-
-        http = HTTPClient(
-            target.host, target.port, ssl=target.scheme == "https", network_timeout=10.0
-        )
-        headers = {"Accept": "application/json"}
         api_key = _run_config(self.environment).api_key
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        try:
-            response = http.get(target.path_prefix + "/models", headers=headers)
-            body = response.read()
-            models = json.loads(body)["data"]
-            model = str(models[0]["id"])
-        except Exception as exc:  # noqa: BLE001 - turned into one clear line
-            raise ConfigError(
-                f"no model given and GET {target.display}/models did not list one "
-                f"({type(exc).__name__}); pass --llm-model NAME"
-            ) from None
-        finally:
-            http.close()
+        model = discover_model(target, self._client.protocol, api_key)
         LLMUser._model_by_host[target.display] = model
         return model
 
@@ -530,6 +511,10 @@ def _on_init(environment: Environment, **_: Any) -> None:
         # bad configuration or an unusable target: one line, exit 2, nothing sent (DESIGN.md §4)
         sys.stderr.write(f"locust-llm: error: {exc}\n")
         sys.exit(ExitCode.CONFIG)
+    except TransportUnsupported as exc:
+        # the installed HTTP libraries changed under the transport: one line, exit 3
+        sys.stderr.write(f"locust-llm: error: {exc}\n")
+        sys.exit(ExitCode.INTERNAL)
 
 
 @events.test_start.add_listener
@@ -540,14 +525,11 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         return
     try:
         _preflight(environment, _run_config(environment))
-    except (ConfigError, PreflightError) as exc:
+    except (ConfigError, PreflightError, TransportUnsupported) as exc:
         logger.error("locust-llm: error: %s", exc)
+        code = ExitCode.INTERNAL if isinstance(exc, TransportUnsupported) else ExitCode.CONFIG
         verdict = verdict_for(environment)
-        verdict.nothing_sent, verdict.nothing_sent_code, verdict.told = (
-            str(exc),
-            ExitCode.CONFIG,
-            True,
-        )
+        verdict.nothing_sent, verdict.nothing_sent_code, verdict.told = str(exc), code, True
         runner = environment.runner
         if runner is not None:
             gevent.spawn(runner.stop)

@@ -1,6 +1,7 @@
 """The OpenAI-compatible protocol: `/chat/completions` and `/completions`, stream and batch.
 
-Builds request bodies and interprets what comes back, following docs/design.md:
+Builds requests (headers with a Bearer key, JSON bodies) and interprets what comes back,
+following docs/design.md:
 
 - A *token-bearing* chunk has, in any choice, non-empty `delta.content`,
   `delta.reasoning_content`, `delta.reasoning`, `delta.refusal`, or `delta.tool_calls` carrying a
@@ -20,13 +21,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import ErrorClass, Outcome
+from harness.errors import ErrorClass, Mode, Outcome
 from harness.protocols import StreamStep
 from harness.record import RequestRecord
 from harness.sse import SSEEvent
 
 CHAT_PATH = "/chat/completions"
 COMPLETIONS_PATH = "/completions"
+MODELS_PATH = "/models"
+
+#: what a request accepts back, by mode
+_ACCEPT: dict[Mode, str] = {Mode.STREAM: "text/event-stream", Mode.BATCH: "application/json"}
 
 #: finish_reason -> outcome (catalogue OAI-07). "error" is OpenRouter's in-band failure.
 _FINISH_OUTCOMES: dict[str, Outcome] = {
@@ -56,6 +61,11 @@ class OpenAIProtocol:
     def path(self) -> str:
         """The endpoint path, relative to a base URL that ends in `/v1`."""
         return CHAT_PATH if self.chat else COMPLETIONS_PATH
+
+    def request_headers(self, mode: Mode, api_key: str | None) -> dict[str, str]:
+        """A JSON body, the key as a Bearer token (none without a key), and SSE or JSON
+        accepted back."""
+        return {"Content-Type": "application/json", **_auth(api_key), "Accept": _ACCEPT[mode]}
 
     def build_body(
         self,
@@ -263,6 +273,25 @@ class OpenAIProtocol:
         except ValueError:
             return False
         return type(doc) is dict and type(doc.get("choices")) is list
+
+    # ------------------------------------------------------------------ models
+
+    @property
+    def models_path(self) -> str:
+        """`GET {base}/models` lists the served models."""
+        return MODELS_PATH
+
+    def models_headers(self, api_key: str | None) -> dict[str, str]:
+        return {"Accept": "application/json", **_auth(api_key)}
+
+    def read_models(self, body: bytes) -> list[str]:
+        """The `id` of each entry of `data` (`{"object": "list", "data": [{"id": …}]}`)."""
+        doc = json.loads(body)
+        return [str(item["id"]) for item in doc["data"] if isinstance(item, dict) and "id" in item]
+
+
+def _auth(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 def finish_outcome(record: RequestRecord) -> Outcome:

@@ -1,4 +1,5 @@
-"""OpenAI request bodies and batch bodies (streams are covered by the catalogue cases)."""
+"""OpenAI requests (headers, bodies), batch bodies and the models request (streams are covered
+by the catalogue cases); the protocol registry."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 
 import pytest
 
-from harness.errors import ErrorClass, Mode, Outcome
+from harness.errors import ConfigError, ErrorClass, Mode, Outcome
 from harness.protocols.openai import OpenAIProtocol
+from harness.protocols.registry import PROTOCOLS, make_protocol, protocol_names
 from harness.record import RequestRecord
+from harness.scenario import PROTOCOLS as SCENARIO_PROTOCOLS
 
 
 def test_stream_body_asks_for_usage_and_carries_params() -> None:
@@ -81,3 +84,64 @@ def test_batch_completions_text_is_read() -> None:
 def test_batch_malformed_json_is_malformed_event() -> None:
     record = _batch("{not json")
     assert record.error_class is ErrorClass.MALFORMED_EVENT
+
+
+# -- headers ---------------------------------------------------------------------------------
+
+
+def test_a_key_is_sent_as_a_bearer_token_and_the_mode_picks_accept() -> None:
+    protocol = OpenAIProtocol()
+    assert protocol.request_headers(Mode.STREAM, "sk-1") == {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer sk-1",
+        "Accept": "text/event-stream",
+    }
+    assert protocol.request_headers(Mode.BATCH, "sk-1")["Accept"] == "application/json"
+
+
+@pytest.mark.parametrize("key", [None, ""])
+def test_without_a_key_no_authorization_header_is_sent(key: str | None) -> None:
+    headers = OpenAIProtocol().request_headers(Mode.STREAM, key)
+    assert "Authorization" not in headers
+    assert "Authorization" not in OpenAIProtocol().models_headers(key)
+
+
+# -- the models request ----------------------------------------------------------------------
+
+
+def test_the_models_request_is_a_json_get_of_models_with_the_key() -> None:
+    protocol = OpenAIProtocol(chat=False)
+    assert protocol.models_path == "/models"
+    assert protocol.models_headers("sk-1") == {
+        "Accept": "application/json",
+        "Authorization": "Bearer sk-1",
+    }
+
+
+def test_models_are_the_ids_of_the_list_in_order_skipping_entries_without_one() -> None:
+    body = b'{"object":"list","data":[{"id":"b"},{"object":"model"},"x",{"id":"a"}]}'
+    assert OpenAIProtocol().read_models(body) == ["b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [(b"<html>", ValueError), (b'{"detail":"Not Found"}', KeyError), (b"[1]", TypeError)],
+)
+def test_a_body_that_is_no_model_list_raises(body: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        OpenAIProtocol().read_models(body)
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+
+def test_the_registry_builds_openai_by_default_and_the_scenario_offers_its_names() -> None:
+    assert protocol_names()[0] == "openai"
+    assert SCENARIO_PROTOCOLS == protocol_names() == tuple(PROTOCOLS)
+    assert make_protocol() == OpenAIProtocol(chat=True)
+    assert make_protocol("openai", chat=False) == OpenAIProtocol(chat=False)
+
+
+def test_an_unknown_protocol_is_a_config_error_naming_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown protocol 'grpc': expected one of openai"):
+        make_protocol("grpc")
