@@ -263,7 +263,7 @@ def _params(known: set[str], reasons: dict[str, str]) -> list[object]:
 
 
 _IN_KNOWN_CYCLE = {m for cycle in KNOWN_CYCLES for m in cycle}
-_CYCLE_REASON = dict.fromkeys(_IN_KNOWN_CYCLE, "events <-> report.final, fixed on i18-vocab")
+_CYCLE_REASON = dict.fromkeys(_IN_KNOWN_CYCLE, "a known import cycle (KNOWN_CYCLES)")
 
 
 # ------------------------------------------------------------------------------ the table
