@@ -4,8 +4,8 @@
 value and one-line notes on what they changed, and raise `ConfigError` for what cannot be
 used — naming a key's bad character by code point and position, never printing the key.
 `read_api_key_file()` is the one reader of a key file (`--llm-api-key-file`,
-`LOCUST_LLM_API_KEY_FILE`, a scenario's `target.api_key_file`); `redact_url()` the one way a
-URL is made safe to print. Pure: standard library only (reading a file is its only I/O).
+`LOCUST_LLM_API_KEY_FILE`, a scenario's `target.api_key_file`); URLs in its errors go through
+`harness.redact.redact_url()`, the one way a URL is made safe to print. Pure: standard library only (reading a file is its only I/O).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from harness.errors import ConfigError
+from harness.redact import redact_url
 
 if TYPE_CHECKING:
     from harness.strict_yaml import Node
@@ -70,15 +71,6 @@ def normalise_base_url(url: str, node: Node | None = None) -> tuple[str, list[st
     if not path.endswith("/v1"):
         notes.append("the path does not end in /v1; requests go to " + (path or "") + "/…")
     return f"{parts.scheme}://{netloc}{path}", notes
-
-
-def redact_url(url: str) -> str:
-    """`url` without credentials or query: safe to print."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=netloc, query="", fragment="").geturl()
 
 
 _QUOTES = {0x201C, 0x201D, 0x2018, 0x2019, 0x00AB, 0x00BB}

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.checks import check_api_key, normalise_base_url, read_api_key_file, redact_url
+from harness.checks import check_api_key, normalise_base_url, read_api_key_file
 from harness.errors import ConfigError
 from harness.readers import Read
+from harness.redact import redact_url
 from harness.scenario import TIMEOUT_NAMES, Scenario, format_mix, parse_duration
 from harness.settings import (
     DEFAULT_API_KEY_ENV,

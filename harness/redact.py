@@ -10,7 +10,8 @@
 
 `install_log_redaction()` puts a filter on the root logger's handlers so every log record (its
 message *and* its arguments, tracebacks included) is scrubbed before it is written (SEC-05).
-`hint(key)` is the only way a key may be named to a person: its last four characters.
+`hint(key)` is the only way a key may be named to a person: its last four characters, and
+`redact_url(url)` the only way a URL is shown in an error (no credentials, query or fragment).
 
 Pure: standard library only.
 """
@@ -21,6 +22,7 @@ import base64
 import logging
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 MASK = "***"
 
@@ -37,6 +39,16 @@ def hint(key: str | None) -> str:
     if not key:
         return "(none)"
     return "…" + key[-4:] if len(key) >= 12 else "…"
+
+
+def redact_url(url: str) -> str:
+    """`url` without credentials, query or fragment: safe to print (the one way a URL is shown
+    in an error)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=netloc, query="", fragment="").geturl()
 
 
 def _percent_encodable(secret: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from harness.errors import ConfigError
+from harness.redact import redact_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +46,13 @@ class Target:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
-                f"base URL {_redact_url(url)!r}: expected http://host[:port]/v1 "
+                f"base URL {redact_url(url)!r}: expected http://host[:port]/v1 "
                 "or https://host[:port]/v1"
             )
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
-            raise ConfigError(f"base URL {_redact_url(url)!r}: bad port") from exc
+            raise ConfigError(f"base URL {redact_url(url)!r}: bad port") from exc
         prefix = parts.path.rstrip("/")
         for suffix in ("/chat/completions", "/completions"):
             if prefix.endswith(suffix):  # catalogue CFG-06: never double the endpoint
@@ -85,11 +86,3 @@ def parse_retry_after(value: str, now: float | None = None) -> float | None:
         return None
     current = time.time() if now is None else now
     return max(when.timestamp() - current, 0.0)
-
-
-def _redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        netloc = "***@" + parts.netloc.rsplit("@", 1)[-1]
-        parts = parts._replace(netloc=netloc)
-    return parts._replace(query="").geturl()

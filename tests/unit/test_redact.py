@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from harness.redact import RedactingFilter, Redactor, hint
+from harness.redact import RedactingFilter, Redactor, hint, redact_url
 
 CANARY = "sk-canary-5b1f0c9e2d7a4"
 
@@ -83,3 +83,16 @@ def test_log_records_are_scrubbed_with_their_arguments_and_traceback() -> None:
     assert CANARY not in formatted
     assert "key=***" in formatted
     assert "ValueError: bad ***" in formatted
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pw@api.example.com/v1?key=k#frag", "https://***@api.example.com/v1"),
+        ("http://@127.0.0.1:8000/v1", "http://***@127.0.0.1:8000/v1"),
+        ("http://127.0.0.1:8000/v1?api_key=sk-x", "http://127.0.0.1:8000/v1"),
+        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1"),
+    ],
+)
+def test_a_url_is_shown_without_credentials_query_or_fragment(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
