@@ -5,7 +5,8 @@ value and one-line notes on what they changed, and raise `ConfigError` for what 
 used — naming a key's bad character by code point and position, never printing the key.
 `read_api_key_file()` is the one reader of a key file (`--llm-api-key-file`,
 `LOCUST_LLM_API_KEY_FILE`, a scenario's `target.api_key_file`); URLs in its errors go through
-`harness.redact.redact_url()`, the one way a URL is made safe to print. Pure: standard library only (reading a file is its only I/O).
+`harness.redact.redact_url()`, the one way a URL is made safe to print. Pure: standard library
+only (reading a file is its only I/O).
 """
 
 from __future__ import annotations

@@ -290,7 +290,7 @@ def _child_args(resolved: Mapping[str, Resolved]) -> tuple[str, ...]:
         elif setting.name == "mix":
             args += [setting.flag, format_mix(given.value)]
         elif setting.name == "temperature":
-            args += [setting.flag, f"{given.value:g}"]
+            args += [setting.flag, repr(float(given.value))]
         else:
             args += [setting.flag, str(given.value) if setting.kind is Kind.INT else given.text]
     return tuple(args)

@@ -880,6 +880,11 @@ def test_the_plan_passes_on_only_what_flags_override() -> None:
     assert plan().llm_args == ()  # type: ignore[attr-defined]
 
 
+def test_the_plan_passes_a_temperature_on_at_full_precision() -> None:
+    result = plan(llm_temperature="0.123456789")
+    assert result.llm_args == ("--llm-temperature", "0.123456789")  # type: ignore[attr-defined]
+
+
 def test_print_config_shows_the_key_redacted_with_its_source() -> None:
     from harness.effective import render_plan
 
