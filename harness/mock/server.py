@@ -3,7 +3,8 @@
 `MockServer` serves every connection on the single `Emitter` thread: it reads and parses
 requests (keep-alive, pipelining) between timed writes, turns each answer into a
 schedule, and the emitter writes each part at its absolute deadline, measured from the
-kernel's arrival time of the request's last byte. Endpoints: ``POST
+kernel's arrival time of the request's last byte (with ``slots``, a capacity limit: from
+the moment a queued generation got its slot, see `harness.mock.slots`). Endpoints: ``POST
 /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``, ``GET /health``,
 ``GET /mock/stats`` (counts and emitter lateness; ``DELETE`` resets them). It runs as
 its own process (``python -m harness.mock``), never inside the gevent-patched load
@@ -487,8 +488,10 @@ class MockServer:
         ``{opened, open}``; ``lateness_s``: ``{count, mean, p50, p90, p99, max}`` of the
         timed writes of generation replies (write time − deadline: the mock's own
         error); ``reaction_s``: the same for their first write (headers, role chunk),
-        measured from the kernel's arrival time of the request; ``stalled_writes``;
-        ``profile``; ``model``; ``uptime_s``.
+        measured from the kernel's arrival time of the request (with slots: from the
+        slot); ``stalled_writes``; ``profile``; ``model``; ``slots``, ``queued_now``,
+        ``in_use_now``, ``max_concurrent``, ``queue_wait_s`` (see `Slots.snapshot`);
+        ``uptime_s``.
         """
         out = self.stats.snapshot(reset=reset)
         out["lateness_s"] = self.emitter.lateness.summary()
