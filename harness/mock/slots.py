@@ -50,8 +50,8 @@ class Slots:
 
     `enter` a ticket when its request arrives; `release` it when its response ended or
     its client went away (releasing a queued ticket takes it out of the queue; a second
-    release does nothing). Waits are recorded from arrival to the slot (0 for a ticket
-    that found one free).
+    release does nothing). With a limit, waits are recorded from arrival to the slot (0
+    for a ticket that found one free).
     """
 
     def __init__(self, limit: int = 0, *, clock: Callable[[], float] = perf_counter) -> None:
@@ -65,7 +65,7 @@ class Slots:
         self.max_held = 0
         """The most tickets held at once since start (or the last reset)."""
         self.waits = LatenessRecorder()
-        """Arrival → slot of every ticket that got one."""
+        """Arrival → slot of every ticket that got one (with a limit only)."""
 
     @property
     def queued(self) -> int:
@@ -111,5 +111,6 @@ class Slots:
         ticket.state = TicketState.HELD
         self.held += 1
         self.max_held = max(self.max_held, self.held)
-        self.waits.record(t_base - ticket.t_arrival)
+        if self.limit:  # without a limit nothing waits: nothing to record
+            self.waits.record(t_base - ticket.t_arrival)
         ticket.start(t_base)

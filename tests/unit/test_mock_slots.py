@@ -38,6 +38,7 @@ def test_no_limit_starts_everything_at_its_arrival() -> None:
     ts, started = tickets(slots, [1.0, 1.5, 2.0])
     assert started == [(0, 1.0), (1, 1.5), (2, 2.0)]
     assert slots.snapshot()["max_concurrent"] == 3
+    assert slots.snapshot()["queue_wait_s"] == {"count": 0}
     for t in ts:
         slots.release(t)
     assert (slots.held, slots.queued) == (0, 0)
