@@ -493,6 +493,7 @@ class _Loader:
                 "personality",
                 "idle_timeout",
                 "loading",
+                "slots",
             )
         )
         if "base_url" in self.values:
@@ -515,6 +516,8 @@ class _Loader:
                 raise loading.error("loading is llama.cpp's answer: set personality: llama.cpp")
             duration(loading)
             args += ["--loading", loading.text.strip()]
+        if "slots" in keys:
+            args += ["--slots", str(keys["slots"].integer(minimum=0, maximum=100_000))]
         for name in ("ttft", "itl", "jitter"):
             if name in keys:
                 duration(keys[name])

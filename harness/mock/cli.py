@@ -64,6 +64,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _slots(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return int(text)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
@@ -148,6 +154,14 @@ def build_parser(prog: str = "python -m harness.mock") -> argparse.ArgumentParse
         help="llama.cpp: answer 503 Loading model on every route this long after start",
     )
     parser.add_argument(
+        "--slots",
+        type=_slots,
+        default=0,
+        metavar="N",
+        help="at most N generations at once, the rest wait FIFO; TTFT counts from the slot "
+        "(default 0: no limit)",
+    )
+    parser.add_argument(
         "--spin",
         type=_duration,
         default=DEFAULT_SPIN_S,
@@ -218,6 +232,7 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m harness.mock")
         personality=args.personality,
         idle_timeout_s=args.idle_timeout,
         loading_s=args.loading,
+        slots=args.slots,
     )
     try:
         try:

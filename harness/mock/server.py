@@ -3,7 +3,8 @@
 `MockServer` serves every connection on the single `Emitter` thread: it reads and parses
 requests (keep-alive, pipelining) between timed writes, turns each answer into a
 schedule, and the emitter writes each part at its absolute deadline, measured from the
-kernel's arrival time of the request's last byte. Endpoints: ``POST
+kernel's arrival time of the request's last byte (with ``slots``, a capacity limit: from
+the moment a queued generation got its slot, see `harness.mock.slots`). Endpoints: ``POST
 /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``, ``GET /health``,
 ``GET /mock/stats`` (counts and emitter lateness; ``DELETE`` resets them). It runs as
 its own process (``python -m harness.mock``), never inside the gevent-patched load
@@ -20,7 +21,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from time import perf_counter
 
 from harness.mock.completions import (
@@ -40,6 +41,7 @@ from harness.mock.personalities import (
     llamacpp_reply,
 )
 from harness.mock.profiles import LatencyProfile
+from harness.mock.slots import Slots, Ticket, TicketState
 from harness.mock.wire import (
     MAX_BODY_BYTES,
     MAX_HEAD_BYTES,
@@ -124,7 +126,18 @@ def _nest(counter: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
 class _Connection:
     """One client connection, served on the loop thread one request at a time."""
 
-    __slots__ = ("busy", "parser", "paused", "peer_closed", "served", "sock", "t_free", "timer")
+    __slots__ = (
+        "abandon",
+        "busy",
+        "parser",
+        "paused",
+        "peer_closed",
+        "served",
+        "sock",
+        "t_free",
+        "ticket",
+        "timer",
+    )
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -135,6 +148,8 @@ class _Connection:
         self.paused = False  # not reading: too much arrived while busy
         self.peer_closed = False
         self.t_free = 0.0  # when the last response ended: pipelined requests start here
+        self.ticket: Ticket | None = None  # the generation's slot (--slots), if any
+        self.abandon: Callable[[], None] | None = None
 
 
 class MockServer:
@@ -159,6 +174,7 @@ class MockServer:
         personality: str = "openai",
         idle_timeout_s: float | None = None,
         loading_s: float = 0.0,
+        slots: int = 0,
     ) -> None:
         if personality not in PERSONALITIES:
             known = ", ".join(PERSONALITIES)
@@ -178,6 +194,8 @@ class MockServer:
         """Answer 503 ``Loading model`` on every route this long after `start`."""
         self.model = model
         self.stats = MockStats()
+        self.slots = Slots(slots)
+        """At most this many generations at once, the rest FIFO (0: no limit)."""
         self.emitter = Emitter(spin_s=spin_s)
         self._host, self._port, self._backlog = host, port, backlog
         self._listener: socket.socket | None = None
@@ -283,6 +301,9 @@ class MockServer:
         if not data:
             conn.peer_closed = True
             self.emitter.unwatch(conn.sock)
+            if self.slots.limit and conn.ticket is not None and conn.ticket.active:
+                self._close(conn)  # the client went away: its slot or place is free
+                return
         else:
             conn.parser.feed(data, t_arrival)
         if conn.busy:
@@ -329,6 +350,8 @@ class MockServer:
     def _close(self, conn: _Connection) -> None:
         if self._conns.pop(conn.sock, None) is None:
             return
+        if conn.abandon is not None:
+            conn.abandon()
         self.emitter.unwatch(conn.sock)
         conn.sock.close()
         self.stats.connection(-1)
@@ -407,11 +430,24 @@ class MockServer:
         schedule = self.personality.decorate(schedule)
 
         def on_done(completion: Completion) -> None:
+            conn.ticket = conn.abandon = None
+            self.slots.release(ticket)
             counter = self.stats.completed if completion.error is None else self.stats.aborted
             self.stats.count(counter, endpoint, mode)
             self._finished(conn, keep_alive, completion)
 
-        self.emitter.schedule(conn.sock, t_base, schedule, on_done)
+        def start(t_slot: float) -> None:  # at arrival, or when a slot is released
+            self.emitter.schedule(conn.sock, t_slot, schedule, on_done)
+
+        def abandon() -> None:  # the connection closed before the response ended
+            conn.ticket = conn.abandon = None
+            if ticket.state is TicketState.QUEUED:  # no schedule will count it
+                self.stats.count(self.stats.aborted, endpoint, mode)
+            self.slots.release(ticket)
+
+        ticket = Ticket(t_base, start)
+        conn.ticket, conn.abandon = ticket, abandon
+        self.slots.enter(ticket)
 
     def _normal_reply(
         self, gen: Generation, index: int, keep_alive: bool
@@ -452,8 +488,10 @@ class MockServer:
         ``{opened, open}``; ``lateness_s``: ``{count, mean, p50, p90, p99, max}`` of the
         timed writes of generation replies (write time − deadline: the mock's own
         error); ``reaction_s``: the same for their first write (headers, role chunk),
-        measured from the kernel's arrival time of the request; ``stalled_writes``;
-        ``profile``; ``model``; ``uptime_s``.
+        measured from the kernel's arrival time of the request (with slots: from the
+        slot); ``stalled_writes``; ``profile``; ``model``; ``slots``, ``queued_now``,
+        ``in_use_now``, ``max_concurrent``, ``queue_wait_s`` (see `Slots.snapshot`);
+        ``uptime_s``.
         """
         out = self.stats.snapshot(reset=reset)
         out["lateness_s"] = self.emitter.lateness.summary()
@@ -475,6 +513,7 @@ class MockServer:
         out["personality"] = self.personality.name
         out["idle_timeout_s"] = self.idle_timeout_s or 0.0
         out["loading_s"] = self.loading_s
+        out.update(self.slots.snapshot(reset=reset))
         if self.faults is not None:
             out.update(self.faults.snapshot(reset=reset))
         else:
