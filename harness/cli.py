@@ -211,6 +211,48 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
             "(default ./llm-report)",
         )
         p.add_argument("--summary-json", default=None, help="also copy summary.json to this path")
+        load = p.add_argument_group("open loop (docs/load.md)")
+        load.add_argument(
+            "--rate",
+            default=None,
+            metavar="R",
+            help="requests per second on one arrival schedule, whatever the answers do "
+            "(e.g. 20 or 20/s); the users become the in-flight pool",
+        )
+        load.add_argument(
+            "--arrival",
+            choices=["poisson", "constant", "gamma"],
+            default=None,
+            help="how arrivals are spaced (default poisson)",
+        )
+        load.add_argument(
+            "--burstiness",
+            default=None,
+            metavar="B",
+            help="gamma arrivals: the gamma shape (1: Poisson, below 1 burstier)",
+        )
+        load.add_argument(
+            "--max-in-flight",
+            type=_positive_int,
+            default=None,
+            metavar="N",
+            help="open loop: at most N requests in flight at once (default 512)",
+        )
+        load.add_argument(
+            "--max-schedule-lag",
+            type=_duration,
+            default=None,
+            metavar="DURATION",
+            help="open loop: drop (count, never send) a request still waiting this long "
+            "after it was due (default: it waits)",
+        )
+        load.add_argument(
+            "--warmup",
+            type=_duration,
+            default=None,
+            metavar="DURATION",
+            help="the first seconds of the run are not counted in the figures (e.g. 30s)",
+        )
         p.add_argument("--api-key", action=_RefuseApiKey, nargs="?", help=argparse.SUPPRESS)
 
     demo = commands.add_parser(

@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.checks import check_api_key, normalise_base_url, read_api_key_file
 from harness.errors import ConfigError
+from harness.load.plan import DEFAULT_MAX_IN_FLIGHT, Stage
 from harness.readers import Read
 from harness.redact import redact_url
 from harness.scenario import TIMEOUT_NAMES, Scenario, format_mix, parse_duration
@@ -52,6 +53,11 @@ ALIASES: Mapping[str, tuple[str, str]] = {
     "max_tokens": ("--max-tokens", "max_tokens"),
     "mix": ("--mode", "mode"),
     "out": ("--out", "out"),
+    "rate": ("--rate", "rate"),
+    "arrival": ("--arrival", "arrival"),
+    "burstiness": ("--burstiness", "burstiness"),
+    "warmup": ("--warmup", "warmup"),
+    "max_schedule_lag": ("--max-schedule-lag", "max_schedule_lag"),
 }
 #: `--mode` as the `--llm-mix` it stands for
 MODE_MIX = {"stream": "stream=1,batch=0", "batch": "stream=0,batch=1", "both": "stream=1,batch=1"}
@@ -202,23 +208,37 @@ def plan_run(
     p.add("mix", format_mix(mix.value) if mix.value else MODE_MIX["both"], mix.source)
 
     # load
-    users = p.locust_option(
-        "--users", "users", "LOCUST_USERS", "load.users", _read_count, default_users
-    )
-    p.add("load.users", str(users.value), users.source)
-    spawn = p.locust_option(
-        "--spawn-rate", "spawn_rate", "LOCUST_SPAWN_RATE", "load.spawn_rate", _read_rate, None
-    )
-    spawn_rate, source = spawn.value, spawn.source
-    if spawn_rate is None:
-        spawn_rate, source = float(users.value), "default (all users at once)"
-    p.add("load.spawn_rate", f"{spawn_rate:g}", source)
-    run_time = p.locust_option(
-        "--run-time", "run_time", "LOCUST_RUN_TIME", "load.run_time", _read_run_time,
-        default_run_time,
-    )  # fmt: skip
-    run_time_s = parse_duration(run_time.value)
-    p.add("load.run_time", run_time.value, run_time.source)
+    rate = p.setting("rate")
+    staged = bool(s is not None and s.stages)
+    open_loop = staged or bool(rate.value)
+    if open_loop:
+        users, spawn_rate, run_time_s = _open_loop_load(p, s, rate, default_run_time)
+    else:
+        users = p.locust_option(
+            "--users", "users", "LOCUST_USERS", "load.users", _read_count, default_users
+        )
+        if getattr(args, "max_in_flight", None) is not None:
+            raise ConfigError(
+                "--max-in-flight: only with --rate (an open-loop run); a closed-loop run's "
+                "in-flight cap is --users"
+            )
+        p.add("load.users", str(users.value), users.source)
+        spawn = p.locust_option(
+            "--spawn-rate", "spawn_rate", "LOCUST_SPAWN_RATE", "load.spawn_rate", _read_rate, None
+        )
+        spawn_rate, source = spawn.value, spawn.source
+        if spawn_rate is None:
+            spawn_rate, source = float(users.value), "default (all users at once)"
+        p.add("load.spawn_rate", f"{spawn_rate:g}", source)
+        run_time = p.locust_option(
+            "--run-time", "run_time", "LOCUST_RUN_TIME", "load.run_time", _read_run_time,
+            default_run_time,
+        )  # fmt: skip
+        run_time_s = parse_duration(run_time.value)
+        p.add("load.run_time", run_time.value, run_time.source)
+    warmup = p.setting("warmup")
+    if warmup.value:
+        p.add("load.warmup", f"{warmup.value:g}s (not counted)", warmup.source)
 
     # timeouts
     for name in TIMEOUT_NAMES:
@@ -261,6 +281,77 @@ def plan_run(
         settings=tuple(p.rows),
         warnings=tuple(warnings),
     )
+
+
+#: a staged run's Locust run time goes past the last stage by this much: the plan ends the
+#: run itself, after the users are ready
+STAGED_RUN_TIME_MARGIN_S = 30.0
+
+
+def _open_loop_load(
+    p: CommandLine, s: Scenario | None, rate: Resolved, default_run_time: str
+) -> tuple[Resolved, float, float]:
+    """An open-loop or staged run's Locust users (the in-flight pool), spawn rate (at once)
+    and run time; its rows for `--print-config`."""
+    args, environ = p.args, p.environ
+    for flag, dest, variable in (("--users", "users", "LOCUST_USERS"),):
+        if getattr(args, dest, None) is not None or variable in environ:
+            where = flag if getattr(args, dest, None) is not None else variable
+            raise ConfigError(
+                f"{where}: not with an arrival rate: an open-loop run's users are its "
+                "in-flight pool; set --max-in-flight (load.max_in_flight)"
+            )
+    given = []
+    if getattr(args, "max_in_flight", None) is not None:
+        given.append(Raw(Layer.FLAG, args.max_in_flight, "--max-in-flight", "--max-in-flight"))
+    from_file = None
+    if s is not None and s.max_in_flight is not None:
+        from_file = (s.max_in_flight, s.origins.get("load.max_in_flight", s.path))
+    users = pick(
+        given,
+        _read_count,
+        from_file=from_file,
+        default=DEFAULT_MAX_IN_FLIGHT,
+        default_where="--max-in-flight",
+    )
+    if s is not None and s.stages:
+        p.add(
+            "load.stages", " → ".join(_stage_row(st) for st in s.stages), _origin(s, "load.stages")
+        )
+        total = sum(st.duration_s or 0.0 for st in s.stages)
+        if s.stages[-1].duration_s is None:
+            raise ConfigError(
+                f"{s.stages[-1].origin or 'load.stages'}: a headless run needs every stage's "
+                "duration (the last one too)"
+            )
+        run_time_s = total + STAGED_RUN_TIME_MARGIN_S
+    else:
+        p.add("load.rate", f"{rate.value:g}/s", rate.source)
+        run_time = p.locust_option(
+            "--run-time", "run_time", "LOCUST_RUN_TIME", "load.run_time", _read_run_time,
+            default_run_time,
+        )  # fmt: skip
+        run_time_s = parse_duration(run_time.value)
+        p.add("load.run_time", run_time.value, run_time.source)
+    arrival = p.setting("arrival")
+    p.add("load.arrival", str(arrival.value), arrival.source)
+    if arrival.value == "gamma":
+        burstiness = p.setting("burstiness")
+        p.add("load.burstiness", f"{burstiness.value:g}", burstiness.source)
+    p.add("load.max_in_flight", str(users.value), users.source)
+    lag = p.setting("max_schedule_lag")
+    shown = f"{lag.value:g}s (then dropped)" if lag.value else "none (requests wait)"
+    p.add("load.max_schedule_lag", shown, lag.source)
+    seed = p.setting("seed")
+    p.add("load.seed", str(seed.value), seed.source)
+    return users, float(max(int(users.value), 1000)), run_time_s
+
+
+def _stage_row(stage: Stage) -> str:
+    text = stage.label
+    if stage.duration_s is not None:
+        text += f" {stage.duration_s:g}s"
+    return text
 
 
 def render_plan(plan: RunPlan, *, title: str) -> str:

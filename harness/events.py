@@ -39,7 +39,7 @@ class EmptyCompletion(Exception):
 def publish(environment: Environment, record: RequestRecord, response_bytes: int = 0) -> None:
     """Publish one finished request: `llm_request`, Locust rows, statistics."""
     run = llm_run(environment)
-    run.stats.observe(record)
+    run.observe(record)
     if record.path_headers:
         run.observe_path(str(record.mode), record.path_headers)
     run.llm_request.fire(record=record, environment=environment)

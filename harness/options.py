@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.checks import check_api_key, read_api_key_file
 from harness.errors import MODES
+from harness.load.plan import DEFAULT_ARRIVAL, LoadPlan, Stage, build_plan
 from harness.prompts import Prompt
 from harness.scenario import TIMEOUT_NAMES, Price, Scenario, load_scenario
 from harness.settings import (
@@ -168,6 +169,8 @@ class RunConfig:
     #: the variable named for the key (`--llm-api-key-env`, `target.api_key_env`), for
     #: preflight's "no key: set …"
     api_key_env: str = DEFAULT_API_KEY_ENV
+    #: `--llm-rate` and the rest of the load plan's settings (harness.load.plan)
+    load: LoadSettings = field(default_factory=lambda: LoadSettings())
 
     @classmethod
     def from_options(
@@ -226,6 +229,7 @@ class RunConfig:
             stream_fallback=value("stream_fallback"),
             preflight=not value("no_preflight"),
             api_key_env=key_env.value,
+            load=LoadSettings.from_options(options, scenario),
         )
 
     def request_params(self) -> dict[str, Any]:
@@ -239,6 +243,63 @@ class RunConfig:
             params["top_p"] = self.top_p
         params.update(self.extra_body)
         return params
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSettings:
+    """What decides a run's load plan besides Locust's own user count and run time."""
+
+    rate_per_s: float = 0.0
+    arrival: str = DEFAULT_ARRIVAL
+    burstiness: float = 1.0
+    seed: int = 0
+    max_schedule_lag_s: float = 0.0
+    warmup_s: float = 0.0
+    #: the scenario's `load.stages` and `load.max_in_flight` (staged plans)
+    stages: tuple[Stage, ...] = ()
+    max_in_flight: int | None = None
+
+    @classmethod
+    def from_options(
+        cls, options: argparse.Namespace | None, scenario: Scenario | None
+    ) -> LoadSettings:
+        """Resolved from Locust's options as they are now (the web UI's start dialog may
+        have changed them since the run began)."""
+
+        def value(name: str) -> Any:
+            return resolve_option(options, SETTING[name], scenario).value
+
+        return cls(
+            rate_per_s=value("rate"),
+            arrival=value("arrival"),
+            burstiness=value("burstiness"),
+            seed=value("seed"),
+            max_schedule_lag_s=value("max_schedule_lag"),
+            warmup_s=value("warmup"),
+            stages=scenario.stages if scenario is not None else (),
+            max_in_flight=scenario.max_in_flight if scenario is not None else None,
+        )
+
+    def plan(
+        self, *, users: int, run_time_s: float | None, mix: Mapping[str, int] | None
+    ) -> LoadPlan | None:
+        """The run's plan for `users` Locust users (the in-flight pool of an open stage);
+        None for a plain closed-loop run."""
+        plan = build_plan(
+            rate_per_s=self.rate_per_s,
+            stages=self.stages,
+            run_time_s=run_time_s,
+            users=users,
+            arrival=self.arrival,
+            burstiness=self.burstiness,
+            seed=self.seed,
+            max_in_flight=self.max_in_flight if self.stages and self.max_in_flight else users,
+            max_schedule_lag_s=self.max_schedule_lag_s,
+            warmup_s=self.warmup_s,
+        )
+        if plan is not None and mix is not None:
+            plan = plan.with_mode_weights(mix)
+        return plan
 
 
 def _api_key(

@@ -49,6 +49,17 @@ def read_positive_int(value: Any, where: str) -> int:
     return int(text)
 
 
+def read_positive_number(value: Any, where: str) -> float:
+    """A finite number above 0."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{where}: expected a number above 0, got {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigError(f"{where}: expected a number above 0, got {value!r}")
+    return number
+
+
 def read_integer(value: Any, where: str) -> int:
     """Any integer."""
     if isinstance(value, int) and not isinstance(value, bool):

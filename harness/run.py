@@ -32,6 +32,9 @@ from locust.runners import MasterRunner
 
 from harness import __version__
 from harness.exit_code import RunVerdict
+from harness.load.accounting import ArrivalTally
+from harness.load.plan import LoadPlan
+from harness.load.summary import load_block, stage_blocks
 from harness.report.path import clean_path_headers, merge_server_path
 from harness.report.summary import RunInfo, build_summary
 from harness.stats import SATURATION_LAG_P99_S, LatencyHistogram, RunStats
@@ -42,6 +45,8 @@ LAG_REPORT_KEY = "locust_llm_loop_lag"
 HEADERS_REPORT_KEY = "locust_llm_server_headers"
 SERVER_PATH_REPORT_KEY = "locust_llm_server_path"
 READ_CLOCK_REPORT_KEY = "locust_llm_read_clock"
+STAGES_REPORT_KEY = "locust_llm_stages"
+WARMUP_REPORT_KEY = "locust_llm_warmup"
 #: the load generator's event loop is probed this often (catalogue MEAS-04)
 LAG_PROBE_INTERVAL_S = 0.1
 
@@ -74,6 +79,46 @@ class LLMRun:
     loop_lag: LatencyHistogram = field(default_factory=LatencyHistogram)
     _lag_delta: LatencyHistogram = field(default_factory=LatencyHistogram)
     _probe: gevent.Greenlet | None = None
+    #: the load plan of an open-loop or staged run (harness.load), None for plain users
+    plan: LoadPlan | None = None
+    #: perf_counter time of the plan's 0 on this process
+    epoch: float | None = None
+    #: what happened to each due request (open loop), merged from workers on the master
+    arrivals: ArrivalTally = field(default_factory=ArrivalTally)
+    #: per stage of a staged plan: the figures of the requests that belong to it
+    stage_stats: list[RunStats] = field(default_factory=list)
+    #: requests of the warm-up: sent, not counted in the figures
+    warmup_requests: int = 0
+    _warmup_delta: int = 0
+    #: how open-loop arrivals were paced (`timerfd` or `sleep`), and over how many processes
+    pacer: str = ""
+    workers: int = 1
+    #: when this process stopped pacing (Locust's `test_stopping`): the plan's time ends
+    t_pace_end: float | None = None
+
+    def begin_plan(self, plan: LoadPlan) -> None:
+        """A test with a load plan starts (its figures are kept per stage)."""
+        self.plan = plan
+        self.epoch = None
+        self.arrivals = ArrivalTally()
+        self.stage_stats = [RunStats() for _ in plan.stages] if plan.is_staged else []
+        self.warmup_requests = self._warmup_delta = 0
+        self.t_pace_end = None
+
+    def observe(self, record: Any) -> None:
+        """Count one finished request in the run's figures: not if it belongs to a warm-up,
+        and also in its stage's figures when the plan has stages."""
+        plan, epoch = self.plan, self.epoch
+        if plan is not None and epoch is not None:
+            t = record.t_sched if record.t_sched is not None else record.t0
+            offset = t - epoch
+            if plan.in_warmup(offset):
+                self.warmup_requests += 1
+                self._warmup_delta += 1
+                return
+            if self.stage_stats:
+                self.stage_stats[plan.stage_at(offset)].observe(record)
+        self.stats.observe(record)
 
     @property
     def client_saturated(self) -> bool:
@@ -127,7 +172,8 @@ class LLMRun:
             harness_version=__version__,
             client_saturated=self.client_saturated,
         )
-        summary = build_summary(self.stats.summary(self.duration_s()), run=run)
+        duration = self.measured_window_s() if self.plan is not None else self.duration_s()
+        summary = build_summary(self.stats.summary(duration), run=run)
         lag = self.loop_lag.summary()
         if lag is not None:
             summary["run"]["loop_lag_s"] = lag
@@ -137,7 +183,37 @@ class LLMRun:
             summary["run"]["server_path"] = {m: dict(h) for m, h in self.server_path.items()}
         if self.read_clock is not None:
             summary["run"]["read_clock"] = self.read_clock
+        plan = self.plan
+        if plan is not None:
+            summary["run"]["load"] = load_block(
+                plan,
+                self.arrivals,
+                self.stats,
+                elapsed_s=self.elapsed_s() or 0.0,
+                warmup_requests=self.warmup_requests,
+                pacer=self.pacer,
+                workers=self.workers,
+                client_saturated=self.client_saturated,
+            )
+            if self.stage_stats:
+                summary["stages"] = stage_blocks(plan, self.stage_stats, self.elapsed_s())
         return summary
+
+    def elapsed_s(self) -> float | None:
+        """Seconds since the plan's epoch, to the stop (or now)."""
+        if self.epoch is None:
+            return None
+        end = self.t_pace_end or self.t_stop or time.perf_counter()
+        return max(end - self.epoch, 0.0)
+
+    def measured_window_s(self) -> float:
+        """Seconds the plan measured: from its epoch to the stop or its end, less warm-ups."""
+        plan, elapsed = self.plan, self.elapsed_s()
+        if plan is None or elapsed is None:
+            return self.duration_s()
+        if plan.duration_s is not None:
+            elapsed = min(elapsed, plan.duration_s)
+        return max(elapsed - plan.warmup_time_within(elapsed), 0.0)
 
 
 _runs: weakref.WeakKeyDictionary[Environment, LLMRun] = weakref.WeakKeyDictionary()
@@ -178,6 +254,11 @@ def _attach_listeners(run: LLMRun) -> None:
             run.server_headers = None
             run.server_path = {}
             run._server_path_changed = False
+            run.plan = None
+            run.epoch = None
+            run.arrivals = ArrivalTally()
+            run.stage_stats = []
+            run.warmup_requests = run._warmup_delta = 0
         if not isinstance(environment.runner, MasterRunner) and run._probe is None:
             run._probe = gevent.spawn(_probe_loop_lag, run)
         host = environment.host or ""
@@ -205,6 +286,10 @@ def _attach_listeners(run: LLMRun) -> None:
             run._server_path_changed = False
         if run.read_clock is not None:
             data[READ_CLOCK_REPORT_KEY] = run.read_clock
+        if run.stage_stats:
+            data[STAGES_REPORT_KEY] = [stats.take_delta() for stats in run.stage_stats]
+        if run._warmup_delta:
+            data[WARMUP_REPORT_KEY], run._warmup_delta = run._warmup_delta, 0
 
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
         delta = data.get(REPORT_KEY)
@@ -223,6 +308,13 @@ def _attach_listeners(run: LLMRun) -> None:
         read_clock = data.get(READ_CLOCK_REPORT_KEY)
         if isinstance(read_clock, str) and run.read_clock is None:
             run.read_clock = read_clock
+        stages = data.get(STAGES_REPORT_KEY)
+        if isinstance(stages, list) and len(stages) == len(run.stage_stats):
+            for stats, delta in zip(run.stage_stats, stages, strict=True):
+                stats.merge_wire(delta)
+        warmup = data.get(WARMUP_REPORT_KEY)
+        if isinstance(warmup, int):
+            run.warmup_requests += warmup
 
     def on_reset_stats(**_: Any) -> None:
         # Locust's "Reset stats" button: our figures restart with Locust's own

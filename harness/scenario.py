@@ -28,6 +28,8 @@ from typing import Any
 
 from harness.checks import check_api_key, normalise_base_url, read_api_key_file
 from harness.errors import MODES, ConfigError
+from harness.load.plan import Stage, parse_rate
+from harness.load.schedule import PROCESSES
 from harness.prompts import (
     Prompt,
     messages_from_node,
@@ -79,6 +81,12 @@ _SETTING_ATTRIBUTES = {
     "load.users": "users",
     "load.spawn_rate": "spawn_rate",
     "load.run_time": "run_time",
+    "load.rate": "rate",
+    "load.arrival": "arrival",
+    "load.burstiness": "burstiness",
+    "load.seed": "seed",
+    "load.max_schedule_lag": "max_schedule_lag",
+    "load.warmup": "warmup",
 }
 _TOP_KEYS = (
     "name",
@@ -183,6 +191,15 @@ class Scenario:
     users: int | None = None
     spawn_rate: float | None = None
     run_time: str | None = None
+    #: open loop (harness.load.plan): requests per second, arrival process, its knobs
+    rate: float | None = None
+    arrival: str | None = None
+    burstiness: float | None = None
+    seed: int | None = None
+    max_in_flight: int | None = None
+    max_schedule_lag: float | None = None
+    warmup: float | None = None
+    stages: tuple[Stage, ...] = ()
     # timeouts (seconds), only those the file sets
     timeouts: Mapping[str, float] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
@@ -441,11 +458,12 @@ class _Loader:
         self.set("mix", {mode: weights.get(mode, 0) for mode in MODES}, node)
 
     def load_section(self, node: Node) -> None:
-        keys = node.mapping(("users", "spawn_rate", "run_time", "stages"))
-        if "stages" in keys:
-            raise keys["stages"].error(
-                "not supported yet; use users, spawn_rate and run_time (see docs/scenario.md)"
+        keys = node.mapping(
+            (
+                "users", "spawn_rate", "run_time", "rate", "arrival", "burstiness", "seed",
+                "max_in_flight", "max_schedule_lag", "warmup", "stages",
             )
+        )  # fmt: skip
         if "users" in keys:
             users = keys["users"]
             self.set("users", users.integer(minimum=1, maximum=1_000_000), users)
@@ -463,6 +481,42 @@ class _Loader:
             node_rt = keys["run_time"]
             duration(node_rt)
             self.set("run_time", node_rt.text.strip(), node_rt)
+        if "rate" in keys:
+            self.set("rate", _rate(keys["rate"]), keys["rate"])
+            if "users" in keys:
+                raise keys["users"].error(
+                    "not with load.rate: an open-loop run's users are its in-flight pool; "
+                    "set load.max_in_flight"
+                )
+        if "arrival" in keys:
+            self.set("arrival", keys["arrival"].choice(PROCESSES), keys["arrival"])
+        if "burstiness" in keys:
+            value = keys["burstiness"]
+            self.set("burstiness", value.number(above=0.0, maximum=1000.0), value)
+        if "seed" in keys:
+            self.set("seed", keys["seed"].integer(), keys["seed"])
+        if "max_in_flight" in keys:
+            value = keys["max_in_flight"]
+            self.set("max_in_flight", value.integer(minimum=1, maximum=1_000_000), value)
+        if "max_schedule_lag" in keys:
+            value = keys["max_schedule_lag"]
+            self.set("max_schedule_lag", duration(value), value)
+        if "warmup" in keys:
+            self.set("warmup", duration(keys["warmup"]), keys["warmup"])
+        if "stages" in keys:
+            stages = keys["stages"]
+            items = stages.items(what="a list of stages")
+            if not items:
+                raise stages.error("expected at least one stage")
+            parsed = tuple(_stage(item, last=i == len(items) - 1) for i, item in enumerate(items))
+            self.set("stages", parsed, stages)
+            for name in ("rate", "users", "run_time"):
+                if name in keys:
+                    raise keys[name].error(
+                        "not with load.stages: each stage sets its own duration and rate or users"
+                        if name != "run_time"
+                        else "not with load.stages: the stages' durations are the run time"
+                    )
 
     def timeouts(self, node: Node) -> None:
         keys = node.mapping(TIMEOUT_NAMES, what="a mapping of durations")
@@ -573,6 +627,38 @@ def _fault_spec(node: Node) -> str:
     if node.is_list():
         return ",".join(item.string() for item in node.items())
     return node.string()
+
+
+def _rate(node: Node) -> float:
+    """Requests per second: ``20``, ``20/s``, ``1200/m``."""
+    try:
+        return parse_rate(node.text if node.kind == "string" else node.number(minimum=0), "")
+    except ConfigError as exc:
+        raise node.error(str(exc).removeprefix(": ")) from None
+
+
+def _stage(node: Node, *, last: bool) -> Stage:
+    """One of `load.stages`: ``{duration: 2m, rate: 5/s}`` or ``{duration: 2m, users: 64}``,
+    with optional ``ramp`` and ``warmup``."""
+    keys = node.mapping(("duration", "rate", "users", "ramp", "warmup"), what="a stage")
+    if ("rate" in keys) == ("users" in keys):
+        raise node.error("a stage sets exactly one of rate (open loop) or users (closed loop)")
+    if "duration" in keys:
+        duration_s: float | None = duration(keys["duration"])
+    elif last:
+        duration_s = None
+    else:
+        raise node.error("missing key 'duration' (only the last stage may run until stopped)")
+    ramp_s = duration(keys["ramp"]) if "ramp" in keys else 0.0
+    warmup_s = duration(keys["warmup"]) if "warmup" in keys else 0.0
+    for name, seconds in (("ramp", ramp_s), ("warmup", warmup_s)):
+        if duration_s is not None and seconds > duration_s:
+            raise keys[name].error(f"{name} is longer than the stage's duration")
+    rate = _rate(keys["rate"]) if "rate" in keys else None
+    if rate is not None and rate <= 0:
+        raise keys["rate"].error("a stage's rate must be above 0")
+    users = keys["users"].integer(minimum=1, maximum=1_000_000) if "users" in keys else None
+    return Stage(duration_s, rate, users, ramp_s, warmup_s, origin=node.where)
 
 
 def duration(node: Node) -> float:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.exporters.prometheus_config import DEFAULT_BUCKETS, DEFAULT_SCENARIO
+from harness.load.plan import DEFAULT_ARRIVAL, parse_rate
+from harness.load.schedule import PROCESSES
 from harness.readers import (
     Read,
     one_of,
@@ -37,6 +39,7 @@ from harness.readers import (
     read_models,
     read_port,
     read_positive_int,
+    read_positive_number,
     read_switch,
     read_temperature,
     read_text,
@@ -419,8 +422,68 @@ _RUN: tuple[Setting, ...] = (
     ),
 )
 
+_LOAD: tuple[Setting, ...] = (
+    Setting(
+        "rate",
+        "Open loop: requests per second on one global arrival schedule, whatever the "
+        "answers do (e.g. 20 or 20/s; default 0: closed loop, each user one request at a "
+        "time). Locust's user count is then the most requests in flight at once.",
+        parse_rate,
+        default="0",
+        scenario_key="load.rate",
+        web_ui=True,
+        empty_is_unset=True,
+    ),
+    Setting(
+        "arrival",
+        f"Open loop: how arrivals are spaced: {', '.join(PROCESSES)} (default {DEFAULT_ARRIVAL}).",
+        one_of(PROCESSES),
+        default=DEFAULT_ARRIVAL,
+        choices=PROCESSES,
+        scenario_key="load.arrival",
+        web_ui=True,
+    ),
+    Setting(
+        "burstiness",
+        "Open loop, gamma arrivals: the gamma shape (1: Poisson; below 1 burstier, above 1 "
+        "more regular; the gaps' coefficient of variation is 1/sqrt(burstiness)).",
+        read_positive_number,
+        default="1",
+        scenario_key="load.burstiness",
+        empty_is_unset=True,
+    ),
+    Setting(
+        "seed",
+        "Seed of the arrival schedule and of each arrival's mode (default 0: every run "
+        "offers the same schedule).",
+        read_integer,
+        default=0,
+        kind=Kind.INT,
+        scenario_key="load.seed",
+    ),
+    Setting(
+        "max_schedule_lag",
+        "Open loop: a due request still waiting for a free slot this long after it was due "
+        "is dropped (counted, never sent), e.g. 5s (default 0: it waits, and its schedule "
+        "lag shows it).",
+        read_duration,
+        default="0",
+        scenario_key="load.max_schedule_lag",
+        empty_is_unset=True,
+    ),
+    Setting(
+        "warmup",
+        "The first seconds of the run, excluded from the figures, e.g. 30s (default 0).",
+        read_duration,
+        default="0",
+        scenario_key="load.warmup",
+        web_ui=True,
+        empty_is_unset=True,
+    ),
+)
+
 #: Every `--llm-…` setting, in the order Locust's parser, `run --help` and `--print-config`
 #: list them (the exporter's first, as they always were).
-SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN)
+SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN, *_LOAD)
 #: the same, by name
 SETTING: Mapping[str, Setting] = {s.name: s for s in SETTINGS}

@@ -35,8 +35,9 @@ RELATIVE_ERROR = (GAMMA - 1) / (GAMMA + 1)
 _INV_LOG_GAMMA = 1 / log(GAMMA)
 _REP_FACTOR = 2 / (1 + GAMMA)
 #: Version of the wire form exchanged between workers and the master (2: the tail_s
-#: histogram, the reconnects, backoff_s and token_count_excess counters).
-WIRE_VERSION = 2
+#: histogram, the reconnects, backoff_s and token_count_excess counters; 3: the open-loop
+#: schedule_lag_s and from_schedule_* histograms).
+WIRE_VERSION = 3
 
 _PERCENTILES = (50, 90, 95, 99)
 
@@ -375,7 +376,17 @@ HISTOGRAM_NAMES = (
     "first_visible_s",
     "ttfb_s",
     "tail_s",
+    "schedule_lag_s",
+    "from_schedule_ttft_s",
+    "from_schedule_e2e_s",
+    "from_schedule_first_visible_s",
 )
+#: open loop: the figures timed from the schedule, under `from_schedule` in summary.json
+FROM_SCHEDULE = {
+    "from_schedule_ttft_s": "ttft_s",
+    "from_schedule_e2e_s": "e2e_s",
+    "from_schedule_first_visible_s": "first_visible_s",
+}
 _COUNTERS = (
     "requests",
     "attempts",
@@ -446,6 +457,10 @@ class GroupStats:
         self.first_visible_s = LatencyHistogram()
         self.ttfb_s = LatencyHistogram()
         self.tail_s = LatencyHistogram()
+        self.schedule_lag_s = LatencyHistogram()
+        self.from_schedule_ttft_s = LatencyHistogram()
+        self.from_schedule_e2e_s = LatencyHistogram()
+        self.from_schedule_first_visible_s = LatencyHistogram()
 
     def histograms(self) -> dict[str, LatencyHistogram]:
         """The histograms by figure name (`HISTOGRAM_NAMES` order)."""
@@ -459,6 +474,10 @@ class GroupStats:
             "first_visible_s": self.first_visible_s,
             "ttfb_s": self.ttfb_s,
             "tail_s": self.tail_s,
+            "schedule_lag_s": self.schedule_lag_s,
+            "from_schedule_ttft_s": self.from_schedule_ttft_s,
+            "from_schedule_e2e_s": self.from_schedule_e2e_s,
+            "from_schedule_first_visible_s": self.from_schedule_first_visible_s,
         }
 
     def observe(self, record: RequestRecord) -> None:
@@ -470,6 +489,10 @@ class GroupStats:
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
         self.reconnects += record.reconnects
         self.backoff_s += record.backoff_s
+        t_sched = record.t_sched
+        if t_sched is not None:
+            # open loop: sent late by this much (client-side queueing), cancelled ones too
+            self.schedule_lag_s.record(max(record.t0 - t_sched, 0.0))
         if outcome is Outcome.CANCELLED:
             return
         if record.error_class is not None:
@@ -509,6 +532,15 @@ class GroupStats:
         ):
             if value is not None:
                 histogram.record(value)
+        if t_sched is not None:
+            lag = max(record.t0 - t_sched, 0.0)
+            for histogram, value in (
+                (self.from_schedule_ttft_s, record.ttft_s),
+                (self.from_schedule_e2e_s, record.e2e_s),
+                (self.from_schedule_first_visible_s, record.first_visible_s),
+            ):
+                if value is not None:
+                    histogram.record(value + lag)
         if record.mode is Mode.STREAM:
             t_last, t_end = record.t_last_token, record.t_end
             if t_last is not None and t_end is not None:
@@ -566,10 +598,17 @@ class GroupStats:
             "outcomes": dict(self.outcomes),
             "errors": dict(self.errors),
         }
+        from_schedule: dict[str, Any] = {}
         for name, histogram in self.histograms().items():
             figures = histogram.summary()
-            if figures is not None:
+            if figures is None:
+                continue
+            if name in FROM_SCHEDULE:
+                from_schedule[FROM_SCHEDULE[name]] = figures
+            else:
                 out[name] = figures
+        if from_schedule:
+            out["from_schedule"] = from_schedule
         out["output_tokens"] = self.output_tokens
         out["output_tokens_by_source"] = dict(self.output_tokens_by_source)
         out["input_tokens"] = self.input_tokens

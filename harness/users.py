@@ -37,6 +37,8 @@ from harness.client import LLMClient, Target
 from harness.errors import SUCCESS_OUTCOMES, ConfigError, ErrorClass, Mode, Outcome
 from harness.events import publish
 from harness.exit_code import ExitCode
+from harness.load import open_loop as open_loop_module
+from harness.load.open_loop import OpenLoop, open_loop_of
 from harness.options import RunConfig, add_llm_options, apply_to_environment, config_for
 from harness.preflight import PreflightError, discover_model, preflight
 from harness.protocols.registry import make_protocol
@@ -144,8 +146,13 @@ class LLMUser(User):
         mode: Mode | None = None,
         *,
         fallback_from: RequestRecord | None = None,
+        t_sched: float | None = None,
     ) -> RequestRecord:
         """Send one completion and publish its record. Never raises for a failed request.
+
+        In an open-loop run (`--llm-rate`) it first waits for the next request of its mode
+        that the arrival schedule makes due, unless `t_sched` (a due time) is given; the
+        record carries the due time, and no back-off applies (the schedule paces the load).
 
         With `--llm-stream-fallback`, a stream interrupted by a reset, a truncation or a stall
         is followed by the same prompt as a batch request (noted `stream_fallback`); the
@@ -154,10 +161,15 @@ class LLMUser(User):
         client = self._client
         assert client is not None, "send_completion() before on_start()"
         mode = mode or self.mode
+        t_sched = t_sched if fallback_from is None else None
+        open_loop = open_loop_of(self.environment)
+        if open_loop is not None and fallback_from is None and t_sched is None:
+            t_sched = self._await_arrival(open_loop, mode)
         body = client.protocol.build_body(
             model=self._model, prompt=prompt, stream=mode is Mode.STREAM, params=self._params
         )
-        backoff_s = self._back_off()
+        # open loop: the schedule paces the load, and a back-off would only add lag
+        backoff_s = self._back_off() if t_sched is None else 0.0
         run = llm_run(self.environment)
         run.in_flight += 1
         t_first: float | None = None
@@ -165,6 +177,7 @@ class LLMUser(User):
         while True:
             attempt += 1
             record = client.new_record(mode, self._model)
+            record.t_sched = t_sched
             try:
                 client.send(record, body)
                 if t_first is None:
@@ -204,6 +217,17 @@ class LLMUser(User):
             # stays counted as the failure it was; the batch request is counted as one too.
             return self.send_completion(prompt, Mode.BATCH, fallback_from=record)
         return record
+
+    def _await_arrival(self, open_loop: OpenLoop, mode: Mode) -> float | None:
+        """The due time of this user's next open-loop request (None: send at once, a users
+        stage). Waiting, the user counts as waiting: stopping it stops it at once."""
+        if self._state == LOCUST_STATE_STOPPING:
+            raise StopUser
+        self._state = LOCUST_STATE_WAITING
+        try:
+            return open_loop.take(str(mode))
+        finally:
+            self._state = LOCUST_STATE_RUNNING
 
     def _back_off(self) -> float:
         """Wait as the back-off says (harness.retry.Backoff); the seconds waited.
@@ -484,6 +508,7 @@ def _on_parser(parser: Any, **_: Any) -> None:
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     llm_run(environment)
+    open_loop_module.attach(environment)
     install_log_redaction()
     _drop_subclassed_bases(environment)
     environment.events.test_start.add_listener(_on_test_start_watch)

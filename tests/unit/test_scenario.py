@@ -355,9 +355,29 @@ RANGES = [
     ),
     ("mix: {stream: -1}\n", "1:15: mix.stream: expected an integer from 0 to 1,000, got -1"),
     (
-        "load:\n  stages: [{users: 1, duration: 5s}]\n",
-        "2:11: load.stages: not supported yet; use users, spawn_rate and run_time "
-        "(see docs/scenario.md)",
+        "load:\n  stages: [{users: 1, rate: 2}]\n",
+        "2:12: load.stages[0]: a stage sets exactly one of rate (open loop) or users (closed loop)",
+    ),
+    (
+        "load:\n  stages: [{rate: 2}, {users: 3}]\n",
+        "2:12: load.stages[0]: missing key 'duration' (only the last stage may run until stopped)",
+    ),
+    (
+        "load:\n  stages: [{duration: 5s, rate: 0}]\n",
+        "2:33: load.stages[0].rate: a stage's rate must be above 0",
+    ),
+    (
+        "load:\n  stages: [{duration: 5s, rate: 2, ramp: 10s}]\n",
+        "2:42: load.stages[0].ramp: ramp is longer than the stage's duration",
+    ),
+    (
+        "load:\n  rate: fast\n",
+        "2:9: load.rate: expected a rate such as 20 or 20/s (requests per second), got 'fast'",
+    ),
+    (
+        "load:\n  rate: 5\n  users: 3\n",
+        "3:10: load.users: not with load.rate: an open-loop run's users are its in-flight "
+        "pool; set load.max_in_flight",
     ),
 ]
 

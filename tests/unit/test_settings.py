@@ -21,6 +21,7 @@ import pytest
 from harness import readers
 from harness.cli import build_parser
 from harness.effective import CommandLine
+from harness.load.plan import parse_rate
 from harness.scenario import TIMEOUT_NAMES
 from harness.settings import SETTING, SETTINGS, Kind, Setting, known_variables
 
@@ -41,6 +42,8 @@ SAMPLES: dict[Any, str] = {
     readers.read_port: "9100",
     readers.read_label: "nightly",
     readers.read_buckets: "10ms,20ms,1s",
+    readers.read_positive_number: "0.5",
+    parse_rate: "20/s",
 }
 
 
@@ -136,7 +139,7 @@ def test_names_derive_from_the_setting_name() -> None:
     assert len(set(known_variables())) == len(known_variables())
 
 
-def test_the_web_ui_shows_the_request_settings_and_retries_only() -> None:
+def test_the_web_ui_shows_the_request_settings_retries_and_the_open_loop_rate_only() -> None:
     shown = [s.flag for s in SETTINGS if s.web_ui]
     assert shown == [
         "--llm-model",
@@ -144,6 +147,9 @@ def test_the_web_ui_shows_the_request_settings_and_retries_only() -> None:
         "--llm-temperature",
         "--llm-endpoint",
         "--llm-retries",
+        "--llm-rate",
+        "--llm-arrival",
+        "--llm-warmup",
     ]
 
 

@@ -13,6 +13,7 @@ import pytest
 from harness.errors import ErrorClass, Mode, Outcome
 from harness.record import RequestRecord
 from harness.stats import (
+    FROM_SCHEDULE,
     GAMMA,
     HISTOGRAM_NAMES,
     RELATIVE_ERROR,
@@ -640,7 +641,10 @@ def test_summary_stream_figures() -> None:
     assert stream["itl_s"]["count"] == 63
     assert stream["itl_basis"] == "per_token"
     assert stream["output_tokens"] == 64
-    assert set(HISTOGRAM_NAMES) <= set(stream)
+    closed_loop = set(HISTOGRAM_NAMES) - {"schedule_lag_s", *FROM_SCHEDULE}
+    assert closed_loop <= set(stream)
+    assert "schedule_lag_s" not in stream  # a closed-loop request has no due time
+    assert "from_schedule" not in stream
 
 
 def test_summary_has_no_key_for_a_figure_with_no_data() -> None:
@@ -799,19 +803,19 @@ def test_the_new_summary_keys_of_a_mode_have_exact_values() -> None:
     assert (figures["reconnects"], figures["backoff_s"]) == (0, 0.0)
 
 
-def test_wire_v2_carries_tail_reconnects_backoff_and_excess() -> None:
+def test_wire_v3_carries_tail_reconnects_backoff_and_excess() -> None:
     worker, master = RunStats(), RunStats()
     r = stream_record(5, server_tokens=8)
     r.reconnects, r.backoff_s = 2, 0.75
     worker.observe(r)
     wire = msgpack.unpackb(msgpack.packb(worker.take_delta(), use_bin_type=True), raw=False)
-    assert wire["v"] == 2
+    assert wire["v"] == 3
     master.merge_wire(wire)
     [group] = master.groups()
     assert (group.reconnects, group.backoff_s, group.token_count_excess) == (2, 0.75, 1)
     assert group.tail_s.count == 1
-    with pytest.raises(ValueError, match="wire version 1"):
-        master.merge_wire({"v": 1, "groups": []})  # a worker of the previous version
+    with pytest.raises(ValueError, match="wire version 2"):
+        master.merge_wire({"v": 2, "groups": []})  # a worker of the previous version
 
 
 # ---------------------------------------------------------------- deltas of a cumulative histogram

@@ -1,0 +1,416 @@
+"""Open loop inside Locust: one global arrival schedule, paced into the users of every process.
+
+Locust's `constant_throughput` and `constant_pacing` wait times are per user and closed loop:
+a slow answer delays the user's next request, so the offered load bends to the server. Here the
+schedule decides when each request is due (harness.load.schedule), and Locust's users are the
+in-flight pool: each user takes the next due request of its mode (`take`), sends it, and comes
+back for another. When every user is busy, a due request waits for the first free one; the wait
+is its schedule lag, and every figure is also reported from the schedule (`from_schedule`), so
+client-side queueing is shown, never hidden.
+
+How a run goes:
+
+- On the master (or the single local process), at `test_start`, the plan is built from the
+  options as they are now (harness.options.LoadSettings: the web UI's start dialog may have
+  changed the rate) and the user classes' weights by mode.
+- When the users are ready (the first `spawning_complete`), the master picks an epoch a
+  moment ahead on the wall clock and sends each worker the plan, its shard (index, count) and
+  the epoch; each process maps the epoch to its own `perf_counter` and starts its dispatcher.
+  A local run starts at once.
+- Each dispatcher walks the global schedule, keeps its shard (every count-th arrival of each
+  mode), waits for each due time on a `Pacer` (timerfd, sub-millisecond) and queues it for
+  its mode's users.
+- A staged plan is driven by the master: at each stage it sets Locust's user count (the pool
+  of an open stage, the users of a closed one) and it ends the run after the last stage.
+- Counts of what happened to each arrival (harness.load.accounting) travel to the master in
+  Locust's worker reports, as the statistics do.
+
+Locust glue: imports locust and gevent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from gevent.event import Event
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.errors import ConfigError
+from harness.load.accounting import ArrivalTally
+from harness.load.pacer import Pacer
+from harness.load.plan import LoadPlan
+from harness.load.schedule import Arrival, Shard, arrival_times, arrivals, shard_arrivals
+from harness.options import LoadSettings, config_for
+from harness.run import llm_run
+
+logger = logging.getLogger("locust_llm")
+
+#: the master's message to each worker: the plan, its shard and the epoch
+SCHEDULE_MESSAGE = "locust_llm_schedule"
+ARRIVALS_REPORT_KEY = "locust_llm_arrivals"
+#: how far ahead of now the master puts a distributed run's epoch (the message's trip)
+EPOCH_LEAD_S = 0.25
+#: spawn rate that starts a stage's users "at once"
+AT_ONCE = 10_000.0
+
+
+class OpenLoop:
+    """This process's share of an open-loop schedule: paced into per-mode queues of due times
+    that the users `take`."""
+
+    def __init__(self, plan: LoadPlan, shard: Shard, epoch: float, tally: ArrivalTally) -> None:
+        self.plan = plan
+        self.shard = shard
+        #: perf_counter time of the schedule's 0
+        self.epoch = epoch
+        self.tally = tally
+        #: due times not yet taken, and whether each is a warm-up arrival
+        self._due: dict[str, deque[tuple[float, bool]]] = {m: deque() for m, _ in plan.mode_weights}
+        self._waiting: dict[str, deque[Event]] = {m: deque() for m, _ in plan.mode_weights}
+        self._pacer = Pacer()
+        self._stopped = False
+        self._dispatcher: gevent.Greenlet | None = None
+        #: whether the stage now is open (a users stage: the users run closed loop)
+        self.open_now = plan.stages[0].is_open
+        self._max_lag = plan.max_schedule_lag_s
+
+    @property
+    def pacer_kind(self) -> str:
+        return self._pacer.kind
+
+    def start(self) -> None:
+        self._dispatcher = gevent.spawn(self._dispatch)
+
+    def _schedule(self) -> Iterator[Arrival]:
+        plan = self.plan
+        times = arrival_times(
+            plan.rate_segments(), plan.arrival, burstiness=plan.burstiness, seed=plan.seed
+        )
+        return shard_arrivals(arrivals(times, plan.mode_weights, seed=plan.seed), self.shard)
+
+    def _dispatch(self) -> None:
+        plan, epoch, pacer, tally = self.plan, self.epoch, self._pacer, self.tally
+        starts = [plan.stage_start_s(i) for i in range(len(plan.stages))]
+        stage = 0
+        for arrival in self._schedule():
+            # stages that begin before this arrival (a users stage has none) begin on time
+            while stage + 1 < len(starts) and arrival.t_s >= starts[stage + 1]:
+                stage += 1
+                self._enter_stage(stage, epoch + starts[stage])
+            t_due = epoch + arrival.t_s
+            if t_due > time.perf_counter():
+                pacer.wait_until(t_due)
+            if self._stopped:
+                return
+            warmup = plan.in_warmup(arrival.t_s)
+            if warmup:
+                tally.warmup(arrival.mode)
+            else:
+                tally.scheduled(arrival.mode)
+            self._due[arrival.mode].append((t_due, warmup))
+            waiting = self._waiting[arrival.mode]
+            if waiting:
+                waiting.popleft().set()
+        # the schedule ended: the stages left (users stages) still begin on time
+        while stage + 1 < len(starts):
+            stage += 1
+            self._enter_stage(stage, epoch + starts[stage])
+
+    def _enter_stage(self, index: int, t_start: float) -> None:
+        self._pacer.wait_until(t_start)
+        if self._stopped:
+            raise gevent.GreenletExit
+        self.open_now = self.plan.stages[index].is_open
+        if not self.open_now:
+            self._wake_all()
+
+    def _wake_all(self) -> None:
+        for waiting in self._waiting.values():
+            while waiting:
+                waiting.popleft().set()
+
+    def take(self, mode: str) -> float | None:
+        """Wait for the next due request of `mode`; its due time (perf_counter), or None when
+        the stage now is a users stage (send at once, closed loop) or the run is stopping."""
+        due = self._due.get(mode)
+        if due is None:
+            return None
+        while True:
+            while due:
+                t_due, warmup = due.popleft()
+                if warmup:
+                    return t_due  # sent to warm the server; its figures are not counted
+                if self._max_lag is not None and time.perf_counter() - t_due > self._max_lag:
+                    self.tally.dropped(mode)
+                    continue
+                self.tally.sent(mode)
+                return t_due
+            if self._stopped or not self.open_now:
+                return None
+            event = Event()
+            self._waiting[mode].append(event)
+            event.wait()
+
+    def stop(self) -> None:
+        """Stop pacing; what is still queued was due and never sent (`unsent_at_end`)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._dispatcher is not None:
+            self._dispatcher.kill(block=False)
+        for mode, due in self._due.items():
+            self.tally.unsent_at_end(mode, sum(1 for _, warmup in due if not warmup))
+            due.clear()
+        self._wake_all()
+        self._pacer.close()
+
+
+@dataclass(eq=False)
+class LoadState:
+    """A run's open-loop/staged state on one process."""
+
+    plan: LoadPlan
+    #: perf_counter time of the plan's 0 on this process (None until the users are ready)
+    epoch: float | None = None
+    open_loop: OpenLoop | None = None
+    workers: int = 1
+    controller: gevent.Greenlet | None = None
+    pacer: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+_states: weakref.WeakKeyDictionary[Environment, LoadState] = weakref.WeakKeyDictionary()
+
+
+def load_state(environment: Environment) -> LoadState | None:
+    """The load state of the current test, None for a plain closed-loop run."""
+    return _states.get(environment)
+
+
+def open_loop_of(environment: Environment) -> OpenLoop | None:
+    state = _states.get(environment)
+    return None if state is None else state.open_loop
+
+
+def mode_weights(environment: Environment) -> dict[str, int]:
+    """The user classes' weights summed by mode: the mix of open-loop arrivals."""
+    weights: dict[str, int] = {}
+    for user_class in environment.user_classes:
+        mode = getattr(user_class, "mode", None)
+        if mode is None:
+            continue
+        weights[str(mode)] = weights.get(str(mode), 0) + int(getattr(user_class, "weight", 1))
+    return weights
+
+
+def plan_for(environment: Environment, user_count: int) -> LoadPlan | None:
+    """Build the run's plan now, from the options as they are (web UI included)."""
+    options = environment.parsed_options
+    config = config_for(environment)
+    settings = LoadSettings.from_options(options, config.scenario)
+    run_time = getattr(options, "run_time", None) if options is not None else None
+    plan = settings.plan(
+        users=user_count,
+        run_time_s=float(run_time) if run_time else None,
+        mix=mode_weights(environment) or None,
+    )
+    return plan
+
+
+# ------------------------------------------------------------------ starting and stopping
+
+
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    old = _states.pop(environment, None)
+    if old is not None and old.open_loop is not None:
+        old.open_loop.stop()
+    if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
+        return  # a worker hears the plan from its master
+    try:
+        plan = plan_for(environment, runner.target_user_count if runner else 0)
+    except ConfigError as exc:
+        logger.error("locust-llm: error: %s", exc)
+        return
+    if plan is None:
+        return
+    state = _states[environment] = LoadState(plan)
+    run = llm_run(environment)
+    run.begin_plan(plan)
+    logger.info("locust-llm: %s", plan.describe())
+    if plan.is_open:
+        _warn_small_pool(environment, plan)
+    del state
+
+
+def _warn_small_pool(environment: Environment, plan: LoadPlan) -> None:
+    modes = [m for m, w in plan.mode_weights if w > 0]
+    runner = environment.runner
+    workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
+    if plan.max_in_flight < len(modes) * max(workers, 1):
+        logger.warning(
+            "locust-llm: %d users for %d mode(s) on %d process(es): some process has no user "
+            "for a mode, and its share of that mode's arrivals will not be sent; use at least "
+            "%d users (the in-flight pool)",
+            plan.max_in_flight,
+            len(modes),
+            workers,
+            len(modes) * workers,
+        )
+
+
+def _on_spawning_complete(environment: Environment, **_: Any) -> None:
+    state = _states.get(environment)
+    if state is None or state.epoch is not None:
+        return
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        workers = sorted(c.id for c in runner.clients.all if c.state != "missing")
+        state.workers = len(workers)
+        epoch_wall = time.time() + EPOCH_LEAD_S
+        for index, client_id in enumerate(workers):
+            runner.send_message(
+                SCHEDULE_MESSAGE,
+                {
+                    "plan": state.plan.to_wire(),
+                    "index": index,
+                    "count": len(workers),
+                    "epoch_wall": epoch_wall,
+                },
+                client_id=client_id,
+            )
+        state.epoch = _perf_of(epoch_wall)
+        state.pacer = "timerfd" if Pacer().kind == "timerfd" else "sleep"
+    else:
+        _start_pacing(environment, state, Shard(), time.perf_counter())
+    llm_run(environment).epoch = state.epoch
+    if state.plan.is_staged and runner is not None:
+        state.controller = gevent.spawn(_drive_stages, environment, state)
+
+
+def _perf_of(epoch_wall: float) -> float:
+    return time.perf_counter() + (epoch_wall - time.time())
+
+
+def _start_pacing(environment: Environment, state: LoadState, shard: Shard, epoch: float) -> None:
+    state.epoch = epoch
+    if state.plan.is_open:
+        run = llm_run(environment)
+        state.open_loop = OpenLoop(state.plan, shard, epoch, run.arrivals)
+        state.pacer = state.open_loop.pacer_kind
+        state.open_loop.start()
+
+
+def _on_schedule_message(environment: Environment, msg: Any, **_: Any) -> None:
+    """A worker: the master's plan, shard and epoch."""
+    data: Mapping[str, Any] = msg.data
+    plan = LoadPlan.from_wire(data["plan"])
+    old = _states.get(environment)
+    if old is not None and old.open_loop is not None:
+        old.open_loop.stop()
+    state = _states[environment] = LoadState(plan, workers=int(data["count"]))
+    run = llm_run(environment)
+    run.begin_plan(plan)
+    shard = Shard(int(data["index"]), int(data["count"]))
+    _start_pacing(environment, state, shard, _perf_of(float(data["epoch_wall"])))
+    run.epoch = state.epoch
+
+
+def _drive_stages(environment: Environment, state: LoadState) -> None:
+    """The master's (or local runner's) stage controller: user counts per stage, then the
+    end of the run."""
+    plan, runner = state.plan, environment.runner
+    assert state.epoch is not None
+    assert runner is not None
+    users = runner.target_user_count
+    for index, stage in enumerate(plan.stages):
+        _sleep_until(state.epoch + plan.stage_start_s(index))
+        wanted = plan.max_in_flight if stage.is_open else (stage.users or 1)
+        if wanted != users:
+            spawn_rate = AT_ONCE
+            if not stage.is_open and stage.ramp_s > 0:
+                spawn_rate = max(abs(wanted - users) / stage.ramp_s, 0.1)
+            logger.info("locust-llm: stage %d: %s", index + 1, stage.label)
+            runner.start(wanted, spawn_rate)
+            users = wanted
+    total = plan.duration_s
+    if total is None:
+        return
+    _sleep_until(state.epoch + total)
+    logger.info("locust-llm: the last stage ended")
+    options = environment.parsed_options
+    if options is not None and getattr(options, "headless", False):
+        runner.quit()
+    else:
+        runner.stop()
+
+
+def _sleep_until(t: float) -> None:
+    delay = t - time.perf_counter()
+    if delay > 0:
+        gevent.sleep(delay)
+
+
+def _on_test_stopping(environment: Environment, **_: Any) -> None:
+    """The users are about to stop: no request falls due any more; what is queued was due
+    and is never sent."""
+    state = _states.get(environment)
+    if state is None:
+        return
+    if state.open_loop is not None:
+        state.open_loop.stop()
+    run = llm_run(environment)
+    if run.t_pace_end is None:
+        run.t_pace_end = time.perf_counter()
+
+
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    state = _states.get(environment)
+    if state is None:
+        return
+    _on_test_stopping(environment)
+    if state.controller is not None and gevent.getcurrent() is not state.controller:
+        state.controller.kill(block=False)
+    run = llm_run(environment)
+    run.pacer = state.pacer
+    run.workers = state.workers
+
+
+def _on_report_to_master(environment: Environment, data: dict[str, Any]) -> None:
+    delta = llm_run(environment).arrivals.take_delta()
+    if delta:
+        data[ARRIVALS_REPORT_KEY] = delta
+
+
+def _on_worker_report(environment: Environment, data: dict[str, Any]) -> None:
+    wire = data.get(ARRIVALS_REPORT_KEY)
+    if isinstance(wire, dict):
+        llm_run(environment).arrivals.merge_wire(wire)
+
+
+def attach(environment: Environment) -> None:
+    """Wire the open loop into `environment`'s run (Locust's `init`)."""
+    events = environment.events
+    events.test_start.add_listener(_on_test_start)
+    events.spawning_complete.add_listener(lambda **kw: _on_spawning_complete(environment, **kw))
+    events.test_stopping.add_listener(_on_test_stopping)
+    events.test_stop.add_listener(_on_test_stop)
+    events.report_to_master.add_listener(
+        lambda client_id, data, **_: _on_report_to_master(environment, data)
+    )
+    events.worker_report.add_listener(
+        lambda client_id, data, **_: _on_worker_report(environment, data)
+    )
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(
+            SCHEDULE_MESSAGE, lambda msg, **kw: _on_schedule_message(environment, msg, **kw)
+        )

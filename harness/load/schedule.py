@@ -1,0 +1,153 @@
+"""The global arrival schedule of an open-loop run: when each request is due.
+
+Arrivals are drawn once from a seed, independent of how fast answers come back, so every
+process of a distributed run (and every rerun with the same seed) sees the same schedule.
+A process takes its share by ordinal (`Shard`): arrival i of a mode goes to shard
+i mod count. The union of all shards is exactly the global schedule, so two workers hold the
+total offered rate between them.
+
+Processes (each a renewal process of mean gap 1/rate):
+
+- ``constant``: evenly spaced, gap exactly 1/rate;
+- ``poisson``: exponential gaps (coefficient of variation 1);
+- ``gamma``: gamma gaps with shape `burstiness` (CV = 1/√burstiness: below 1 burstier than
+  Poisson, above 1 more regular; 1 is Poisson). vLLM's `--burstiness` has the same meaning.
+
+A rate that changes (stages, ramps) is applied by time rescaling: unit-rate gaps are drawn
+first, then mapped through the inverse of the cumulative rate Λ(t) = ∫ rate. A constant rate
+maps linearly, a linear ramp through a quadratic; a users (closed-loop) stage has rate 0 and
+receives no arrival. The first arrival is due at the start of the first rate stage.
+
+Pure: standard library only; times are seconds from the schedule's epoch, never a clock.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+PROCESSES = ("constant", "poisson", "gamma")
+
+
+@dataclass(frozen=True, slots=True)
+class RateSegment:
+    """A piece of the rate over time: from `start_s` for `duration_s` (None: for ever), the
+    rate goes linearly from `rate_from` to `rate_to` per second (equal: constant)."""
+
+    start_s: float
+    duration_s: float | None
+    rate_from: float
+    rate_to: float
+
+    @property
+    def end_s(self) -> float:
+        return math.inf if self.duration_s is None else self.start_s + self.duration_s
+
+    def mass(self) -> float:
+        """Λ over the whole segment (inf for an open-ended non-zero one)."""
+        if self.duration_s is None:
+            return math.inf if self.rate_to > 0 else 0.0
+        return (self.rate_from + self.rate_to) / 2 * self.duration_s
+
+    def time_at(self, u: float) -> float:
+        """The time inside this segment at which Λ (from the segment's start) reaches `u`."""
+        a = self.rate_from
+        if self.duration_s is None or a == self.rate_to:
+            return self.start_s + u / a
+        b = (self.rate_to - a) / self.duration_s  # rate slope, per s²
+        # a·τ + b·τ²/2 = u; the root in [0, duration], written to stay exact as b → 0
+        tau = 2 * u / (a + math.sqrt(a * a + 2 * b * u))
+        return self.start_s + min(tau, self.duration_s)
+
+
+def unit_gaps(process: str, burstiness: float, rng: random.Random) -> Iterator[float]:
+    """Gaps of a renewal process of rate 1 (mean gap 1)."""
+    if process == "constant":
+        while True:
+            yield 1.0
+    elif process == "poisson":
+        while True:
+            yield rng.expovariate(1.0)
+    elif process == "gamma":
+        scale = 1.0 / burstiness
+        while True:
+            yield rng.gammavariate(burstiness, scale)
+    else:
+        raise ValueError(f"unknown arrival process {process!r}; one of {', '.join(PROCESSES)}")
+
+
+def arrival_times(
+    segments: Sequence[RateSegment], process: str, *, burstiness: float = 1.0, seed: int = 0
+) -> Iterator[float]:
+    """Due times (seconds from the epoch), in order, of the process under `segments`' rate.
+
+    Ends after the last segment (an open-ended last segment: never).
+    """
+    rng = random.Random(seed)
+    gaps = unit_gaps(process, burstiness, rng)
+    u = 0.0  # cumulative unit time of the next arrival (the first is due at once)
+    base = 0.0  # Λ at the start of the current segment
+    for segment in segments:
+        mass = segment.mass()
+        if mass == 0.0:
+            continue
+        while u - base <= mass:
+            yield segment.time_at(u - base)
+            u += next(gaps)
+        base += mass
+    return
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One due request: its global ordinal, its mode's ordinal, its mode and due time."""
+
+    index: int
+    mode_index: int
+    mode: str
+    t_s: float
+
+
+def arrivals(
+    times: Iterator[float], mode_weights: Sequence[tuple[str, int]], *, seed: int = 0
+) -> Iterator[Arrival]:
+    """Each due time with the mode it is sent in, drawn by weight (seeded, its own stream so
+    the times do not depend on the mix)."""
+    modes = [m for m, w in mode_weights if w > 0]
+    weights = [w for _, w in mode_weights if w > 0]
+    if not modes:
+        raise ValueError("no mode has a positive weight")
+    rng = random.Random(seed ^ 0x5EED)
+    counts = dict.fromkeys(modes, 0)
+    for index, t in enumerate(times):
+        mode = modes[0] if len(modes) == 1 else rng.choices(modes, weights)[0]
+        yield Arrival(index, counts[mode], mode, t)
+        counts[mode] += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """This process's share of the schedule: every `count`-th arrival of each mode, from
+    `index`."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index} of {self.count}")
+
+    def takes(self, arrival: Arrival) -> bool:
+        return arrival.mode_index % self.count == self.index
+
+
+def shard_arrivals(every: Iterator[Arrival], shard: Shard) -> Iterator[Arrival]:
+    """The arrivals of `shard`, in order."""
+    if shard.count == 1:
+        yield from every
+        return
+    for arrival in every:
+        if shard.takes(arrival):
+            yield arrival
