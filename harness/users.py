@@ -38,7 +38,7 @@ from harness.errors import SUCCESS_OUTCOMES, ConfigError, ErrorClass, Mode, Outc
 from harness.events import publish
 from harness.exit_code import ExitCode
 from harness.load import open_loop as open_loop_module
-from harness.load.open_loop import OpenLoop, open_loop_of
+from harness.load.open_loop import LoadState, PacingStopped, load_state, next_due
 from harness.options import RunConfig, add_llm_options, apply_to_environment, config_for
 from harness.preflight import PreflightError, discover_model, preflight
 from harness.protocols.registry import make_protocol
@@ -162,9 +162,9 @@ class LLMUser(User):
         assert client is not None, "send_completion() before on_start()"
         mode = mode or self.mode
         t_sched = t_sched if fallback_from is None else None
-        open_loop = open_loop_of(self.environment)
-        if open_loop is not None and fallback_from is None and t_sched is None:
-            t_sched = self._await_arrival(open_loop, mode)
+        planned = load_state(self.environment)
+        if planned is not None and fallback_from is None and t_sched is None:
+            t_sched = self._await_arrival(planned, mode)
         body = client.protocol.build_body(
             model=self._model, prompt=prompt, stream=mode is Mode.STREAM, params=self._params
         )
@@ -218,14 +218,16 @@ class LLMUser(User):
             return self.send_completion(prompt, Mode.BATCH, fallback_from=record)
         return record
 
-    def _await_arrival(self, open_loop: OpenLoop, mode: Mode) -> float | None:
+    def _await_arrival(self, planned: LoadState, mode: Mode) -> float | None:
         """The due time of this user's next open-loop request (None: send at once, a users
         stage). Waiting, the user counts as waiting: stopping it stops it at once."""
         if self._state == LOCUST_STATE_STOPPING:
             raise StopUser
         self._state = LOCUST_STATE_WAITING
         try:
-            return open_loop.take(str(mode))
+            return next_due(planned, str(mode))
+        except PacingStopped:
+            raise StopUser from None
         finally:
             self._state = LOCUST_STATE_RUNNING
 

@@ -47,7 +47,14 @@ from harness.errors import ConfigError
 from harness.load.accounting import ArrivalTally
 from harness.load.pacer import Pacer
 from harness.load.plan import LoadPlan
-from harness.load.schedule import Arrival, Shard, arrival_times, arrivals, shard_arrivals
+from harness.load.schedule import (
+    Arrival,
+    Shard,
+    arrival_times,
+    arrivals,
+    interleave,
+    shard_arrivals,
+)
 from harness.options import LoadSettings, config_for
 from harness.run import llm_run
 
@@ -153,7 +160,9 @@ class OpenLoop:
                     continue
                 self.tally.sent(mode)
                 return t_due
-            if self._stopped or not self.open_now:
+            if self._stopped:
+                raise PacingStopped
+            if not self.open_now:
                 return None
             event = Event()
             self._waiting[mode].append(event)
@@ -184,7 +193,9 @@ class LoadState:
     workers: int = 1
     controller: gevent.Greenlet | None = None
     pacer: str = ""
-    notes: list[str] = field(default_factory=list)
+    #: set once pacing started: users wait for it before their first request
+    ready: Event = field(default_factory=Event)
+    stopping: bool = False
 
 
 _states: weakref.WeakKeyDictionary[Environment, LoadState] = weakref.WeakKeyDictionary()
@@ -195,9 +206,22 @@ def load_state(environment: Environment) -> LoadState | None:
     return _states.get(environment)
 
 
-def open_loop_of(environment: Environment) -> OpenLoop | None:
-    state = _states.get(environment)
-    return None if state is None else state.open_loop
+class PacingStopped(Exception):
+    """The run is stopping: no more requests fall due."""
+
+
+def next_due(state: LoadState, mode: str) -> float | None:
+    """A user's next open-loop due time (perf_counter): waits for pacing to start (the
+    users are spawned before the schedule's epoch), then for a due request of `mode`. None:
+    send at once (a users stage, or a plan without rate). PacingStopped once stopping."""
+    if not state.ready.is_set():
+        state.ready.wait()
+    open_loop = state.open_loop
+    if open_loop is None:
+        if state.stopping:
+            raise PacingStopped
+        return None
+    return open_loop.take(mode)
 
 
 def mode_weights(environment: Environment) -> dict[str, int]:
@@ -233,14 +257,19 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     old = _states.pop(environment, None)
     if old is not None and old.open_loop is not None:
         old.open_loop.stop()
-    if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
-        return  # a worker hears the plan from its master
+    if environment.parsed_options is None:
+        return
     try:
         plan = plan_for(environment, runner.target_user_count if runner else 0)
     except ConfigError as exc:
         logger.error("locust-llm: error: %s", exc)
         return
     if plan is None:
+        return
+    if isinstance(runner, WorkerRunner):
+        # the master sends the plan, this worker's share and the epoch; until then the
+        # users wait (they must not send closed loop meanwhile)
+        _states[environment] = LoadState(plan)
         return
     state = _states[environment] = LoadState(plan)
     run = llm_run(environment)
@@ -269,31 +298,49 @@ def _warn_small_pool(environment: Environment, plan: LoadPlan) -> None:
 
 def _on_spawning_complete(environment: Environment, **_: Any) -> None:
     state = _states.get(environment)
-    if state is None or state.epoch is not None:
+    if state is None or state.epoch is not None or isinstance(environment.runner, WorkerRunner):
         return
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        workers = sorted(c.id for c in runner.clients.all if c.state != "missing")
-        state.workers = len(workers)
+        clients = sorted(
+            (c for c in runner.clients.all if c.state != "missing"), key=lambda c: c.id
+        )
+        state.workers = len(clients)
+        slots = _slots(environment, [dict(c.user_classes_count) for c in clients])
         epoch_wall = time.time() + EPOCH_LEAD_S
-        for index, client_id in enumerate(workers):
+        for index, client in enumerate(clients):
             runner.send_message(
                 SCHEDULE_MESSAGE,
                 {
                     "plan": state.plan.to_wire(),
                     "index": index,
-                    "count": len(workers),
+                    "slots": {mode: list(cycle) for mode, cycle in slots.items()},
+                    "workers": len(clients),
                     "epoch_wall": epoch_wall,
                 },
-                client_id=client_id,
+                client_id=client.id,
             )
         state.epoch = _perf_of(epoch_wall)
-        state.pacer = "timerfd" if Pacer().kind == "timerfd" else "sleep"
+        state.pacer = Pacer.kind_here()
     else:
         _start_pacing(environment, state, Shard(), time.perf_counter())
     llm_run(environment).epoch = state.epoch
     if state.plan.is_staged and runner is not None:
         state.controller = gevent.spawn(_drive_stages, environment, state)
+
+
+def _slots(environment: Environment, counts: list[dict[str, int]]) -> dict[str, tuple[int, ...]]:
+    """Per mode, the cycle of worker indices its arrivals go to: in proportion to the
+    users of that mode each worker runs (Locust may give one worker all of a class)."""
+    mode_of = {c.__name__: str(getattr(c, "mode", "")) for c in environment.user_classes}
+    modes = sorted({m for m in mode_of.values() if m})
+    slots = {}
+    for mode in modes:
+        weights = [
+            sum(n for name, n in worker.items() if mode_of.get(name) == mode) for worker in counts
+        ]
+        slots[mode] = interleave(weights)
+    return slots
 
 
 def _perf_of(epoch_wall: float) -> float:
@@ -307,19 +354,23 @@ def _start_pacing(environment: Environment, state: LoadState, shard: Shard, epoc
         state.open_loop = OpenLoop(state.plan, shard, epoch, run.arrivals)
         state.pacer = state.open_loop.pacer_kind
         state.open_loop.start()
+    state.ready.set()
 
 
-def _on_schedule_message(environment: Environment, msg: Any, **_: Any) -> None:
+def _on_schedule_message(environment: Environment, msg: Any) -> None:
     """A worker: the master's plan, shard and epoch."""
     data: Mapping[str, Any] = msg.data
     plan = LoadPlan.from_wire(data["plan"])
-    old = _states.get(environment)
-    if old is not None and old.open_loop is not None:
-        old.open_loop.stop()
-    state = _states[environment] = LoadState(plan, workers=int(data["count"]))
+    state = _states.get(environment)
+    if state is None or state.epoch is not None:
+        state = _states[environment] = LoadState(plan)
+    state.plan = plan
+    state.workers = int(data["workers"])
     run = llm_run(environment)
     run.begin_plan(plan)
-    shard = Shard(int(data["index"]), int(data["count"]))
+    slots = {str(m): tuple(int(k) for k in cycle) for m, cycle in data["slots"].items()}
+    shard = Shard(int(data["index"]), slots)
+    logger.debug("locust-llm: pacing shard %d of %d", shard.index, state.workers)
     _start_pacing(environment, state, shard, _perf_of(float(data["epoch_wall"])))
     run.epoch = state.epoch
 
@@ -365,8 +416,10 @@ def _on_test_stopping(environment: Environment, **_: Any) -> None:
     state = _states.get(environment)
     if state is None:
         return
+    state.stopping = True
     if state.open_loop is not None:
         state.open_loop.stop()
+    state.ready.set()  # users still waiting for the plan stop (PacingStopped)
     run = llm_run(environment)
     if run.t_pace_end is None:
         run.t_pace_end = time.perf_counter()
@@ -412,5 +465,5 @@ def attach(environment: Environment) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         runner.register_message(
-            SCHEDULE_MESSAGE, lambda msg, **kw: _on_schedule_message(environment, msg, **kw)
+            SCHEDULE_MESSAGE, lambda msg, **_: _on_schedule_message(environment, msg)
         )

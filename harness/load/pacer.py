@@ -65,6 +65,11 @@ class Pacer:
                 self._watcher = get_hub().loop.io(fd, 1)
                 self.kind = "timerfd"
 
+    @staticmethod
+    def kind_here() -> str:
+        """What a pacer on this machine would use, without making one."""
+        return "timerfd" if _timerfd_usable() else "sleep"
+
     def wait_until(self, t: float) -> None:
         if self._fd < 0:
             delay = t - time.perf_counter()

@@ -2,9 +2,10 @@
 
 Arrivals are drawn once from a seed, independent of how fast answers come back, so every
 process of a distributed run (and every rerun with the same seed) sees the same schedule.
-A process takes its share by ordinal (`Shard`): arrival i of a mode goes to shard
-i mod count. The union of all shards is exactly the global schedule, so two workers hold the
-total offered rate between them.
+A process takes its share by ordinal (`Shard`): the master interleaves each mode's arrivals
+over the processes in proportion to that mode's users on each (`interleave`). The union of all
+shards is exactly the global schedule, so two workers hold the total offered rate between
+them, whichever users Locust gave each.
 
 Processes (each a renewal process of mean gap 1/rate):
 
@@ -25,8 +26,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 PROCESSES = ("constant", "poisson", "gamma")
 
@@ -129,23 +130,46 @@ def arrivals(
 
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """This process's share of the schedule: every `count`-th arrival of each mode, from
-    `index`."""
+    """This process's share of the schedule. `slots[mode]` is a cycle of process indices:
+    arrival i of that mode goes to process ``slots[mode][i % len]``. With no slots for a
+    mode (a single process), every arrival of it is this process's."""
 
     index: int = 0
-    count: int = 1
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.index < self.count:
-            raise ValueError(f"shard {self.index} of {self.count}")
+    slots: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def takes(self, arrival: Arrival) -> bool:
-        return arrival.mode_index % self.count == self.index
+        cycle = self.slots.get(arrival.mode)
+        if not cycle:
+            return True
+        return cycle[arrival.mode_index % len(cycle)] == self.index
+
+
+def interleave(weights: Sequence[int]) -> tuple[int, ...]:
+    """A cycle of indices in which index k appears weights[k] times (divided by their
+    greatest common divisor), spread as evenly as smooth weighted round robin spreads them:
+    weights (2, 1) give (0, 1, 0); (1, 1) give (0, 1); a weight of 0 never appears."""
+    positive = [w for w in weights if w > 0]
+    if not positive:
+        return ()
+    divisor = 0
+    for w in positive:
+        divisor = math.gcd(divisor, w)
+    scaled = [w // divisor for w in weights]
+    total = sum(scaled)
+    current = [0] * len(scaled)
+    cycle = []
+    for _ in range(total):
+        for k, w in enumerate(scaled):
+            current[k] += w
+        pick = max(range(len(scaled)), key=lambda k: current[k])
+        current[pick] -= total
+        cycle.append(pick)
+    return tuple(cycle)
 
 
 def shard_arrivals(every: Iterator[Arrival], shard: Shard) -> Iterator[Arrival]:
     """The arrivals of `shard`, in order."""
-    if shard.count == 1:
+    if not shard.slots:
         yield from every
         return
     for arrival in every:
