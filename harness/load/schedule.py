@@ -55,6 +55,8 @@ class RateSegment:
     def time_at(self, u: float) -> float:
         """The time inside this segment at which Λ (from the segment's start) reaches `u`."""
         a = self.rate_from
+        if u <= 0.0:
+            return self.start_s
         if self.duration_s is None or a == self.rate_to:
             return self.start_s + u / a
         b = (self.rate_to - a) / self.duration_s  # rate slope, per s²
@@ -86,8 +88,12 @@ def arrival_times(
 
     Ends after the last segment (an open-ended last segment: never).
     """
-    rng = random.Random(seed)
-    gaps = unit_gaps(process, burstiness, rng)
+    if process not in PROCESSES:
+        raise ValueError(f"unknown arrival process {process!r}; one of {', '.join(PROCESSES)}")
+    return _arrival_times(segments, unit_gaps(process, burstiness, random.Random(seed)))
+
+
+def _arrival_times(segments: Sequence[RateSegment], gaps: Iterator[float]) -> Iterator[float]:
     u = 0.0  # cumulative unit time of the next arrival (the first is due at once)
     base = 0.0  # Λ at the start of the current segment
     for segment in segments:
