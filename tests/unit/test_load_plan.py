@@ -46,7 +46,8 @@ def test_a_rate_alone_is_one_open_stage_of_the_run_time() -> None:
     )  # fmt: skip
     assert plan is not None
     assert plan.stages == (Stage(60.0, rate_per_s=20.0),)
-    assert plan.is_open and not plan.is_staged
+    assert plan.is_open
+    assert not plan.is_staged
     assert plan.max_schedule_lag_s is None  # 0: requests wait
     assert plan.describe() == "open loop: poisson arrivals, 20/s for 60s; at most 64 in flight"
 
@@ -87,7 +88,8 @@ def test_stages_follow_each_other_and_warmups_are_not_measured() -> None:
         Stage(10.0, rate_per_s=10.0, ramp_s=4.0),
         warmup_s=1.0,
     )
-    assert plan.is_staged and plan.duration_s == 30.0
+    assert plan.is_staged
+    assert plan.duration_s == 30.0
     assert [plan.stage_at(t) for t in (0.0, 9.99, 10.0, 25.0, 99.0)] == [0, 0, 1, 2, 2]
     assert [plan.in_warmup(t) for t in (0.5, 1.5, 2.5, 10.0)] == [True, True, False, False]
     assert plan.measured_intervals(30.0) == [(0, 2.0, 10.0), (1, 10.0, 20.0), (2, 20.0, 30.0)]
@@ -128,7 +130,8 @@ def test_arrival_counts_settle_and_merge_on_the_master() -> None:
     assert worker.take_delta() == {}  # a delta is sent once
     counts = master.modes["stream"]
     assert (counts.scheduled, counts.sent, counts.dropped, counts.unsent_at_end) == (5, 3, 1, 1)
-    assert counts.warmup == 1 and counts.settled
+    assert counts.warmup == 1
+    assert counts.settled
 
 
 def open_record(t_sched: float, t0: float, e2e: float, mode: Mode = Mode.BATCH) -> RequestRecord:
@@ -178,7 +181,7 @@ def block_for(plan: LoadPlan, sent: int, scheduled: int, e2e_s: float) -> dict[s
 def test_run_load_says_what_was_offered_and_achieved() -> None:
     plan = plan_of(Stage(10.0, rate_per_s=20.0), max_in_flight=64, arrival="constant")
     block = block_for(plan, sent=200, scheduled=200, e2e_s=0.2)
-    assert block["kind"] == "open" and block["process"] == "constant"
+    assert (block["kind"], block["process"]) == ("open", "constant")
     assert block["offered_rate_per_s"] == 20.0
     assert block["achieved_rate_per_s"] == 20.0
     assert (block["scheduled"], block["sent"], block["unsent_at_end"]) == (200, 200, 0)
@@ -213,4 +216,4 @@ def test_each_stage_that_began_has_its_own_figures() -> None:
     assert [b["label"] for b in blocks] == ["2/s", "3 users"]  # the third never began
     assert blocks[0]["achieved_rate_per_s"] == 2.0
     assert blocks[0]["modes"]["batch"]["requests"] == 20
-    assert blocks[1]["measured_s"] == 5.0 and blocks[1]["users"] == 3
+    assert (blocks[1]["measured_s"], blocks[1]["users"]) == (5.0, 3)

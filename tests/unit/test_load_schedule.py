@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from itertools import pairwise
 
 import pytest
 
@@ -37,12 +38,12 @@ def test_constant_rate_is_evenly_spaced_from_the_start() -> None:
     times = times_of([RateSegment(0.0, 10.0, 20.0, 20.0)], "constant")
     assert len(times) == 201  # 0, 0.05, …, 10.0
     assert times[0] == 0.0
-    assert all(b - a == pytest.approx(0.05) for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a == pytest.approx(0.05) for a, b in pairwise(times))
 
 
 def test_poisson_gaps_pass_a_kolmogorov_smirnov_test_against_the_exponential() -> None:
     times = times_of([RateSegment(0.0, 500.0, 20.0, 20.0)], "poisson", seed=7)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(times)]
     assert len(gaps) == pytest.approx(10_000, rel=0.03)
     # asymptotic critical value at alpha = 0.01: 1.628 / sqrt(n)
     assert ks_statistic_exponential(gaps, 20.0) < 1.628 / math.sqrt(len(gaps))
@@ -56,7 +57,7 @@ def test_gamma_gaps_have_a_coefficient_of_variation_of_one_over_root_burstiness(
     burstiness: float,
 ) -> None:
     times = times_of([RateSegment(0.0, 400.0, 25.0, 25.0)], "gamma", burstiness=burstiness, seed=3)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(times)]
     cv = statistics.pstdev(gaps) / statistics.fmean(gaps)
     assert cv == pytest.approx(1 / math.sqrt(burstiness), rel=0.05)
     assert statistics.fmean(gaps) == pytest.approx(1 / 25.0, rel=0.05)
