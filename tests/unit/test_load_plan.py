@@ -53,21 +53,11 @@ def test_a_rate_alone_is_one_open_stage_of_the_run_time() -> None:
 
 
 def test_no_rate_no_stage_no_warmup_is_no_plan() -> None:
-    assert (
-        build_plan(
-            rate_per_s=0.0,
-            stages=(),
-            run_time_s=60.0,
-            users=8,
-            arrival="poisson",
-            burstiness=1.0,
-            seed=0,
-            max_in_flight=8,
-            max_schedule_lag_s=0.0,
-            warmup_s=0.0,
-        )  # fmt: skip
-        is None
-    )
+    plan = build_plan(
+        rate_per_s=0.0, stages=(), run_time_s=60.0, users=8, arrival="poisson",
+        burstiness=1.0, seed=0, max_in_flight=8, max_schedule_lag_s=0.0, warmup_s=0.0,
+    )  # fmt: skip
+    assert plan is None
 
 
 def test_a_warmup_as_long_as_the_run_is_refused() -> None:
