@@ -22,6 +22,7 @@ from typing import Any
 from harness.errors import MODES
 from harness.exit_code import ExitCode, slo_exit_code
 from harness.report.cost import format_dollars
+from harness.report.load import load_line, load_notes, stage_rows
 from harness.report.markdown import (
     DASH,
     MODE_TITLES,
@@ -89,6 +90,7 @@ def render_html(summary: Mapping[str, Any]) -> str:
         body.append(f'<p class="warning">{escape(warning)}</p>')
     body += _slo_section(summary.get("slos"))
     body += _comparison_section(summary)
+    body += _load_section(summary)
     body += _path_section(summary)
     body.append("<h2>Plots</h2>")
     body.append(f'<div class="grid">{"".join(_figures(summary))}</div>')
@@ -182,6 +184,28 @@ def _comparison_section(summary: Mapping[str, Any]) -> list[str]:
         "<h2>Streaming vs batch</h2>",
         f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>",
     ]
+
+
+def _load_section(summary: Mapping[str, Any]) -> list[str]:
+    """How the load was offered (open loop, stages): the line, the notes, the stage table."""
+    line = load_line(summary)
+    header, rows = stage_rows(summary)
+    notes = load_notes(summary)
+    if not line and not rows and not notes:
+        return []
+    out = ["<h2>Load</h2>"]
+    if line:
+        out.append(f"<p>{escape(line)}</p>")
+    for note in notes:
+        cls = ' class="warning"' if note.startswith("Warning") else ""
+        out.append(f"<p{cls}>{escape(note)}</p>")
+    if rows:
+        head = "".join(f"<th>{escape(h)}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        )
+        out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return out
 
 
 def _path_section(summary: Mapping[str, Any]) -> list[str]:

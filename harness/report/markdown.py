@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from harness.errors import MODES, SUCCESS_OUTCOMES, Outcome, is_failure
 from harness.report.cost import cost_line
+from harness.report.load import load_line, load_notes, stage_table
 from harness.report.path import (
     describe_path,
     path_anomalies,
@@ -25,8 +26,10 @@ from harness.report.path import (
     stream_not_honored_warning,
 )
 
-DASH = "—"
-"""Shown for a figure that does not apply or has no data."""
+# re-exported: the other reports take them from here
+from harness.report.units import DASH as DASH
+from harness.report.units import format_duration as format_duration
+from harness.report.units import number_at as number_at
 
 MODE_TITLES = {"stream": "streaming", "batch": "batch"}
 _TRIPLE = ("p50", "p95", "p99")
@@ -40,19 +43,6 @@ class Row(NamedTuple):
     label: str
     cells: list[str]
     headline: bool = False
-
-
-def format_duration(seconds: float) -> str:
-    """A duration for the table: ``4.27 ms``, ``212.4 ms``, ``1.26 s``.
-
-    Two decimals below 10 ms, one decimal up to 1 s, then seconds with two decimals.
-    """
-    ms = seconds * 1000.0
-    if ms < 10.0 and round(ms, 2) < 10.0:
-        return f"{ms:.2f} ms"
-    if round(ms, 1) < 1000.0:
-        return f"{ms:.1f} ms"
-    return f"{seconds:.2f} s"
 
 
 def format_duration_short(seconds: float) -> str:
@@ -93,6 +83,18 @@ def build_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[Row]]:
         row(f"{itl_label} p50 / p95 / p99", lambda f: _triple(_itl_block(f))),
         row("TPOT p50", lambda f: _single(f.get("tpot_s"), "p50")),
         row("E2E p50 / p95 / p99", lambda f: _triple(f.get("e2e_s"))),
+    ]
+    if any(f.get("from_schedule") or f.get("schedule_lag_s") for f in figs):
+        # open loop: the same figures timed from the schedule, and the wait for a user
+        rows += [
+            row(
+                "first visible from schedule p50 / p95 / p99",
+                lambda f: _triple(_from_schedule(f, "first_visible_s")),
+            ),
+            row("E2E from schedule p50 / p95 / p99", lambda f: _triple(_from_schedule(f, "e2e_s"))),
+            row("schedule lag p50 / p95 / p99", lambda f: _triple(f.get("schedule_lag_s"))),
+        ]
+    rows += [
         row("TTFB p50 / p95 / p99", lambda f: _triple(f.get("ttfb_s"))),
         row(TAIL_LABEL, lambda f: _triple(f.get("tail_s"))),
         row("output tokens/s", lambda f: _rate(f.get("output_tokens_per_s"), 1)),
@@ -203,6 +205,7 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
     if errors:
         lines.append("Errors — " + "; ".join(errors) + ".")
     lines.extend(path_lines(summary))
+    lines.extend(load_notes(summary))
     inter_chunk = [
         MODE_TITLES[m] for m in MODES if modes.get(m, {}).get("itl_basis") == "inter_chunk"
     ]
@@ -257,6 +260,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     run_line = _run_line(summary)
     if run_line:
         out += [run_line, ""]
+    offered = load_line(summary)
+    if offered:
+        out += [offered, ""]
     if columns:
         titles = [MODE_TITLES[m] for m in columns]
         out.append("| | " + " | ".join(titles) + " |")
@@ -270,6 +276,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             out.append(f"| {label} | " + " | ".join(cells) + " |")
     else:
         out.append("No requests were recorded.")
+    stages = stage_table(summary, markdown=True)
+    if stages:
+        out += ["", *stages]
     for line in notes(summary):
         out += ["", line]
     return "\n".join(out) + "\n"
@@ -282,6 +291,9 @@ def render_terminal(summary: Mapping[str, Any]) -> str:
     run_line = _run_line(summary, code=False)
     if run_line:
         out.append(run_line)
+    offered = load_line(summary)
+    if offered:
+        out.append(offered)
     out.append("")
     if columns:
         table = [["", *(MODE_TITLES[m] for m in columns)]]
@@ -295,6 +307,9 @@ def render_terminal(summary: Mapping[str, Any]) -> str:
                 out.append("  ".join("-" * w for w in widths))
     else:
         out.append("No requests were recorded.")
+    stages = stage_table(summary, markdown=False)
+    if stages:
+        out += ["", *stages]
     lines = notes(summary)
     if lines:
         out.append("")
@@ -321,14 +336,9 @@ def _itl_block(f: Figures) -> Any:
     return f.get("itl_s")
 
 
-def number_at(block: Any, key: str) -> float | None:
-    """`block[key]` as a float when `block` is a mapping and the value a number (not a bool)."""
-    if not isinstance(block, Mapping):
-        return None
-    value = block.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+def _from_schedule(f: Figures, name: str) -> Any:
+    block = f.get("from_schedule")
+    return block.get(name) if isinstance(block, Mapping) else None
 
 
 def _single(block: Any, key: str) -> str:
@@ -394,7 +404,8 @@ def _run_line(summary: Mapping[str, Any], *, code: bool = True) -> str:
     if isinstance(host, str) and host:
         parts.append(f"`{host}`" if code else host)
     users = run.get("users")
-    if isinstance(users, int):
+    load = run.get("load")
+    if isinstance(users, int) and not (isinstance(load, Mapping) and load.get("kind") == "open"):
         parts.append(f"{users:,} user" + ("" if users == 1 else "s"))
     duration = run.get("duration_s")
     if isinstance(duration, int | float) and not isinstance(duration, bool):
