@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,7 +102,12 @@ class PrometheusExporter:
             in_flight = run.in_flight
             cpu = {"local": runner.current_cpu_usage / 100.0} if runner is not None else {}
         users = runner.user_count if runner is not None else 0
-        return HarnessHealth(users, in_flight, cpu, run.loop_lag)
+        arrivals = {m: (c.scheduled, c.dropped) for m, c in run.arrivals.modes.items()}
+        offered = None
+        plan, epoch = run.plan, run.epoch
+        if plan is not None and plan.is_open and epoch is not None and run.t_pace_end is None:
+            offered = plan.offered_rate_at(time.perf_counter() - epoch)
+        return HarnessHealth(users, in_flight, cpu, run.loop_lag, arrivals, offered)
 
     def serve(self, settings: PrometheusSettings) -> None:
         """Register the collector and listen; `ConfigError` if the address cannot be bound."""

@@ -21,6 +21,11 @@ Families (base units; labels `mode`, `model`, `endpoint`, `scenario`)::
     llm_harness_users{scenario}                     gauge
     llm_harness_cpu_ratio{scenario, process}        gauge, 1.0 = one core
     llm_harness_loop_lag_seconds{scenario}          histogram
+    llm_schedule_lag_seconds, llm_first_visible_from_schedule_seconds,
+    llm_e2e_from_schedule_seconds                   open loop: histograms (from the schedule)
+    llm_scheduled_requests_total{mode, scenario}    open loop: requests that fell due
+    llm_dropped_requests_total{mode, scenario}      open loop: dropped past max_schedule_lag
+    llm_offered_rate_per_second{scenario}           open loop: the plan's rate now
 
 Bucket layouts and option validation live in `prometheus_config`. Bucket counts come from
 `LatencyHistogram.cumulative_counts`, which never undercounts and may count a value at most
@@ -30,7 +35,7 @@ Bucket layouts and option validation live in `prometheus_config`. Bucket counts 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from prometheus_client.metrics_core import (
@@ -78,6 +83,13 @@ LATENCY_FAMILIES: tuple[LatencyFamily, ...] = (
                   "End to end: until [DONE] (streams) or the whole body (batch)."),
     LatencyFamily("llm_first_visible_seconds", "first_visible_s", "first_visible",
                   "First visible output: TTFT for streams, E2E for batch."),
+    LatencyFamily("llm_schedule_lag_seconds", "schedule_lag_s", "schedule_lag",
+                  "Open loop: send time minus due time (the wait for a free user)."),
+    LatencyFamily("llm_first_visible_from_schedule_seconds", "from_schedule_first_visible_s",
+                  "first_visible",
+                  "Open loop: first visible output timed from the due time, not the send."),
+    LatencyFamily("llm_e2e_from_schedule_seconds", "from_schedule_e2e_s", "e2e",
+                  "Open loop: end to end timed from the due time, not the send."),
 )  # fmt: skip
 
 #: Labels of the per-(mode, model) families
@@ -140,6 +152,10 @@ class HarnessHealth:
     #: share of one core by process: `local`, or `master` and `worker-<index>`
     cpu_ratio: Mapping[str, float]
     loop_lag: LatencyHistogram
+    #: open loop, per mode: (requests that fell due, dropped); empty for closed loop
+    arrivals: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    #: open loop: the plan's offered rate now (requests per second); None for closed loop
+    offered_rate_per_s: float | None = None
 
 
 class LLMCollector(Collector):
@@ -251,6 +267,34 @@ class LLMCollector(Collector):
                 health.loop_lag.sum,
             )
         yield lag
+        yield from self._open_loop(health)
+
+    def _open_loop(self, health: HarnessHealth) -> Iterator[Metric]:
+        labels = ("mode", "scenario")
+        scheduled = CounterMetricFamily(
+            "llm_scheduled_requests",
+            "Open loop: requests that fell due on the arrival schedule (warm-up excluded).",
+            labels=labels,
+        )
+        dropped = CounterMetricFamily(
+            "llm_dropped_requests",
+            "Open loop: due requests never sent, having waited for a free user past "
+            "--llm-max-schedule-lag.",
+            labels=labels,
+        )
+        for mode, (n_scheduled, n_dropped) in sorted(health.arrivals.items()):
+            scheduled.add_metric((mode, self._scenario), n_scheduled)
+            dropped.add_metric((mode, self._scenario), n_dropped)
+        yield scheduled
+        yield dropped
+        offered = GaugeMetricFamily(
+            "llm_offered_rate_per_second",
+            "Open loop: the requests per second the load plan offers now.",
+            labels=("scenario",),
+        )
+        if health.offered_rate_per_s is not None:
+            offered.add_metric((self._scenario,), health.offered_rate_per_s)
+        yield offered
 
 
 #: prometheus_client's own `le` formatting (Go's float syntax), typed

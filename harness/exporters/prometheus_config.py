@@ -48,6 +48,12 @@ LOOP_LAG_BUCKETS_S: tuple[float, ...] = (
 
 #: The one bucket layout of each family (a future scenario key or `--llm-buckets-…` replaces
 #: it; every series of a family shares it, so `sum by (le)` across modes stays valid)
+#: open loop: send minus due time; sub-millisecond when the load generator keeps up, seconds
+#: when every user is busy (client-side queueing)
+SCHEDULE_LAG_BUCKETS_S = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+)  # fmt: skip
+
 DEFAULT_BUCKETS: Mapping[str, tuple[float, ...]] = {
     "ttft": TTFT_BUCKETS_S,
     "ttfc": TTFT_BUCKETS_S,
@@ -55,6 +61,7 @@ DEFAULT_BUCKETS: Mapping[str, tuple[float, ...]] = {
     "tpot": ITL_BUCKETS_S,
     "e2e": E2E_BUCKETS_S,
     "first_visible": FIRST_VISIBLE_BUCKETS_S,
+    "schedule_lag": SCHEDULE_LAG_BUCKETS_S,
 }
 
 PORT_OPTION = "--llm-prometheus-port"

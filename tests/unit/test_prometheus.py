@@ -347,6 +347,36 @@ def test_harness_health_gauges_and_loop_lag_histogram() -> None:
     assert value(registry, "llm_harness_loop_lag_seconds_count", scenario) == 3
 
 
+def test_open_loop_families_count_due_and_dropped_requests_and_time_the_lag() -> None:
+    stats = RunStats()
+    for lag in (0.0004, 0.003):
+        record = batch_record(1.0)
+        record.t_sched = record.t0 - lag
+        stats.observe(record)
+    health = HarnessHealth(
+        users=4, in_flight=0, cpu_ratio={}, loop_lag=LatencyHistogram(),
+        arrivals={"batch": (5, 1)}, offered_rate_per_s=20.0,
+    )  # fmt: skip
+    registry = registry_of(stats, health=health)
+    batch = {"mode": "batch", "scenario": "default"}
+    assert value(registry, "llm_scheduled_requests_total", batch) == 5
+    assert value(registry, "llm_dropped_requests_total", batch) == 1
+    assert value(registry, "llm_offered_rate_per_second", {"scenario": "default"}) == 20.0
+    group = {**batch, "model": "m", "endpoint": CHAT}
+    lag_bucket = {**group, "le": "0.0005"}
+    assert value(registry, "llm_schedule_lag_seconds_bucket", lag_bucket) == 1
+    assert value(registry, "llm_schedule_lag_seconds_count", group) == 2
+    # from the schedule: E2E plus the lag
+    e2e_sum = value(registry, "llm_e2e_from_schedule_seconds_sum", group)
+    assert e2e_sum == pytest.approx(2.0 + 0.0034, rel=1e-6)
+
+
+def test_a_closed_loop_run_has_no_offered_rate_and_no_schedule_series() -> None:
+    registry = registry_of(RunStats(), health=HarnessHealth(1, 0, {}, LatencyHistogram()))
+    names = {name for name, _ in samples_of(registry)}
+    assert not {n for n in names if "schedule" in n or "offered" in n or "dropped" in n}
+
+
 def test_the_stats_are_read_at_every_scrape() -> None:
     runs = [RunStats()]
     registry = CollectorRegistry()
@@ -413,6 +443,12 @@ def test_label_names_are_only_the_allowed_ones_and_values_are_bounded() -> None:
         "llm_harness_users",
         "llm_harness_cpu_ratio",
         "llm_harness_loop_lag_seconds",
+        "llm_schedule_lag_seconds",
+        "llm_first_visible_from_schedule_seconds",
+        "llm_e2e_from_schedule_seconds",
+        "llm_scheduled_requests",
+        "llm_dropped_requests",
+        "llm_offered_rate_per_second",
     }
     error_classes = {e.value for e in ErrorClass} | {"none", "unknown"}
     outcomes = {o.value for o in Outcome}
