@@ -43,6 +43,8 @@ SEL = 'scenario=~"$scenario", model=~"$model", mode=~"$mode", instance=~"$instan
 STREAM = SEL.replace('mode=~"$mode"', 'mode="stream"')
 BATCH = SEL.replace('mode=~"$mode"', 'mode="batch"')
 HSEL = 'scenario=~"$scenario", instance=~"$instance"'
+#: the open-loop counters are per mode only (not per model)
+OSEL = 'scenario=~"$scenario", mode=~"$mode", instance=~"$instance"'
 #: outcomes whose latencies are timed (DESIGN.md §2); failures are failed + empty
 TIMED = 'outcome=~"ok|ok_length|content_filtered"'
 FAILED = 'outcome=~"failed|empty"'
@@ -500,6 +502,36 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
             [target("A", f"sum (llm_harness_users{{{HSEL}}})", "users"),
              target("B", f"sum (llm_requests_in_flight{{{HSEL}}})", "in flight")],
             unit="short"), 6, 8),
+        (row("Open loop: offered vs achieved load (locust-llm run --rate)"), 24, 1),
+        (timeseries(
+            "Offered vs achieved requests per second",
+            "Open loop only (--llm-rate): the plan's rate, the requests that fell due on the "
+            "arrival schedule, and the requests that finished. Achieved under offered means "
+            "the in-flight cap was reached (the server is slower than the rate) or the load "
+            "generator could not keep up: see the schedule lag.",
+            [target("A", f"sum (llm_offered_rate_per_second{{{HSEL}}})", "offered (plan)"),
+             target("B", rate("llm_scheduled_requests_total", OSEL), "due"),
+             target("C", rate("llm_requests_total", f"{SEL}, outcome!=\"cancelled\""),
+                    "finished")],
+            unit="reqps"), 12, 8),
+        (timeseries(
+            "Schedule lag p50 / p95 / p99 (the wait for a free user)",
+            "Open loop: send time minus due time. Sub-millisecond while users are free; it "
+            "grows when every user is busy (client-side queueing). Latencies from the send "
+            "do not include it; those from the schedule do.",
+            percentile_targets("llm_schedule_lag_seconds")), 12, 8),
+        (timeseries(
+            "First visible output p95: from the send vs from the schedule",
+            "Open loop: the gap between the two lines is coordinated omission made visible, "
+            "the time requests waited in the load generator before being sent.",
+            [target("A", quantile(0.95, "llm_first_visible_seconds"), "{{mode}} from send"),
+             target("B", quantile(0.95, "llm_first_visible_from_schedule_seconds"),
+                    "{{mode}} from schedule")]), 12, 8),
+        (timeseries(
+            "Dropped requests per second (waited past --llm-max-schedule-lag)",
+            "Open loop: due requests never sent. No data without --llm-max-schedule-lag.",
+            [target("A", rate("llm_dropped_requests_total", OSEL, by="mode"), "{{mode}}")],
+            unit="reqps"), 12, 8),
         (row("Load generator health: can these numbers be trusted?"), 24, 1),
         (stat(
             "Measurements reliable?",

@@ -43,7 +43,9 @@ DS_VARIABLE = "${datasource}"
 #: Grafana's own variables (substituted by Grafana, never defined by a dashboard)
 BUILTIN_VARIABLES = {"__rate_interval", "__range", "__interval", "__range_s"}
 #: the harness's families without model/mode labels (DESIGN.md §4, exporter docstring)
-HEALTH_FAMILIES = ("llm_harness_", "llm_requests_in_flight")
+HEALTH_FAMILIES = ("llm_harness_", "llm_requests_in_flight", "llm_offered_rate_per_second")
+#: open-loop counters: per mode, not per model (arrivals fall due before a model is chosen)
+MODE_ONLY_FAMILIES = ("llm_scheduled_requests", "llm_dropped_requests")
 
 #: (panel title, refId) whose query may return nothing on a clean run against the mock; each
 #: is still sent to Prometheus and must be valid.
@@ -219,7 +221,7 @@ def _check_expr(expr: str, variables: set[str]) -> list[str]:
             if f'{label}=~"${label}"' not in selector:
                 problems.append(f'{family}: no {label}=~"${label}" matcher')
         if not family.startswith(HEALTH_FAMILIES):
-            if 'model=~"$model"' not in selector:
+            if 'model=~"$model"' not in selector and not family.startswith(MODE_ONLY_FAMILIES):
                 problems.append(f'{family}: no model=~"$model" matcher')
             if not re.search(r'mode=~"\$mode"|mode="(stream|batch)"', selector):
                 problems.append(f"{family}: no mode matcher")
@@ -314,6 +316,10 @@ def test_the_issues_panels_are_there() -> None:
     assert has("llm_harness_cpu_ratio")
     assert has("llm_harness_loop_lag_seconds_bucket")
     assert has("$price_output_per_mtok")
+    assert has("llm_offered_rate_per_second", "rate(llm_scheduled_requests_total")
+    assert has("histogram_quantile(0.99, sum by (le, mode) (rate(llm_schedule_lag_seconds")
+    assert has("llm_first_visible_from_schedule_seconds_bucket")
+    assert has("rate(llm_dropped_requests_total")
     # the documented exceptions name real queries (a renamed panel must not widen them)
     queries = {(title, ref) for _, title, ref, _ in _all_queries()}
     assert set(MAY_BE_EMPTY) <= queries, set(MAY_BE_EMPTY) - queries
@@ -473,6 +479,8 @@ def scraped_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScrapedRun
                     "--master", "--master-bind-host", "127.0.0.1",
                     "--master-bind-port", str(master_port), "--expect-workers", "1",
                     "--headless", "--host", mock.url, "-u", "12", "-r", "12", "-t", "20s",
+                    # open loop, so the open-loop panels have data too (12 users: the pool)
+                    "--llm-rate", "8", "--llm-arrival", "constant",
                     "--stop-timeout", "5", "--exit-code-on-error", "0", "--only-summary",
                     "--llm-prometheus-port", str(exporter_port),
                     "--llm-prometheus-linger", "10s", "--llm-scenario-name", SCENARIO,
@@ -594,5 +602,9 @@ def test_the_headline_panels_show_the_mocks_truth(scraped_run: ScrapedRun) -> No
     tokens = panels["Output tokens per request (mean) by mode"]["targets"][0]["expr"]
     per_request = _instant(scraped_run, tokens.replace("$__rate_interval", "$__range"), values)
     assert per_request == pytest.approx({"batch": MOCK_TOKENS, "stream": MOCK_TOKENS})
+    # open loop at 8/s for a 20 s run (less the spawn): the requests that fell due
+    offered = panels["Offered vs achieved requests per second"]["targets"]
+    due = offered[1]["expr"].replace("rate(", "increase(").replace("$__rate_interval", "$__range")
+    assert 8 * 14 <= _instant(scraped_run, due, values)[""] <= 8 * 20.5
     # and "returns data" is not trivially true
     assert not _has_data(_query(scraped_run, 'llm_ttft_seconds_count{mode="batch"}', False))
