@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import MODES, Outcome, is_failure
+from harness.report.load import load_line, load_notes
 from harness.report.markdown import (
     DASH,
     MODE_TITLES,
@@ -166,6 +167,12 @@ def table_rows(
     )
     if warning is not None:
         add("⚠ " + warning.removeprefix("Warning: "))
+    offered = load_line(summary)
+    if offered:
+        add(f"▶ {offered}")
+    for note in load_notes(summary):
+        if note.startswith("Warning: "):
+            add("⚠ " + note.removeprefix("Warning: "))
     sections = model_sections(summary, models)
     for label, figures in sections:
         ratio = first_visible_speedup(figures)
@@ -187,6 +194,9 @@ def table_rows(
             if figure == "ITL p50 / p95 / p99" and _inter_chunk(figures):
                 figure = "inter-chunk latency p50 / p95 / p99"
             add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
+        if any(figures[m].get("schedule_lag_s") for m in figures):
+            for figure, cell in _OPEN_LOOP_ROWS:
+                add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
         for figure, key, cell in _OCCASIONAL_ROWS:
             if any(number_at(figures[m], key) for m in figures):
                 add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
@@ -304,6 +314,22 @@ _FIGURE_ROWS: tuple[tuple[str, Callable[[Figures], str]], ...] = (
     ("output tokens/s", _rate("output_tokens_per_s", 1)),
     ("requests/s", _rate("requests_per_s", 2)),
     ("errors by class", _errors),
+)
+
+
+def _from_schedule(key: str) -> Callable[[Figures], str]:
+    def cell(f: Figures) -> str:
+        block = f.get("from_schedule")
+        return _triple(block.get(key) if isinstance(block, Mapping) else None)
+
+    return cell
+
+
+#: open loop: the figures timed from the schedule, and the wait for a free user
+_OPEN_LOOP_ROWS: tuple[tuple[str, Callable[[Figures], str]], ...] = (
+    ("first visible from schedule p50 / p95 / p99", _from_schedule("first_visible_s")),
+    ("E2E from schedule p50 / p95 / p99", _from_schedule("e2e_s")),
+    ("schedule lag p50 / p95 / p99", _block("schedule_lag_s")),
 )
 
 

@@ -212,3 +212,32 @@ def test_the_csv_has_one_row_per_mode_and_model_in_seconds() -> None:
     assert float(rows[0]["tail_p50_s"]) == pytest.approx(0.17, rel=1e-3)
     assert rows[1]["ttft_p50_s"] == ""  # a batch request has no TTFT
     assert float(rows[1]["backoff_s"]) == 0.5
+
+
+def test_an_open_loop_run_shows_its_load_line_shortfall_and_schedule_rows() -> None:
+    record = batch()
+    record.t_sched = record.t0 - 0.25  # waited a quarter second for a free user
+    summary = summary_of([record])
+    summary["run"]["load"] = {
+        "kind": "open", "process": "poisson", "offered_rate_per_s": 20.0,
+        "achieved_rate_per_s": 12.0, "scheduled": 240, "sent": 144, "max_in_flight": 4,
+        "shortfall": "achieved 12/s of the 20/s offered (60%): the in-flight cap (4) was reached",
+    }  # fmt: skip
+    rows = table_rows(summary, MODELS)
+    figures = [r["figure"] for r in rows]
+    assert figures[0] == (
+        "▶ open loop · poisson arrivals · offered 20/s · achieved 12/s · 144 sent of 240 due "
+        "· at most 4 in flight"
+    )
+    assert figures[1] == (
+        "⚠ the offered rate was not achieved: achieved 12/s of the 20/s offered (60%): the "
+        "in-flight cap (4) was reached."
+    )
+    lag = cells(rows)["schedule lag p50 / p95 / p99"]
+    assert lag[2].startswith("250.")  # the batch column: 250 ms at every percentile
+    assert cells(rows)["E2E from schedule p50 / p95 / p99"][1] == "—"  # no stream request
+
+
+def test_a_closed_loop_run_has_no_open_loop_rows() -> None:
+    figures = {r["figure"] for r in table_rows(summary_of([stream(4, 4), batch()]), MODELS)}
+    assert not [f for f in figures if "schedule" in f or f.startswith("▶ open loop")]
