@@ -49,6 +49,7 @@ from harness.load.pacer import Pacer
 from harness.load.plan import LoadPlan
 from harness.load.schedule import (
     Arrival,
+    RateSegment,
     Shard,
     arrival_times,
     arrivals,
@@ -69,6 +70,44 @@ EPOCH_LEAD_S = 0.25
 AT_ONCE = 10_000.0
 
 
+#: the schedule is walked in pieces this long (seconds of plan time, at whole multiples), so a
+#: plan may be cut or extended while it runs without changing what was already due
+CHUNK_S = 1.0
+
+
+class SegmentFeed:
+    """The offered rate of a plan that may change while it runs, in pieces of `CHUNK_S`.
+
+    Iterating it yields `RateSegment`s in order; past the end of a plan that is not final it
+    waits until `update()` gives a longer one (or a final one), so the arrival schedule
+    (harness.load.schedule) walks a sweep's stages as the sweep decides them.
+    """
+
+    def __init__(self, plan: LoadPlan) -> None:
+        self.plan = plan
+        self._changed = Event()
+
+    def update(self, plan: LoadPlan) -> None:
+        self.plan = plan
+        self._changed.set()
+
+    def __iter__(self) -> Iterator[RateSegment]:
+        t = 0.0
+        while True:
+            piece = self._piece_at(t)
+            if piece is None:
+                if not self.plan.dynamic:
+                    return
+                self._changed.clear()
+                self._changed.wait()
+                continue
+            yield piece
+            t = piece.end_s
+
+    def _piece_at(self, t: float) -> RateSegment | None:
+        return self.plan.piece_at(t, CHUNK_S)
+
+
 class OpenLoop:
     """This process's share of an open-loop schedule: paced into per-mode queues of due times
     that the users `take`."""
@@ -83,6 +122,7 @@ class OpenLoop:
         self._due: dict[str, deque[tuple[float, bool]]] = {m: deque() for m, _ in plan.mode_weights}
         self._waiting: dict[str, deque[Event]] = {m: deque() for m, _ in plan.mode_weights}
         self._pacer = Pacer()
+        self._feed = SegmentFeed(plan)
         self._stopped = False
         self._dispatcher: gevent.Greenlet | None = None
         #: whether the stage now is open (a users stage: the users run closed loop)
@@ -96,22 +136,25 @@ class OpenLoop:
     def start(self) -> None:
         self._dispatcher = gevent.spawn(self._dispatch)
 
+    def update(self, plan: LoadPlan) -> None:
+        """The plan was extended or cut (a sweep deciding its next point)."""
+        self.plan = plan
+        self._feed.update(plan)
+
     def _schedule(self) -> Iterator[Arrival]:
         plan = self.plan
-        times = arrival_times(
-            plan.rate_segments(), plan.arrival, burstiness=plan.burstiness, seed=plan.seed
-        )
+        times = arrival_times(self._feed, plan.arrival, burstiness=plan.burstiness, seed=plan.seed)
         return shard_arrivals(arrivals(times, plan.mode_weights, seed=plan.seed), self.shard)
 
     def _dispatch(self) -> None:
-        plan, epoch, pacer, tally = self.plan, self.epoch, self._pacer, self.tally
-        starts = [plan.stage_start_s(i) for i in range(len(plan.stages))]
+        epoch, pacer, tally = self.epoch, self._pacer, self.tally
         stage = 0
         for arrival in self._schedule():
+            plan = self.plan
             # stages that begin before this arrival (a users stage has none) begin on time
-            while stage + 1 < len(starts) and arrival.t_s >= starts[stage + 1]:
+            while stage + 1 < len(plan.stages) and arrival.t_s >= plan.stage_start_s(stage + 1):
                 stage += 1
-                self._enter_stage(stage, epoch + starts[stage])
+                self._enter_stage(stage, epoch + plan.stage_start_s(stage))
             t_due = epoch + arrival.t_s
             if t_due > time.perf_counter():
                 pacer.wait_until(t_due)
@@ -127,9 +170,10 @@ class OpenLoop:
             if waiting:
                 waiting.popleft().set()
         # the schedule ended: the stages left (users stages) still begin on time
-        while stage + 1 < len(starts):
+        plan = self.plan
+        while stage + 1 < len(plan.stages):
             stage += 1
-            self._enter_stage(stage, epoch + starts[stage])
+            self._enter_stage(stage, epoch + plan.stage_start_s(stage))
 
     def _enter_stage(self, index: int, t_start: float) -> None:
         self._pacer.wait_until(t_start)

@@ -115,6 +115,8 @@ class LoadPlan:
     warmup_s: float = 0.0
     #: stream/batch weights of open-loop arrivals
     mode_weights: tuple[tuple[str, int], ...] = (("stream", 1), ("batch", 1))
+    #: the stages are decided while the run goes (a sweep): more may follow the last one
+    dynamic: bool = False
     _starts: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -128,14 +130,17 @@ class LoadPlan:
 
     @property
     def is_open(self) -> bool:
-        """Whether any stage is open loop (the run then paces an arrival schedule)."""
-        return any(s.is_open for s in self.stages)
+        """Whether any stage is open loop (the run then paces an arrival schedule); a plan
+        decided as it goes may become open."""
+        return self.dynamic or any(s.is_open for s in self.stages)
 
     @property
     def is_staged(self) -> bool:
-        """More than one stage, a ramp or a stage warm-up: the plan drives the user count
-        and the run's end itself."""
-        return len(self.stages) > 1 or any(s.ramp_s or s.warmup_s for s in self.stages)
+        """More than one stage, a ramp, a stage warm-up or stages still to be decided: the
+        plan drives the user count and the run's end itself."""
+        return (
+            self.dynamic or len(self.stages) > 1 or any(s.ramp_s or s.warmup_s for s in self.stages)
+        )
 
     @property
     def duration_s(self) -> float | None:
@@ -215,15 +220,40 @@ class LoadPlan:
             previous = rate
         return segments
 
+    def piece_at(self, t_s: float, chunk_s: float) -> RateSegment | None:
+        """The rate from `t_s` to the next whole multiple of `chunk_s` (or the end of its
+        segment, if sooner); None past the plan's end. Walking a plan piece by piece offers
+        exactly what walking its segments does."""
+        for segment in self.rate_segments():
+            if segment.start_s <= t_s < segment.end_s:
+                end = (math.floor(t_s / chunk_s + 1e-9) + 1) * chunk_s
+                if end <= t_s:
+                    end += chunk_s
+                end = min(end, segment.end_s)
+                return RateSegment(
+                    t_s, end - t_s, self.offered_rate_at(t_s), _rate_at(segment, end)
+                )
+        return None
+
     def offered_rate_at(self, t_s: float) -> float:
         """The nominal offered rate at `t_s`."""
         for segment in self.rate_segments():
             if segment.start_s <= t_s < segment.end_s:
-                if segment.duration_s is None or segment.rate_from == segment.rate_to:
-                    return segment.rate_from
-                frac = (t_s - segment.start_s) / segment.duration_s
-                return segment.rate_from + (segment.rate_to - segment.rate_from) * frac
+                return _rate_at(segment, t_s)
         return 0.0
+
+    def extended(self, *stages: Stage, final: bool = False) -> LoadPlan:
+        """The plan with `stages` after its last one; `final`: no more will follow."""
+        return replace(self, stages=(*self.stages, *stages), dynamic=not final)
+
+    def cut(self, index: int, at_s: float) -> LoadPlan:
+        """The plan with stage `index` ending at `at_s` (seconds from the epoch)."""
+        stage = self.stages[index]
+        duration = max(at_s - self._starts[index], 0.0)
+        if stage.duration_s is not None:
+            duration = min(duration, stage.duration_s)
+        cut = replace(stage, duration_s=duration, warmup_s=min(stage.warmup_s, duration))
+        return replace(self, stages=(*self.stages[:index], cut, *self.stages[index + 1 :]))
 
     def with_mode_weights(self, weights: Mapping[str, int]) -> LoadPlan:
         return replace(self, mode_weights=tuple((m, int(w)) for m, w in weights.items()))
@@ -239,6 +269,7 @@ class LoadPlan:
             "max_schedule_lag_s": self.max_schedule_lag_s,
             "warmup_s": self.warmup_s,
             "mode_weights": [list(p) for p in self.mode_weights],
+            "dynamic": self.dynamic,
         }
 
     @classmethod
@@ -252,6 +283,7 @@ class LoadPlan:
             max_schedule_lag_s=wire["max_schedule_lag_s"],
             warmup_s=wire["warmup_s"],
             mode_weights=tuple((str(m), int(w)) for m, w in wire["mode_weights"]),
+            dynamic=bool(wire.get("dynamic", False)),
         )
 
     def describe(self) -> str:
@@ -266,6 +298,13 @@ class LoadPlan:
         if self.warmup_s:
             text += f"; first {self.warmup_s:g}s warm-up (not counted)"
         return text
+
+
+def _rate_at(segment: RateSegment, t_s: float) -> float:
+    if segment.duration_s is None or segment.rate_from == segment.rate_to:
+        return segment.rate_from
+    frac = (t_s - segment.start_s) / segment.duration_s
+    return segment.rate_from + (segment.rate_to - segment.rate_from) * frac
 
 
 def _stage_text(stage: Stage) -> str:

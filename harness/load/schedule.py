@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 PROCESSES = ("constant", "poisson", "gamma")
@@ -82,7 +82,7 @@ def unit_gaps(process: str, burstiness: float, rng: random.Random) -> Iterator[f
 
 
 def arrival_times(
-    segments: Sequence[RateSegment], process: str, *, burstiness: float = 1.0, seed: int = 0
+    segments: Iterable[RateSegment], process: str, *, burstiness: float = 1.0, seed: int = 0
 ) -> Iterator[float]:
     """Due times (seconds from the epoch), in order, of the process under `segments`' rate.
 
@@ -93,7 +93,7 @@ def arrival_times(
     return _arrival_times(segments, unit_gaps(process, burstiness, random.Random(seed)))
 
 
-def _arrival_times(segments: Sequence[RateSegment], gaps: Iterator[float]) -> Iterator[float]:
+def _arrival_times(segments: Iterable[RateSegment], gaps: Iterator[float]) -> Iterator[float]:
     u = 0.0  # cumulative unit time of the next arrival (the first is due at once)
     base = 0.0  # Λ at the start of the current segment
     for segment in segments:

@@ -207,3 +207,38 @@ def test_each_stage_that_began_has_its_own_figures() -> None:
     assert blocks[0]["achieved_rate_per_s"] == 2.0
     assert blocks[0]["modes"]["batch"]["requests"] == 20
     assert (blocks[1]["measured_s"], blocks[1]["users"]) == (5.0, 3)
+
+
+def pieces(plan: LoadPlan, chunk_s: float = 1.0) -> list[object]:
+    out, t = [], 0.0
+    while (piece := plan.piece_at(t, chunk_s)) is not None:
+        out.append(piece)
+        t = piece.end_s
+    return out
+
+
+def test_walking_a_plan_piece_by_piece_offers_what_its_segments_do() -> None:
+    from harness.load.schedule import arrival_times
+
+    plan = plan_of(
+        Stage(2.5, rate_per_s=10.0), Stage(3.0, users=2), Stage(4.0, rate_per_s=20.0, ramp_s=2.0)
+    )
+    walked = pieces(plan)
+    assert [round(p.start_s, 6) for p in walked] == [0, 1, 2, 2.5, 3, 4, 5, 5.5, 6, 7, 7.5, 8, 9]
+    whole = list(arrival_times(plan.rate_segments(), "poisson", seed=4))
+    by_piece = list(arrival_times(walked, "poisson", seed=4))
+    assert by_piece == pytest.approx(whole, abs=1e-9)
+
+
+def test_a_plan_extended_and_cut_while_it_runs() -> None:
+    plan = plan_of(Stage(10.0, rate_per_s=5.0), dynamic=True)
+    assert plan.is_staged
+    assert plan.is_open
+    longer = plan.extended(Stage(10.0, rate_per_s=8.0))
+    assert longer.dynamic
+    assert longer.stage_start_s(1) == 10.0
+    done = longer.cut(1, 14.0).extended(final=True)
+    assert not done.dynamic
+    assert done.duration_s == 14.0
+    assert done.stages[1].duration_s == 4.0
+    assert plan.piece_at(10.0, 1.0) is None  # past the end: the feed waits for more
