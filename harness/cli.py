@@ -30,7 +30,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -319,6 +319,33 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
     add_load_flags(run, users=32, run_time="60s")
     _add_llm_options(run, settings, skip=frozenset())
 
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a series of load points in one run: the knee and the highest rate within SLO",
+        usage="locust-llm sweep [SCENARIO.yaml] [--host URL] (--rates R1,R2,… | --concurrency "
+        "N1,N2,… | --auto) [--stage-time 60s] [options]",
+    )
+    sweep.add_argument("scenario", nargs="?", default=None, help="a scenario YAML file")
+    sweep.add_argument("--host", default=None, help="base URL up to and including /v1")
+    sweep.add_argument("--locustfile", "-f", default=None, help="a locustfile of your own")
+    points = sweep.add_mutually_exclusive_group(required=True)
+    points.add_argument("--rates", default=None, help="open-loop rates, e.g. 1,2,4 (per second)")
+    points.add_argument("--concurrency", default=None, help="closed-loop user counts, e.g. 1,8,32")
+    points.add_argument(
+        "--auto",
+        action="store_true",
+        help="a synchronous point, a saturating point (--max-in-flight users), then rates "
+        "between (--llm-sweep-points)",
+    )
+    sweep.add_argument(
+        "--stage-time",
+        type=_duration,
+        default=None,
+        help="time per point (default 60s; its first --warmup, default 10s, is not counted)",
+    )
+    add_load_flags(sweep, users=256, run_time="(the points')")
+    _add_llm_options(sweep, settings, skip=frozenset())
+
     mock = commands.add_parser(
         "mock", help="run the embedded mock OpenAI-compatible server", add_help=False
     )
@@ -350,13 +377,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return mock_main(argv[1:])
     # the --llm-… flags only where they are taken (a typo elsewhere is not one of them)
-    settings = SETTINGS if argv[:1] in (["run"], ["demo"]) else ()
+    settings = SETTINGS if argv[:1] in (["run"], ["demo"], ["sweep"]) else ()
     args = build_parser(settings).parse_args(argv)
     try:
         if args.command == "report":
             return _report(Path(args.summary), args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "sweep":
+            return _sweep(args)
         return _run(args)
     except ConfigError as exc:
         print(f"locust-llm: error: {exc}", file=sys.stderr)
@@ -389,7 +418,28 @@ def _report(path: Path, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _run(args: argparse.Namespace) -> int:
+def _sweep(args: argparse.Namespace) -> int:
+    """`locust-llm sweep`: one Locust run whose stages are the points (harness.load.sweep),
+    then sweep.json, sweep.md and sweep.html."""
+    for flag in ("rate", "users", "run_time"):
+        if getattr(args, flag, None) is not None:
+            name = "--" + flag.replace("_", "-")
+            raise ConfigError(f"sweep: {name} is not a sweep option (the points set the load)")
+    if args.auto:
+        spec = "auto"
+    elif args.rates is not None:
+        spec = f"rates:{args.rates}"
+    else:
+        spec = f"concurrency:{args.concurrency}"
+    args.llm_sweep = spec
+    if args.stage_time is not None:
+        args.llm_stage_time = args.stage_time
+    args.print_config = False
+    args.headless = True
+    return _run(args, sweep=True)
+
+
+def _run(args: argparse.Namespace, *, sweep: bool = False) -> int:
     from harness.effective import plan_run, render_plan
     from harness.scenario import load_scenario
 
@@ -424,13 +474,48 @@ def _run(args: argparse.Namespace) -> int:
     for warning in plan.warnings:
         if warning not in scenario_warnings:  # the child logs the scenario's own
             print(f"locust-llm: warning: {warning}", file=sys.stderr)
+    report = _write_sweep if sweep else None
     if mock_args is not None:
         with _mock_server(mock_args) as host:
             print(f"locust-llm: mock server at {host} ({' '.join(mock_args)})", flush=True)
             return _run_locust(
-                replace(plan, host=host), args, locustfile=locustfile, headless=args.headless
+                replace(plan, host=host),
+                args,
+                locustfile=locustfile,
+                headless=args.headless,
+                report=report,
             )
-    return _run_locust(plan, args, locustfile=locustfile, headless=args.headless)
+    return _run_locust(plan, args, locustfile=locustfile, headless=args.headless, report=report)
+
+
+def _write_sweep(summary: dict[str, Any], out_dir: Path, scenario_path: str | None) -> int:
+    """sweep.json, sweep.md, sweep.html from the run's summary; the sweep's exit code (1: no
+    point met the SLOs)."""
+    from harness.load.sweep import SweepSpec, parse_sweep, sweep_document, sweep_exit_met
+    from harness.report.sweep import render_sweep_terminal, write_sweep_reports
+    from harness.scenario import load_scenario
+    from harness.slo import with_default_failure_gate
+
+    scenario = load_scenario(scenario_path, os.environ) if scenario_path else None
+    load = summary["run"].get("load") or {}
+    first = (summary.get("stages") or [{}])[0]
+    parsed = parse_sweep(load.get("sweep", "auto"), "sweep")
+    kind, values = parsed if parsed is not None else ("auto", ())
+    spec = SweepSpec(
+        kind=kind,
+        values=values,
+        stage_time_s=float(first.get("duration_s") or 0.0),
+        warmup_s=float(first.get("warmup_s") or 0.0),
+        max_in_flight=int(load.get("max_in_flight") or 1),
+    )
+    slos = with_default_failure_gate(scenario.slos) if scenario else ()
+    doc = sweep_document(summary, spec, slos)
+    paths = write_sweep_reports(doc, out_dir)
+    print()
+    print(render_sweep_terminal(doc).rstrip("\n"))
+    print(f"\nSweep reports: {', '.join(str(p) for p in paths)}")
+    met = sweep_exit_met(doc)
+    return ExitCode.FAILED if met is False else ExitCode.OK
 
 
 @contextlib.contextmanager
@@ -493,6 +578,7 @@ def _run_locust(
     locustfile: Path,
     headless: bool,
     pin_cpu: int | None = None,
+    report: Callable[[dict[str, Any], Path, str | None], int] | None = None,
 ) -> int:
     out_dir = Path(plan.out_dir)
     summary_path = out_dir / "summary.json"
@@ -545,6 +631,11 @@ def _run_locust(
     from harness.report.summary import load_summary
 
     summary = load_summary(summary_path)
+    if report is not None:  # a sweep: its own reports, its own verdict
+        swept = report(summary, out_dir, plan.scenario_path)
+        if args.summary_json:
+            Path(args.summary_json).write_text(summary_path.read_text())
+        return code if code in (ExitCode.CONFIG, ExitCode.INTERNAL) else swept
     print()
     print(render_terminal(summary).rstrip("\n"))
     names = ["summary.json", "summary.md", "report.html", "junit.xml"]

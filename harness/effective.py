@@ -25,6 +25,7 @@ from typing import Any
 from harness.checks import check_api_key, normalise_base_url, read_api_key_file
 from harness.errors import ConfigError
 from harness.load.plan import DEFAULT_MAX_IN_FLIGHT, Stage
+from harness.load.sweep import DEFAULT_BISECT_STEPS, SweepSpec
 from harness.readers import Read
 from harness.redact import redact_url
 from harness.scenario import TIMEOUT_NAMES, Scenario, format_mix, parse_duration
@@ -209,9 +210,12 @@ def plan_run(
 
     # load
     rate = p.setting("rate")
+    sweep = p.setting("sweep")
     staged = bool(s is not None and s.stages)
-    open_loop = staged or bool(rate.value)
-    if open_loop:
+    open_loop = staged or bool(rate.value) or sweep.value is not None
+    if sweep.value is not None:
+        users, spawn_rate, run_time_s = _sweep_load(p, s, sweep)
+    elif open_loop:
         users, spawn_rate, run_time_s = _open_loop_load(p, s, rate, default_run_time)
     else:
         users = p.locust_option(
@@ -344,6 +348,44 @@ def _open_loop_load(
     p.add("load.max_schedule_lag", shown, lag.source)
     seed = p.setting("seed")
     p.add("load.seed", str(seed.value), seed.source)
+    return users, float(max(int(users.value), 1000)), run_time_s
+
+
+#: a sweep's pool when --max-in-flight is not given
+DEFAULT_SWEEP_MAX_IN_FLIGHT = 256
+
+
+def _sweep_load(
+    p: CommandLine, s: Scenario | None, sweep: Resolved
+) -> tuple[Resolved, float, float]:
+    """A sweep's Locust users (its in-flight pool, the auto sweep's saturating point), spawn
+    rate and run time (the sweep ends the run itself after its last point)."""
+    args = p.args
+    if s is not None and s.stages:
+        raise ConfigError("sweep: the scenario sets load.stages; a sweep makes its own stages")
+    given = []
+    if getattr(args, "max_in_flight", None) is not None:
+        given.append(Raw(Layer.FLAG, args.max_in_flight, "--max-in-flight", "--max-in-flight"))
+    from_file = None
+    if s is not None and s.max_in_flight is not None:
+        from_file = (s.max_in_flight, s.origins.get("load.max_in_flight", s.path))
+    users = pick(
+        given,
+        _read_count,
+        from_file=from_file,
+        default=DEFAULT_SWEEP_MAX_IN_FLIGHT,
+        default_where="--max-in-flight",
+    )
+    kind, values = sweep.value
+    stage_time = p.setting("stage_time")
+    points = len(values) if kind != "auto" else 2 + int(p.setting("sweep_points").value)
+    points += DEFAULT_BISECT_STEPS  # a bisection may follow (with goodput limits)
+    p.add("sweep", SweepSpec(kind, values).to_text(), sweep.source)
+    p.add("sweep.stage_time", f"{stage_time.value:g}s", stage_time.source)
+    p.add("load.max_in_flight", str(users.value), users.source)
+    arrival = p.setting("arrival")
+    p.add("load.arrival", str(arrival.value), arrival.source)
+    run_time_s = points * float(stage_time.value) + STAGED_RUN_TIME_MARGIN_S
     return users, float(max(int(users.value), 1000)), run_time_s
 
 

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.checks import check_api_key, read_api_key_file
-from harness.errors import MODES
+from harness.errors import MODES, ConfigError
 from harness.load.plan import DEFAULT_ARRIVAL, LoadPlan, Stage, build_plan
+from harness.load.sweep import SweepSpec, initial_stages
 from harness.prompts import Prompt
 from harness.scenario import TIMEOUT_NAMES, Price, Scenario, load_scenario
 from harness.settings import (
@@ -258,6 +259,12 @@ class LoadSettings:
     #: the scenario's `load.stages` and `load.max_in_flight` (staged plans)
     stages: tuple[Stage, ...] = ()
     max_in_flight: int | None = None
+    #: `--llm-sweep` (kind, values), its time per point and auto's number of rates
+    sweep: tuple[str, tuple[float, ...]] | None = None
+    stage_time_s: float = 60.0
+    sweep_points: int = 6
+    #: whether `arrival` was given (a sweep's points default to constant arrivals)
+    arrival_given: bool = False
 
     @classmethod
     def from_options(
@@ -278,13 +285,57 @@ class LoadSettings:
             warmup_s=value("warmup"),
             stages=scenario.stages if scenario is not None else (),
             max_in_flight=scenario.max_in_flight if scenario is not None else None,
+            sweep=value("sweep"),
+            stage_time_s=value("stage_time"),
+            sweep_points=value("sweep_points"),
+            arrival_given=resolve_option(options, SETTING["arrival"], scenario).layer
+            is not Layer.DEFAULT,
+        )
+
+    def sweep_spec(self, *, users: int) -> SweepSpec | None:
+        """The sweep this run is (None: not a sweep); `users` is the in-flight pool."""
+        if self.sweep is None:
+            return None
+        kind, values = self.sweep
+        warmup = self.warmup_s if self.warmup_s else min(10.0, self.stage_time_s / 5)
+        if warmup >= self.stage_time_s:
+            raise ConfigError(
+                f"--llm-warmup: {warmup:g}s is not shorter than a sweep point "
+                f"(--llm-stage-time {self.stage_time_s:g}s)"
+            )
+        return SweepSpec(
+            kind=kind,
+            values=values,
+            stage_time_s=self.stage_time_s,
+            warmup_s=warmup,
+            max_in_flight=users,
+            auto_points=self.sweep_points,
         )
 
     def plan(
-        self, *, users: int, run_time_s: float | None, mix: Mapping[str, int] | None
+        self,
+        *,
+        users: int,
+        run_time_s: float | None,
+        mix: Mapping[str, int] | None,
+        bisect: bool = False,
     ) -> LoadPlan | None:
         """The run's plan for `users` Locust users (the in-flight pool of an open stage);
-        None for a plain closed-loop run."""
+        None for a plain closed-loop run. `bisect`: goodput limits are set, so a sweep
+        searches the highest rate that meets them (its plan grows as it runs)."""
+        spec = self.sweep_spec(users=users)
+        if spec is not None:
+            sweep_plan = LoadPlan(
+                stages=initial_stages(spec),
+                # constant unless asked: a short point of Poisson arrivals offers ±1/√n
+                arrival=self.arrival if self.arrival_given else "constant",
+                burstiness=self.burstiness,
+                seed=self.seed,
+                max_in_flight=users,
+                max_schedule_lag_s=self.max_schedule_lag_s or None,
+                dynamic=spec.kind == "auto" or bisect,
+            )
+            return sweep_plan.with_mode_weights(mix) if mix is not None else sweep_plan
         plan = build_plan(
             rate_per_s=self.rate_per_s,
             stages=self.stages,

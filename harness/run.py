@@ -93,6 +93,8 @@ class LLMRun:
     #: how open-loop arrivals were paced (`timerfd` or `sleep`), and over how many processes
     pacer: str = ""
     workers: int = 1
+    #: a sweep's points (`--llm-sweep`, e.g. ``rates:1,2,4``); "" when the run is no sweep
+    sweep: str = ""
     #: when this process stopped pacing (Locust's `test_stopping`): the plan's time ends
     t_pace_end: float | None = None
 
@@ -104,6 +106,13 @@ class LLMRun:
         self.stage_stats = [RunStats() for _ in plan.stages] if plan.is_staged else []
         self.warmup_requests = self._warmup_delta = 0
         self.t_pace_end = None
+
+    def extend_plan(self, plan: LoadPlan) -> None:
+        """The running plan grew (a sweep's next points) or was cut: keep a figure set per
+        stage."""
+        self.plan = plan
+        while len(self.stage_stats) < len(plan.stages):
+            self.stage_stats.append(RunStats())
 
     def observe(self, record: Any) -> None:
         """Count one finished request in the run's figures: not if it belongs to a warm-up,
@@ -195,8 +204,12 @@ class LLMRun:
                 workers=self.workers,
                 client_saturated=self.client_saturated,
             )
+            if self.sweep:
+                summary["run"]["load"]["sweep"] = self.sweep
             if self.stage_stats:
-                summary["stages"] = stage_blocks(plan, self.stage_stats, self.elapsed_s())
+                summary["stages"] = stage_blocks(
+                    plan, self.stage_stats, self.elapsed_s(), self.arrivals
+                )
         return summary
 
     def elapsed_s(self) -> float | None:
@@ -259,6 +272,7 @@ def _attach_listeners(run: LLMRun) -> None:
             run.arrivals = ArrivalTally()
             run.stage_stats = []
             run.warmup_requests = run._warmup_delta = 0
+            run.sweep = ""
         if not isinstance(environment.runner, MasterRunner) and run._probe is None:
             run._probe = gevent.spawn(_probe_loop_lag, run)
         host = environment.host or ""
@@ -309,8 +323,10 @@ def _attach_listeners(run: LLMRun) -> None:
         if isinstance(read_clock, str) and run.read_clock is None:
             run.read_clock = read_clock
         stages = data.get(STAGES_REPORT_KEY)
-        if isinstance(stages, list) and len(stages) == len(run.stage_stats):
-            for stats, delta in zip(run.stage_stats, stages, strict=True):
+        if isinstance(stages, list) and run.plan is not None:
+            while len(run.stage_stats) < len(stages):  # a worker heard of a new point first
+                run.stage_stats.append(RunStats())
+            for stats, delta in zip(run.stage_stats, stages, strict=False):
                 stats.merge_wire(delta)
         warmup = data.get(WARMUP_REPORT_KEY)
         if isinstance(warmup, int):

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from harness.exporters.prometheus_config import DEFAULT_BUCKETS, DEFAULT_SCENARIO
 from harness.load.plan import DEFAULT_ARRIVAL, parse_rate
 from harness.load.schedule import PROCESSES
+from harness.load.sweep import DEFAULT_AUTO_POINTS, parse_sweep
 from harness.readers import (
     Read,
     one_of,
@@ -482,8 +483,34 @@ _LOAD: tuple[Setting, ...] = (
     ),
 )
 
+_SWEEP: tuple[Setting, ...] = (
+    Setting(
+        "sweep",
+        "Run the stages of a sweep (locust-llm sweep sets it): auto, rates:R1,R2,… or "
+        "concurrency:N1,N2,…; empty: no sweep.",
+        parse_sweep,
+        empty_is_unset=True,
+    ),
+    Setting(
+        "stage_time",
+        "A sweep's time per point (default 60s); its first --llm-warmup (default 10s, at "
+        "most a fifth of it) is not counted.",
+        read_duration,
+        default="60s",
+        empty_is_unset=True,
+    ),
+    Setting(
+        "sweep_points",
+        "An auto sweep's open-loop rates between the synchronous and the saturating point "
+        f"(default {DEFAULT_AUTO_POINTS}).",
+        read_positive_int,
+        default=DEFAULT_AUTO_POINTS,
+        kind=Kind.INT,
+    ),
+)
+
 #: Every `--llm-…` setting, in the order Locust's parser, `run --help` and `--print-config`
 #: list them (the exporter's first, as they always were).
-SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN, *_LOAD)
+SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN, *_LOAD, *_SWEEP)
 #: the same, by name
 SETTING: Mapping[str, Setting] = {s.name: s for s in SETTINGS}

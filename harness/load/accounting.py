@@ -13,7 +13,7 @@ Pure: standard library only; never reads a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 _FIELDS = ("scheduled", "sent", "dropped", "unsent_at_end", "warmup")
 
@@ -45,35 +45,50 @@ class ArrivalCounts:
         return self.scheduled == self.sent + self.dropped + self.unsent_at_end
 
 
+K = TypeVar("K", str, int)
+
+
+def _counts(tally: dict[K, ArrivalCounts], key: K) -> ArrivalCounts:
+    counts = tally.get(key)
+    if counts is None:
+        counts = tally[key] = ArrivalCounts()
+    return counts
+
+
 @dataclass(slots=True)
 class ArrivalTally:
-    """Every mode's `ArrivalCounts`, and the delta since the last report to the master."""
+    """Every mode's `ArrivalCounts`, each stage's (all modes), and the delta since the last
+    report to the master."""
 
     modes: dict[str, ArrivalCounts] = field(default_factory=dict)
+    stages: dict[int, ArrivalCounts] = field(default_factory=dict)
     _delta: dict[str, ArrivalCounts] = field(default_factory=dict)
+    _stage_delta: dict[int, ArrivalCounts] = field(default_factory=dict)
 
-    def _bump(self, mode: str, name: str, n: int = 1) -> None:
-        for tally in (self.modes, self._delta):
-            counts = tally.get(mode)
-            if counts is None:
-                counts = tally[mode] = ArrivalCounts()
+    def _bump(self, mode: str, stage: int, name: str, n: int = 1) -> None:
+        for counts in (
+            _counts(self.modes, mode),
+            _counts(self._delta, mode),
+            _counts(self.stages, stage),
+            _counts(self._stage_delta, stage),
+        ):
             setattr(counts, name, getattr(counts, name) + n)
 
-    def scheduled(self, mode: str) -> None:
-        self._bump(mode, "scheduled")
+    def scheduled(self, mode: str, stage: int = 0) -> None:
+        self._bump(mode, stage, "scheduled")
 
-    def sent(self, mode: str) -> None:
-        self._bump(mode, "sent")
+    def sent(self, mode: str, stage: int = 0) -> None:
+        self._bump(mode, stage, "sent")
 
-    def dropped(self, mode: str) -> None:
-        self._bump(mode, "dropped")
+    def dropped(self, mode: str, stage: int = 0) -> None:
+        self._bump(mode, stage, "dropped")
 
-    def unsent_at_end(self, mode: str, n: int) -> None:
+    def unsent_at_end(self, mode: str, n: int, stage: int = 0) -> None:
         if n:
-            self._bump(mode, "unsent_at_end", n)
+            self._bump(mode, stage, "unsent_at_end", n)
 
-    def warmup(self, mode: str) -> None:
-        self._bump(mode, "warmup")
+    def warmup(self, mode: str, stage: int = 0) -> None:
+        self._bump(mode, stage, "warmup")
 
     def total(self) -> ArrivalCounts:
         total = ArrivalCounts()
@@ -83,11 +98,23 @@ class ArrivalTally:
 
     def take_delta(self) -> dict[str, Any]:
         delta, self._delta = self._delta, {}
-        return {mode: counts.to_wire() for mode, counts in delta.items()}
+        stages, self._stage_delta = self._stage_delta, {}
+        return {
+            "modes": {mode: counts.to_wire() for mode, counts in delta.items()},
+            "stages": [[stage, counts.to_wire()] for stage, counts in stages.items()],
+        }
 
     def merge_wire(self, wire: dict[str, Any]) -> None:
-        for mode, counts in wire.items():
+        for mode, counts in (wire.get("modes") or {}).items():
             mine = self.modes.get(str(mode))
             if mine is None:
                 mine = self.modes[str(mode)] = ArrivalCounts()
             mine.add(ArrivalCounts.from_wire(counts))
+        for stage, counts in wire.get("stages") or []:
+            theirs = self.stages.get(int(stage))
+            if theirs is None:
+                theirs = self.stages[int(stage)] = ArrivalCounts()
+            theirs.add(ArrivalCounts.from_wire(counts))
+
+    def has_delta(self) -> bool:
+        return bool(self._delta or self._stage_delta)

@@ -56,6 +56,8 @@ from harness.load.schedule import (
     interleave,
     shard_arrivals,
 )
+from harness.load.summary import stage_blocks
+from harness.load.sweep import SweepSpec, next_stages
 from harness.options import LoadSettings, config_for
 from harness.run import llm_run
 
@@ -63,6 +65,8 @@ logger = logging.getLogger("locust_llm")
 
 #: the master's message to each worker: the plan, its shard and the epoch
 SCHEDULE_MESSAGE = "locust_llm_schedule"
+#: the master's message to every worker when a running plan grows (a sweep's next points)
+PLAN_MESSAGE = "locust_llm_plan"
 ARRIVALS_REPORT_KEY = "locust_llm_arrivals"
 #: how far ahead of now the master puts a distributed run's epoch (the message's trip)
 EPOCH_LEAD_S = 0.25
@@ -118,8 +122,10 @@ class OpenLoop:
         #: perf_counter time of the schedule's 0
         self.epoch = epoch
         self.tally = tally
-        #: due times not yet taken, and whether each is a warm-up arrival
-        self._due: dict[str, deque[tuple[float, bool]]] = {m: deque() for m, _ in plan.mode_weights}
+        #: due times not yet taken, whether each is a warm-up arrival, and its stage
+        self._due: dict[str, deque[tuple[float, bool, int]]] = {
+            m: deque() for m, _ in plan.mode_weights
+        }
         self._waiting: dict[str, deque[Event]] = {m: deque() for m, _ in plan.mode_weights}
         self._pacer = Pacer()
         self._feed = SegmentFeed(plan)
@@ -162,10 +168,10 @@ class OpenLoop:
                 return
             warmup = plan.in_warmup(arrival.t_s)
             if warmup:
-                tally.warmup(arrival.mode)
+                tally.warmup(arrival.mode, stage)
             else:
-                tally.scheduled(arrival.mode)
-            self._due[arrival.mode].append((t_due, warmup))
+                tally.scheduled(arrival.mode, stage)
+            self._due[arrival.mode].append((t_due, warmup, stage))
             waiting = self._waiting[arrival.mode]
             if waiting:
                 waiting.popleft().set()
@@ -196,13 +202,13 @@ class OpenLoop:
             return None
         while True:
             while due:
-                t_due, warmup = due.popleft()
+                t_due, warmup, stage = due.popleft()
                 if warmup:
                     return t_due  # sent to warm the server; its figures are not counted
                 if self._max_lag is not None and time.perf_counter() - t_due > self._max_lag:
-                    self.tally.dropped(mode)
+                    self.tally.dropped(mode, stage)
                     continue
-                self.tally.sent(mode)
+                self.tally.sent(mode, stage)
                 return t_due
             if self._stopped:
                 raise PacingStopped
@@ -220,7 +226,9 @@ class OpenLoop:
         if self._dispatcher is not None:
             self._dispatcher.kill(block=False)
         for mode, due in self._due.items():
-            self.tally.unsent_at_end(mode, sum(1 for _, warmup in due if not warmup))
+            for _, warmup, stage in due:
+                if not warmup:
+                    self.tally.unsent_at_end(mode, 1, stage)
             due.clear()
         self._wake_all()
         self._pacer.close()
@@ -240,6 +248,9 @@ class LoadState:
     #: set once pacing started: users wait for it before their first request
     ready: Event = field(default_factory=Event)
     stopping: bool = False
+    #: a sweep whose next points are decided as it runs (master or local process)
+    sweep: SweepSpec | None = None
+    bisected: int = 0
 
 
 _states: weakref.WeakKeyDictionary[Environment, LoadState] = weakref.WeakKeyDictionary()
@@ -289,8 +300,13 @@ def plan_for(environment: Environment, user_count: int) -> LoadPlan | None:
         users=user_count,
         run_time_s=float(run_time) if run_time else None,
         mix=mode_weights(environment) or None,
+        bisect=_has_goodput_limits(config),
     )
     return plan
+
+
+def _has_goodput_limits(config: Any) -> bool:
+    return getattr(config, "goodput", None) is not None
 
 
 # ------------------------------------------------------------------ starting and stopping
@@ -316,8 +332,14 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         _states[environment] = LoadState(plan)
         return
     state = _states[environment] = LoadState(plan)
+    options = environment.parsed_options
+    settings = LoadSettings.from_options(options, config_for(environment).scenario)
+    spec = settings.sweep_spec(users=plan.max_in_flight)
+    if plan.dynamic:
+        state.sweep = spec
     run = llm_run(environment)
     run.begin_plan(plan)
+    run.sweep = spec.to_text() if spec is not None else ""
     logger.info("locust-llm: %s", plan.describe())
     if plan.is_open:
         _warn_small_pool(environment, plan)
@@ -420,23 +442,31 @@ def _on_schedule_message(environment: Environment, msg: Any) -> None:
 
 
 def _drive_stages(environment: Environment, state: LoadState) -> None:
-    """The master's (or local runner's) stage controller: user counts per stage, then the
-    end of the run."""
-    plan, runner = state.plan, environment.runner
+    """The master's (or local runner's) stage controller: user counts per stage; a sweep's
+    next points decided near the end of its last one; then the end of the run."""
+    runner = environment.runner
     assert state.epoch is not None
     assert runner is not None
     users = runner.target_user_count
-    for index, stage in enumerate(plan.stages):
+    index = 0
+    while index < len(state.plan.stages):
+        plan = state.plan
+        stage = plan.stages[index]
         _sleep_until(state.epoch + plan.stage_start_s(index))
         wanted = plan.max_in_flight if stage.is_open else (stage.users or 1)
+        logger.info("locust-llm: stage %d: %s", index + 1, stage.label)
         if wanted != users:
             spawn_rate = AT_ONCE
             if not stage.is_open and stage.ramp_s > 0:
                 spawn_rate = max(abs(wanted - users) / stage.ramp_s, 0.1)
-            logger.info("locust-llm: stage %d: %s", index + 1, stage.label)
             runner.start(wanted, spawn_rate)
             users = wanted
-    total = plan.duration_s
+        if plan.dynamic and index == len(plan.stages) - 1 and stage.duration_s is not None:
+            end = state.epoch + plan.stage_start_s(index) + stage.duration_s
+            _sleep_until(end - _decide_lead_s(runner))
+            _decide(environment, state)
+        index += 1
+    total = state.plan.duration_s
     if total is None:
         return
     _sleep_until(state.epoch + total)
@@ -446,6 +476,54 @@ def _drive_stages(environment: Environment, state: LoadState) -> None:
         runner.quit()
     else:
         runner.stop()
+
+
+def _decide_lead_s(runner: Any) -> float:
+    """How long before a point ends its figures are read: workers report every 3 s."""
+    return 4.0 if isinstance(runner, MasterRunner) else 1.0
+
+
+def _decide(environment: Environment, state: LoadState) -> None:
+    """A sweep's next points, from the figures of those so far."""
+    spec = state.sweep
+    plan = state.plan
+    if spec is None:
+        _apply_plan(environment, state, plan.extended(final=True))
+        return
+    run = llm_run(environment)
+    blocks = stage_blocks(plan, run.stage_stats, run.elapsed_s(), run.arrivals)
+    stages, done = next_stages(spec, blocks, bisected=state.bisected)
+    if (stages and spec.kind != "auto") or (
+        spec.kind == "auto" and state.bisected == 0 and len(plan.stages) > 2
+    ):
+        state.bisected += len(stages)
+    for stage in stages:
+        logger.info("locust-llm: sweep: next point %s", stage.label)
+    _apply_plan(environment, state, plan.extended(*stages, final=done))
+
+
+def _apply_plan(environment: Environment, state: LoadState, plan: LoadPlan) -> None:
+    """A plan extended or cut while the run goes: here, and on every worker."""
+    state.plan = plan
+    run = llm_run(environment)
+    run.extend_plan(plan)
+    if state.open_loop is not None:
+        state.open_loop.update(plan)
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.send_message(PLAN_MESSAGE, {"plan": plan.to_wire()})
+
+
+def _on_plan_message(environment: Environment, msg: Any) -> None:
+    """A worker: the master extended or cut the plan."""
+    state = _states.get(environment)
+    if state is None:
+        return
+    plan = LoadPlan.from_wire(msg.data["plan"])
+    state.plan = plan
+    llm_run(environment).extend_plan(plan)
+    if state.open_loop is not None:
+        state.open_loop.update(plan)
 
 
 def _sleep_until(t: float) -> None:
@@ -482,9 +560,9 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
 
 
 def _on_report_to_master(environment: Environment, data: dict[str, Any]) -> None:
-    delta = llm_run(environment).arrivals.take_delta()
-    if delta:
-        data[ARRIVALS_REPORT_KEY] = delta
+    arrivals = llm_run(environment).arrivals
+    if arrivals.has_delta():
+        data[ARRIVALS_REPORT_KEY] = arrivals.take_delta()
 
 
 def _on_worker_report(environment: Environment, data: dict[str, Any]) -> None:
@@ -511,3 +589,4 @@ def attach(environment: Environment) -> None:
         runner.register_message(
             SCHEDULE_MESSAGE, lambda msg, **_: _on_schedule_message(environment, msg)
         )
+        runner.register_message(PLAN_MESSAGE, lambda msg, **_: _on_plan_message(environment, msg))

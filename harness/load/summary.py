@@ -124,7 +124,10 @@ def shortfall(block: Mapping[str, Any], e2e_mean_s: float | None, *, client_satu
 
 
 def stage_blocks(
-    plan: LoadPlan, stage_stats: Sequence[RunStats], elapsed_s: float | None
+    plan: LoadPlan,
+    stage_stats: Sequence[RunStats],
+    elapsed_s: float | None,
+    arrivals: ArrivalTally | None = None,
 ) -> list[dict[str, Any]]:
     """`stages[]`: each stage that began, with its own figures over its measured time."""
     if elapsed_s is None:
@@ -156,6 +159,12 @@ def stage_blocks(
             block["warmup_s"] = stage.warmup_s
         modes = stage_stats[index].summary(seconds)
         block["modes"] = modes
+        counts = arrivals.stages.get(index) if arrivals is not None else None
+        if stage.is_open and counts is not None:
+            block["scheduled"] = counts.scheduled
+            block["sent"] = counts.sent
+            block["dropped"] = counts.dropped
+            block["unsent_at_end"] = counts.unsent_at_end
         if stage.is_open and seconds > 0:
             sent = sum(m.get("requests", 0) for m in modes.values())
             block["achieved_rate_per_s"] = sent / seconds

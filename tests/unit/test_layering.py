@@ -106,6 +106,7 @@ LAYERS = (
             "harness.exporters.prometheus_config",
             "harness.load.plan",
             "harness.load.summary",
+            "harness.load.sweep",
         ),
         may_import=frozenset({"core", "config"}),
         libraries=frozenset({"yaml"}),

@@ -7,6 +7,7 @@ import pytest
 from harness.errors import ConfigError, ErrorClass, Mode, Outcome
 from harness.load.accounting import ArrivalTally
 from harness.load.plan import LoadPlan, Stage, build_plan, parse_rate
+from harness.load.schedule import RateSegment
 from harness.load.summary import load_block, shortfall, stage_blocks
 from harness.record import RequestRecord
 from harness.stats import RunStats
@@ -117,7 +118,7 @@ def test_arrival_counts_settle_and_merge_on_the_master() -> None:
     worker.unsent_at_end("stream", 1)
     worker.warmup("stream")
     master.merge_wire(worker.take_delta())
-    assert worker.take_delta() == {}  # a delta is sent once
+    assert not worker.has_delta()  # a delta is sent once
     counts = master.modes["stream"]
     assert (counts.scheduled, counts.sent, counts.dropped, counts.unsent_at_end) == (5, 3, 1, 1)
     assert counts.warmup == 1
@@ -209,8 +210,9 @@ def test_each_stage_that_began_has_its_own_figures() -> None:
     assert (blocks[1]["measured_s"], blocks[1]["users"]) == (5.0, 3)
 
 
-def pieces(plan: LoadPlan, chunk_s: float = 1.0) -> list[object]:
-    out, t = [], 0.0
+def pieces(plan: LoadPlan, chunk_s: float = 1.0) -> list[RateSegment]:
+    out: list[RateSegment] = []
+    t = 0.0
     while (piece := plan.piece_at(t, chunk_s)) is not None:
         out.append(piece)
         t = piece.end_s

@@ -22,6 +22,7 @@ from harness import readers
 from harness.cli import build_parser
 from harness.effective import CommandLine
 from harness.load.plan import parse_rate
+from harness.load.sweep import parse_sweep
 from harness.scenario import TIMEOUT_NAMES
 from harness.settings import SETTING, SETTINGS, Kind, Setting, known_variables
 
@@ -44,6 +45,7 @@ SAMPLES: dict[Any, str] = {
     readers.read_buckets: "10ms,20ms,1s",
     readers.read_positive_number: "0.5",
     parse_rate: "20/s",
+    parse_sweep: "rates:1,2,4",
 }
 
 
