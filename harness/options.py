@@ -292,8 +292,9 @@ class LoadSettings:
             is not Layer.DEFAULT,
         )
 
-    def sweep_spec(self, *, users: int) -> SweepSpec | None:
-        """The sweep this run is (None: not a sweep); `users` is the in-flight pool."""
+    def sweep_spec(self, *, users: int, modes: int = 1) -> SweepSpec | None:
+        """The sweep this run is (None: not a sweep); `users` is the in-flight pool, `modes`
+        the modes that run (the synchronous point has one user each)."""
         if self.sweep is None:
             return None
         kind, values = self.sweep
@@ -310,6 +311,7 @@ class LoadSettings:
             warmup_s=warmup,
             max_in_flight=users,
             auto_points=self.sweep_points,
+            sync_users=max(modes, 1),
         )
 
     def plan(
@@ -323,7 +325,8 @@ class LoadSettings:
         """The run's plan for `users` Locust users (the in-flight pool of an open stage);
         None for a plain closed-loop run. `bisect`: goodput limits are set, so a sweep
         searches the highest rate that meets them (its plan grows as it runs)."""
-        spec = self.sweep_spec(users=users)
+        active = sum(1 for w in (mix or {}).values() if w > 0)
+        spec = self.sweep_spec(users=users, modes=active)
         if spec is not None:
             sweep_plan = LoadPlan(
                 stages=initial_stages(spec),

@@ -334,7 +334,8 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     state = _states[environment] = LoadState(plan)
     options = environment.parsed_options
     settings = LoadSettings.from_options(options, config_for(environment).scenario)
-    spec = settings.sweep_spec(users=plan.max_in_flight)
+    active = sum(1 for _, w in plan.mode_weights if w > 0)
+    spec = settings.sweep_spec(users=plan.max_in_flight, modes=active)
     if plan.dynamic:
         state.sweep = spec
     run = llm_run(environment)

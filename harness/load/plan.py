@@ -76,7 +76,7 @@ class Stage:
         """``20/s`` or ``64 users``."""
         if self.rate_per_s is not None:
             return f"{self.rate_per_s:g}/s"
-        return f"{self.users} users"
+        return f"{self.users} user" + ("" if self.users == 1 else "s")
 
     def to_wire(self) -> dict[str, Any]:
         return {

@@ -2,7 +2,8 @@
 
 A sweep is a staged plan (harness.load.plan) whose stages are its points. `SweepSpec` says
 which points: explicit rates (open loop) or concurrencies (closed loop), or `auto`, which
-does what the peers do: a synchronous point (1 user: the rate one request at a time gives),
+does what the peers do: a synchronous point (one user per mode: the rate one request at a
+time gives),
 a saturating point (`max_in_flight` users: the most the endpoint completes), then open-loop
 rates evenly between the two. Each point runs `stage_time_s`, its first `warmup_s` trimmed.
 
@@ -53,6 +54,8 @@ class SweepSpec:
     auto_points: int = DEFAULT_AUTO_POINTS
     bisect_steps: int = DEFAULT_BISECT_STEPS
     attainment: float = DEFAULT_ATTAINMENT
+    #: the synchronous point's users: one per mode that runs (one request at a time each)
+    sync_users: int = 1
 
     def to_text(self) -> str:
         """``auto``, ``rates:1,2,4`` or ``concurrency:1,8,32`` (`parse_sweep`'s input)."""
@@ -105,8 +108,8 @@ def initial_stages(spec: SweepSpec) -> tuple[Stage, ...]:
     if spec.kind == "concurrency":
         return tuple(Stage(duration, users=int(n), warmup_s=warmup) for n in spec.values)
     return (
-        Stage(duration, users=1, warmup_s=warmup),
-        Stage(duration, users=spec.max_in_flight, warmup_s=warmup),
+        Stage(duration, users=spec.sync_users, warmup_s=warmup),
+        Stage(duration, users=max(spec.max_in_flight, spec.sync_users), warmup_s=warmup),
     )
 
 
