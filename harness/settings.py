@@ -33,6 +33,7 @@ from harness.readers import (
     one_of,
     read_buckets,
     read_duration,
+    read_goodput,
     read_integer,
     read_label,
     read_mix,
@@ -482,8 +483,20 @@ _LOAD: tuple[Setting, ...] = (
     ),
 )
 
+_GOODPUT: tuple[Setting, ...] = (
+    Setting(
+        "goodput",
+        "Goodput limits each request's own figures must meet to count, e.g. "
+        "ttft=500ms,tpot=50ms,e2e=20s (keys ttft, tpot or itl, e2e, first_visible; "
+        "docs/load.md); empty: no goodput figures.",
+        read_goodput,
+        scenario_key="goodput",
+        empty_is_unset=True,
+    ),
+)
+
 #: Every `--llm-…` setting, in the order Locust's parser, `run --help` and `--print-config`
 #: list them (the exporter's first, as they always were).
-SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN, *_LOAD)
+SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN, *_LOAD, *_GOODPUT)
 #: the same, by name
 SETTING: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
