@@ -12,6 +12,7 @@ from harness.record import RequestRecord
 from harness.report.enrich import add_goodput_limits
 from harness.report.html import render_html
 from harness.report.junit import render_junit
+from harness.report.live import table_rows
 from harness.report.markdown import render_markdown, render_terminal
 from harness.report.summary import RunInfo, build_summary, load_schema
 from harness.slo import GOODPUT, SLO, SLO_ATTAINMENT, evaluate
@@ -111,3 +112,12 @@ def test_junit_says_a_missed_minimum_is_below_it() -> None:
     xml = render_junit(run_summary(GATES))
     assert 'message="batch slo_attainment &gt;= 0.75: 50% is below the minimum 75%"' in xml
     assert "goodput &gt;= 1/s: 1/s (limit ≥ 1/s)" in xml
+
+
+def test_the_web_uis_llm_tab_shows_goodput_and_attainment() -> None:
+    rows = table_rows(run_summary(GATES), {"stream": ["m"], "batch": ["m"]})
+    shown = {row["figure"]: (row["stream"], row["batch"]) for row in rows}
+    assert shown["goodput (requests/s within limits)"] == ("0.75", "0.25")
+    assert shown["SLO attainment"] == ("75.0%", "50.0%")
+    plain = table_rows(run_summary([], limits=None), {"stream": ["m"], "batch": ["m"]})
+    assert not any("oodput" in row["figure"] for row in plain)
