@@ -1,7 +1,9 @@
 """SLO gates: the latency and error budgets a headless run is judged by (docs/design.md).
 
 An `SLO` names a figure of summary.json and its limit: a latency percentile of one mode
-(``stream ttft p95 <= 500ms``) or a failure ratio (``failure_ratio <= 0.01``). `evaluate()`
+(``stream ttft p95 <= 500ms``) or a failure ratio (``failure_ratio <= 0.01``), each a
+maximum; or goodput (``goodput >= 5/s``) or SLO attainment (``slo_attainment >= 0.95``),
+each a minimum, read from the modes' ``goodput`` blocks (harness.load.goodput). `evaluate()`
 reads the figures from the summary's precise percentile blocks (never Locust's rounded
 table) and returns one result per SLO in summary.json's ``"slos"`` form (harness.exit_code
 turns them into the process exit code). A figure that is absent (no data) fails its SLO
@@ -40,9 +42,9 @@ class SLO:
     and slo_attainment, requests per second for goodput; it is a maximum, except for
     `MIN_METRICS` (goodput, slo_attainment), where it is a minimum.
 
-    `mode` is required for latency metrics; for failure_ratio, goodput and slo_attainment,
-    None means all modes together. `origin` says where the gate came from (``scenario.yaml:12:5`` or
-    ``default``), for `--print-config`.
+    `mode` is required for latency metrics; for failure_ratio, goodput and
+    slo_attainment, None means all modes together. `origin` says where the gate came from
+    (``scenario.yaml:12:5`` or ``default``), for `--print-config`.
     """
 
     metric: str
