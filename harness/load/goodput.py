@@ -19,7 +19,8 @@ is the verdict on one request. The rule (docs/load.md, "Goodput"):
   stream limits set counts when it succeeded.
 
 `limits_for_mode()` says which limits apply to a mode (what summary.json shows under
-`goodput.limits`). Pure: standard library and the pure core; it never reads a clock.
+`goodput.limits`). Pure core: standard library and harness.errors only; it never reads a
+clock. The text form is read by harness.readers, the scenario's by harness.scenario.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class GoodputLimits:
         no limit, an unknown key, a limit not above 0, or both tpot and itl.
         """
         if not values:
-            raise ValueError(f"expected at least one limit such as {EXAMPLE}")
+            raise ValueError("expected at least one limit: ttft, tpot or itl, e2e, first_visible")
         for key, seconds in values.items():
             if key not in LIMIT_KEYS:
                 raise ValueError(f"unknown limit {key!r} (expected one of {', '.join(LIMIT_KEYS)})")
@@ -116,8 +117,9 @@ def meets(record: RequestRecord, limits: GoodputLimits) -> bool:
             return False
     if limits.itl_s is not None:
         itl = limits.itl_s
-        samples = record.itl_samples() if record.tokens_per_chunk is not None else None
-        gaps = record.inter_chunk_gaps() if samples is None else samples
+        # per-token samples when tokens per chunk are known, else every inter-chunk gap
+        known = record.tokens_per_chunk is not None
+        gaps = record.itl_samples() if known else record.inter_chunk_gaps()
         if any(gap > itl for gap in gaps):
             return False
     return True

@@ -191,6 +191,23 @@ def test_limits_describe_themselves_in_the_form_they_are_read() -> None:
     assert chosen.describe() == "ttft=500ms,itl=25ms,e2e=20s"
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({}, "expected at least one limit: ttft, tpot or itl, e2e, first_visible"),
+        (
+            {"ttfb": 0.5},
+            "unknown limit 'ttfb' (expected one of ttft, tpot, itl, e2e, first_visible)",
+        ),
+        ({"e2e": 0.0}, "e2e: expected a duration greater than 0, got 0s"),
+    ],
+)
+def test_limits_built_in_code_are_checked_too(values: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=r"limit|duration") as info:
+        GoodputLimits.from_values(values)
+    assert str(info.value) == message
+
+
 def test_empty_text_means_no_limits() -> None:
     assert read_goodput("  ", "--llm-goodput") is None
 
@@ -271,7 +288,7 @@ def test_limits_read_from_the_scenario(tmp_path: Path) -> None:
         ),
         (
             "goodput: {}\n",
-            "1:10: goodput: expected at least one limit such as ttft=500ms,tpot=50ms,e2e=20s",
+            "1:10: goodput: expected at least one limit: ttft, tpot or itl, e2e, first_visible",
         ),
         (
             "goodput: 500ms\n",
