@@ -7,6 +7,9 @@ point and a request can sit exactly at a limit: a limit holds when the figure is
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 from math import nextafter
 from pathlib import Path
 from typing import Any
@@ -402,3 +405,49 @@ def test_the_summary_shows_the_limits_that_apply_to_each_mode() -> None:
         "goodput_per_s": 0.0,
         "slo_attainment": 0.0,
     }
+
+
+# ---------------------------------------------------------------- published: judged once, merged
+
+PUBLISH_SCRIPT = """
+import argparse, json
+from locust.env import Environment
+from harness.events import publish
+from harness.run import llm_run
+from tests.unit.test_goodput import STEADY, batch, stream
+
+def env(goodput):
+    return Environment(parsed_options=argparse.Namespace(llm_goodput=goodput))
+
+master, worker = env("ttft=500ms"), env("ttft=500ms")
+llm_run(master)
+records = [stream(STEADY), stream([0.75, 0.875]), batch(2.0)]
+for record in records:
+    publish(worker, record)
+data = {}
+worker.events.report_to_master.fire(client_id="w", data=data)
+master.events.worker_report.fire(client_id="w", data=data)
+plain = Environment()
+publish(plain, stream(STEADY))
+print(json.dumps({
+    "verdicts": [r.met_goodput for r in records],
+    "master": llm_run(master).stats.summary(2.0),
+    "plain": llm_run(plain).stats.summary(2.0),
+}))
+"""
+
+
+def test_publish_judges_each_request_and_the_master_counts_the_verdicts() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PUBLISH_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert out["verdicts"] == [True, False, True]
+    assert out["master"]["stream"]["goodput"] == {
+        "met": 1,
+        "goodput_per_s": 0.5,
+        "slo_attainment": 0.5,
+    }
+    assert out["master"]["batch"]["goodput"]["met"] == 1
+    assert "goodput" not in out["plain"]["stream"]  # no limits: no verdict, no block
