@@ -43,7 +43,7 @@ from harness.settings import (
     pick,
     resolve,
 )
-from harness.slo import describe, with_default_failure_gate
+from harness.slo import check_goodput_gates, describe, with_default_failure_gate
 from harness.strict_yaml import suggest
 
 #: where `locust-llm run` writes its reports unless told (plain Locust writes none)
@@ -249,7 +249,11 @@ def plan_run(
         timeout = p.setting(f"{name}_timeout")
         p.add(f"timeouts.{name}", f"{timeout.value:g}s", timeout.source)
 
-    # slos, pricing, output
+    # goodput, slos, pricing, output
+    goodput = p.setting("goodput")
+    if goodput.value is not None:
+        p.add("goodput", goodput.value.describe(), goodput.source)
+    check_goodput_gates(s.slos if s else (), goodput.value is not None)
     if s is not None:
         for i, slo in enumerate(with_default_failure_gate(s.slos)):
             p.add(f"slos[{i}]", describe(slo), slo.origin or _origin(s, "slos"))

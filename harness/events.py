@@ -2,7 +2,8 @@
 
 Each finished request is published once:
 
-1. the run's `RunStats` (harness.run: high-resolution, mergeable; workers ship deltas to the
+1. its goodput verdict is set from the run's limits (`record.met_goodput`, harness.load.goodput),
+   then the run's `RunStats` (harness.run: high-resolution, mergeable; workers ship deltas to the
    master) observes it, and the run notes its server path;
 2. the `llm_request` event (`environment.events.llm_request`) carries its `RequestRecord` to
    every sink;
@@ -20,6 +21,8 @@ from __future__ import annotations
 from locust.env import Environment
 
 from harness.errors import SUCCESS_OUTCOMES, Mode, Outcome, RequestError
+from harness.load.goodput import meets
+from harness.options import config_for
 from harness.record import RequestRecord
 from harness.run import llm_run
 
@@ -39,6 +42,9 @@ class EmptyCompletion(Exception):
 def publish(environment: Environment, record: RequestRecord, response_bytes: int = 0) -> None:
     """Publish one finished request: `llm_request`, Locust rows, statistics."""
     run = llm_run(environment)
+    limits = config_for(environment).goodput
+    if limits is not None:  # judged once, here; the statistics count the verdict
+        record.met_goodput = meets(record, limits)
     run.observe(record)
     if record.path_headers:
         run.observe_path(str(record.mode), record.path_headers)

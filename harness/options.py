@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.checks import check_api_key, read_api_key_file
 from harness.errors import MODES, ConfigError
+from harness.load.goodput import GoodputLimits
 from harness.load.plan import DEFAULT_ARRIVAL, LoadPlan, Stage, build_plan
 from harness.load.sweep import SweepSpec, initial_stages
 from harness.prompts import Prompt
@@ -48,7 +49,7 @@ from harness.settings import (
     key_source,
     resolve,
 )
-from harness.slo import SLO, with_default_failure_gate
+from harness.slo import SLO, check_goodput_gates, with_default_failure_gate
 from harness.target import Target, Timeouts
 
 if TYPE_CHECKING:
@@ -172,6 +173,9 @@ class RunConfig:
     api_key_env: str = DEFAULT_API_KEY_ENV
     #: `--llm-rate` and the rest of the load plan's settings (harness.load.plan)
     load: LoadSettings = field(default_factory=lambda: LoadSettings())
+    #: `--llm-goodput` / the scenario's `goodput:`: the limits a request's own figures must
+    #: meet to count towards goodput (harness.load.goodput); None: no goodput figures
+    goodput: GoodputLimits | None = None
 
     @classmethod
     def from_options(
@@ -204,6 +208,8 @@ class RunConfig:
         )
         mix = value("mix")
         timeouts = Timeouts(**{f"{name}_s": value(f"{name}_timeout") for name in TIMEOUT_NAMES})
+        goodput = value("goodput")
+        check_goodput_gates(scenario.slos if scenario else (), goodput is not None)
         return cls(
             target=target,
             model=models[0] if models else "",
@@ -231,6 +237,7 @@ class RunConfig:
             preflight=not value("no_preflight"),
             api_key_env=key_env.value,
             load=LoadSettings.from_options(options, scenario),
+            goodput=goodput,
         )
 
     def request_params(self) -> dict[str, Any]:

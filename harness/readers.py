@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.exporters.prometheus_config import check_scenario_name, parse_buckets, parse_port
+from harness.load.goodput import EXAMPLE, LIMIT_KEYS, GoodputLimits
 from harness.scenario import parse_duration, parse_mix
 from harness.strict_yaml import suggest
 
@@ -153,3 +154,27 @@ def read_buckets(value: Any, where: str) -> tuple[float, ...] | None:
     """Increasing bucket bounds, ``50ms,100ms,1s``; empty: the documented layout (None)."""
     text = str(value).strip()
     return parse_buckets(text, where) if text else None
+
+
+def read_goodput(value: Any, where: str) -> GoodputLimits | None:
+    """Goodput limits, ``ttft=500ms,tpot=50ms,e2e=20s`` (harness.load.goodput); empty: none."""
+    text = str(value).strip()
+    if not text:
+        return None
+    values: dict[str, float] = {}
+    for part in text.split(","):
+        key, sep, given = (p.strip() for p in part.partition("="))
+        if not sep or not key:
+            raise ConfigError(f"{where}: expected limits such as {EXAMPLE}, got {text!r}")
+        if key not in LIMIT_KEYS:
+            raise ConfigError(
+                f"{where}: unknown limit {key!r} (expected one of {', '.join(LIMIT_KEYS)})"
+                f"{suggest(key, LIMIT_KEYS)}"
+            )
+        if key in values:
+            raise ConfigError(f"{where}: {key} is given twice")
+        values[key] = read_timeout(given, f"{where}: {key}")
+    try:
+        return GoodputLimits.from_values(values)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

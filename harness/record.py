@@ -73,6 +73,9 @@ class RequestRecord:
     anomalies: dict[str, int] | None = None
     #: the generated text, kept only when the client is asked to (tests, debugging)
     text: list[str] | None = None
+    #: whether the request met every goodput limit of the run (harness.load.goodput); set
+    #: when it is published, None when the run has no goodput limits
+    met_goodput: bool | None = None
 
     # ------------------------------------------------------------------ filling (client side)
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from harness.checks import check_api_key, normalise_base_url, read_api_key_file
 from harness.errors import MODES, ConfigError
+from harness.load.goodput import LIMIT_KEYS, GoodputLimits
 from harness.load.plan import Stage, parse_rate
 from harness.load.schedule import PROCESSES
 from harness.prompts import (
@@ -37,7 +38,15 @@ from harness.prompts import (
     synthetic_prompts,
 )
 from harness.protocols.registry import protocol_names
-from harness.slo import FAILURE_RATIO, LATENCY_METRICS, METRICS, PERCENTILES, SLO
+from harness.slo import (
+    FAILURE_RATIO,
+    GOODPUT,
+    LATENCY_METRICS,
+    METRICS,
+    MIN_METRICS,
+    PERCENTILES,
+    SLO,
+)
 from harness.strict_yaml import Node, read_yaml
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)\s*$")
@@ -87,6 +96,7 @@ _SETTING_ATTRIBUTES = {
     "load.seed": "seed",
     "load.max_schedule_lag": "max_schedule_lag",
     "load.warmup": "warmup",
+    "goodput": "goodput",
 }
 _TOP_KEYS = (
     "name",
@@ -99,6 +109,7 @@ _TOP_KEYS = (
     "slos",
     "pricing",
     "mock",
+    "goodput",
 )
 
 
@@ -204,6 +215,8 @@ class Scenario:
     timeouts: Mapping[str, float] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
     pricing: Mapping[str, Price] = field(default_factory=dict)
+    #: per-request limits of goodput (harness.load.goodput)
+    goodput: GoodputLimits | None = None
     #: arguments of `python -m harness.mock` when the scenario runs against the embedded mock
     mock_args: tuple[str, ...] | None = None
     origins: Mapping[str, str] = field(default_factory=dict)
@@ -278,6 +291,7 @@ class _Loader:
             ("slos", self.slos),
             ("pricing", self.pricing),
             ("mock", self.mock),
+            ("goodput", self.goodput),
         )
         for key, read in sections:
             if key in keys:
@@ -603,6 +617,17 @@ class _Loader:
         slos = tuple(_slo(item) for item in items)
         self.set("slos", slos, node)
 
+    def goodput(self, node: Node) -> None:
+        """`goodput: {ttft: 500ms, tpot: 50ms, e2e: 20s}`: the limits of a request that
+        counts towards goodput (harness.load.goodput)."""
+        keys = node.mapping(LIMIT_KEYS, what="a mapping of limits such as {ttft: 500ms}")
+        values = {key: duration(value) for key, value in keys.items()}
+        try:
+            limits = GoodputLimits.from_values(values)
+        except ValueError as exc:
+            raise node.error(str(exc)) from None
+        self.set("goodput", limits, node)
+
     def pricing(self, node: Node) -> None:
         prices: dict[str, Price] = {}
         for model, (_, value) in node.entries(what="a mapping of model name to prices").items():
@@ -679,10 +704,16 @@ def duration(node: Node) -> float:
 
 
 def _slo(node: Node) -> SLO:
-    keys = node.mapping(("name", "mode", "metric", "percentile", "max"), what="a mapping")
+    keys = node.mapping(("name", "mode", "metric", "percentile", "max", "min"), what="a mapping")
     if "metric" not in keys:
         raise node.error(f"missing key 'metric' (one of {', '.join(METRICS)})")
     metric = keys["metric"].choice(METRICS)
+    if metric in MIN_METRICS:
+        return _minimum_slo(node, keys, metric)
+    if "min" in keys:
+        raise keys["min"].error(
+            f"{metric} is gated by a max (min is for {' and '.join(MIN_METRICS)})"
+        )
     if "max" not in keys:
         raise node.error("missing key 'max' (the limit)")
     mode = keys["mode"].choice(MODES) if "mode" in keys else None
@@ -711,6 +742,26 @@ def _slo(node: Node) -> SLO:
         )
     assert metric in LATENCY_METRICS
     return SLO(metric, duration(keys["max"]), mode, percentile, name, node.where)
+
+
+def _minimum_slo(node: Node, keys: dict[str, Node], metric: str) -> SLO:
+    """``{metric: goodput, min: 5/s}`` or ``{metric: slo_attainment, min: 0.95}``, with an
+    optional mode (absent: all modes together)."""
+    for key in ("max", "percentile"):
+        if key in keys:
+            raise keys[key].error(f"a {metric} SLO has no {key} (it is gated by a min)")
+    if "min" not in keys:
+        what = "requests per second, e.g. 5/s" if metric == GOODPUT else "a share, e.g. 0.95"
+        raise node.error(f"missing key 'min' ({what})")
+    mode = keys["mode"].choice(MODES) if "mode" in keys else None
+    name = keys["name"].string() if "name" in keys else ""
+    if metric == GOODPUT:
+        limit = _rate(keys["min"])
+        if limit <= 0:
+            raise keys["min"].error("a goodput SLO's min must be above 0")
+    else:
+        limit = keys["min"].number(minimum=0.0, maximum=1.0)
+    return SLO(metric, limit, mode, None, name, node.where)
 
 
 def parse_mix(text: str, *, name: str = "--llm-mix") -> dict[str, int]:

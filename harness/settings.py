@@ -34,6 +34,7 @@ from harness.readers import (
     one_of,
     read_buckets,
     read_duration,
+    read_goodput,
     read_integer,
     read_label,
     read_mix,
@@ -509,8 +510,20 @@ _SWEEP: tuple[Setting, ...] = (
     ),
 )
 
+_GOODPUT: tuple[Setting, ...] = (
+    Setting(
+        "goodput",
+        "Goodput limits each request's own figures must meet to count, e.g. "
+        "ttft=500ms,tpot=50ms,e2e=20s (keys ttft, tpot or itl, e2e, first_visible; "
+        "docs/load.md); empty: no goodput figures.",
+        read_goodput,
+        scenario_key="goodput",
+        empty_is_unset=True,
+    ),
+)
+
 #: Every `--llm-…` setting, in the order Locust's parser, `run --help` and `--print-config`
 #: list them (the exporter's first, as they always were).
-SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN, *_LOAD, *_SWEEP)
+SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN, *_LOAD, *_GOODPUT, *_SWEEP)
 #: the same, by name
 SETTING: Mapping[str, Setting] = {s.name: s for s in SETTINGS}

@@ -1,7 +1,9 @@
 """SLO gates: the latency and error budgets a headless run is judged by (docs/design.md).
 
 An `SLO` names a figure of summary.json and its limit: a latency percentile of one mode
-(``stream ttft p95 <= 500ms``) or a failure ratio (``failure_ratio <= 0.01``). `evaluate()`
+(``stream ttft p95 <= 500ms``) or a failure ratio (``failure_ratio <= 0.01``), each a
+maximum; or goodput (``goodput >= 5/s``) or SLO attainment (``slo_attainment >= 0.95``),
+each a minimum, read from the modes' ``goodput`` blocks (harness.load.goodput). `evaluate()`
 reads the figures from the summary's precise percentile blocks (never Locust's rounded
 table) and returns one result per SLO in summary.json's ``"slos"`` form (harness.exit_code
 turns them into the process exit code). A figure that is absent (no data) fails its SLO
@@ -16,25 +18,33 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import MODES, ErrorClass, Outcome, is_failure
+from harness.errors import MODES, ConfigError, ErrorClass, Outcome, is_failure
 
 LATENCY_METRICS = ("ttft", "itl", "tpot", "e2e", "first_visible")
 """Latency figures an SLO may gate; each is the summary block ``<metric>_s``."""
 STREAM_ONLY_METRICS = ("ttft", "itl", "tpot")
 """Figures a batch request does not have (it shows nothing until the end)."""
 FAILURE_RATIO = "failure_ratio"
-METRICS = (*LATENCY_METRICS, FAILURE_RATIO)
+GOODPUT = "goodput"
+"""Requests per second that met every goodput limit (summary ``goodput.goodput_per_s``)."""
+SLO_ATTAINMENT = "slo_attainment"
+"""The share of finished requests that met every goodput limit (``goodput.slo_attainment``)."""
+MIN_METRICS = (GOODPUT, SLO_ATTAINMENT)
+"""Figures gated by a minimum (``min:``): more is better. Every other gate is a ``max:``."""
+METRICS = (*LATENCY_METRICS, FAILURE_RATIO, *MIN_METRICS)
 PERCENTILES = (50, 90, 95, 99)
 """The percentiles summary.json holds for every latency figure."""
 
 
 @dataclass(frozen=True, slots=True)
 class SLO:
-    """One gate. `limit` is seconds for a latency metric, a ratio in [0, 1] for failure_ratio.
+    """One gate. `limit` is seconds for a latency metric, a ratio in [0, 1] for failure_ratio
+    and slo_attainment, requests per second for goodput; it is a maximum, except for
+    `MIN_METRICS` (goodput, slo_attainment), where it is a minimum.
 
-    `mode` is required for latency metrics; for failure_ratio, None means all modes
-    together. `origin` says where the gate came from (``scenario.yaml:12:5`` or
-    ``default``), for `--print-config`.
+    `mode` is required for latency metrics; for failure_ratio, goodput and
+    slo_attainment, None means all modes together. `origin` says where the gate came from
+    (``scenario.yaml:12:5`` or ``default``), for `--print-config`.
     """
 
     metric: str
@@ -51,6 +61,10 @@ class SLO:
             return self.name
         parts = [self.mode] if self.mode else []
         parts.append(self.metric)
+        if self.metric == GOODPUT:
+            parts.append(f">= {self.limit:g}/s")
+        elif self.metric == SLO_ATTAINMENT:
+            parts.append(f">= {self.limit:g}")
         if self.percentile is not None:
             parts.append(f"p{self.percentile:g}")
         return " ".join(parts)
@@ -72,6 +86,14 @@ def describe(slo: SLO) -> str:
     if slo.metric == FAILURE_RATIO:
         scope = f"{slo.mode} failure_ratio" if slo.mode else "failure_ratio"
         return f"{scope} <= {slo.limit:.4g} ({slo.limit * 100:.4g}% of finished requests)"
+    scope = f"{slo.mode} {slo.metric}" if slo.mode else slo.metric
+    if slo.metric == GOODPUT:
+        return f"{scope} >= {slo.limit:.4g}/s (requests that met every goodput limit)"
+    if slo.metric == SLO_ATTAINMENT:
+        return (
+            f"{scope} >= {slo.limit:.4g} ({slo.limit * 100:.4g}% of finished requests "
+            "met every goodput limit)"
+        )
     return f"{slo.mode} {slo.metric} p{slo.percentile:g} <= {_seconds(slo.limit)}"
 
 
@@ -82,8 +104,9 @@ def _seconds(value: float) -> str:
 def evaluate(slos: Iterable[SLO], summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One summary.json ``"slos"`` entry per SLO: name, limit, value, passed (and reason).
 
-    Latency gates give ``limit_s``/``value_s``; failure-ratio gates ``limit``/``value``.
-    A gate passes when value <= limit.
+    Latency gates give ``limit_s``/``value_s``; failure-ratio gates ``limit``/``value``;
+    they pass when value <= limit. The goodput gate gives ``min_per_s``/``value_per_s`` and
+    the slo_attainment gate ``min``/``value``; they pass when value >= min.
     """
     modes = summary.get("modes")
     modes = modes if isinstance(modes, Mapping) else {}
@@ -94,6 +117,8 @@ def _evaluate_one(slo: SLO, modes: Mapping[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"name": slo.title, "metric": slo.metric}
     if slo.mode is not None:
         result["mode"] = slo.mode
+    if slo.metric in MIN_METRICS:
+        return _evaluate_minimum(slo, modes, result)
     if slo.metric == FAILURE_RATIO:
         result["limit"] = slo.limit
         ratio, reason = failure_ratio(modes, slo.mode)
@@ -119,6 +144,72 @@ def _evaluate_one(slo: SLO, modes: Mapping[str, Any]) -> dict[str, Any]:
         return result
     result.update(value_s=float(value), passed=float(value) <= slo.limit)
     return result
+
+
+def _evaluate_minimum(slo: SLO, modes: Mapping[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    value, reason = goodput_figure(modes, slo.metric, slo.mode)
+    limit_key, value_key = (
+        ("min_per_s", "value_per_s") if slo.metric == GOODPUT else ("min", "value")
+    )
+    result[limit_key] = slo.limit
+    if value is None:
+        result.update(passed=False, reason=reason)
+    else:
+        result.update({value_key: value, "passed": value >= slo.limit})
+    return result
+
+
+def goodput_figure(
+    modes: Mapping[str, Any], metric: str, mode: str | None
+) -> tuple[float | None, str | None]:
+    """Goodput per second or SLO attainment of `mode` (None: all modes), or (None, reason).
+
+    Over all modes, goodput is the sum of the modes' `goodput_per_s` and attainment the
+    requests that met every limit over the finished ones of every mode.
+    """
+    chosen = [mode] if mode is not None else list(MODES)
+    blocks = []
+    finished = 0
+    for name in chosen:
+        figures = modes.get(name)
+        block = figures.get("goodput") if isinstance(figures, Mapping) else None
+        if isinstance(block, Mapping):
+            blocks.append(block)
+            outcomes = figures.get("outcomes") if isinstance(figures, Mapping) else None
+            if isinstance(outcomes, Mapping):
+                finished += sum(
+                    n for k, n in outcomes.items() if _is_number(n) and k != Outcome.CANCELLED
+                )
+    if not blocks:
+        what = f"{mode} request" if mode else "request"
+        return None, f"no data: no {what} was judged against goodput limits"
+    if metric == GOODPUT:
+        rates = [b.get("goodput_per_s") for b in blocks]
+        if not all(_is_number(r) for r in rates):
+            return None, "no data: the run's duration is not known"
+        return float(sum(float(r) for r in rates if r is not None)), None
+    met = sum(int(b.get("met", 0)) for b in blocks)
+    if finished == 0:
+        what = f"{mode} request" if mode else "request"
+        return None, f"no data: no {what} finished"
+    return met / finished, None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_goodput_gates(slos: Iterable[SLO], has_limits: bool) -> None:
+    """`ConfigError` (one line) for a goodput or slo_attainment gate without goodput limits."""
+    if has_limits:
+        return
+    for slo in slos:
+        if slo.metric in MIN_METRICS:
+            where = f"{slo.origin}: " if slo.origin else ""
+            raise ConfigError(
+                f"{where}{slo.title}: a {slo.metric} gate needs goodput limits: set goodput: "
+                "{ttft: 500ms, e2e: 20s} in the scenario or --llm-goodput ttft=500ms,e2e=20s"
+            )
 
 
 def failure_ratio(modes: Mapping[str, Any], mode: str | None) -> tuple[float | None, str | None]:

@@ -36,8 +36,9 @@ _INV_LOG_GAMMA = 1 / log(GAMMA)
 _REP_FACTOR = 2 / (1 + GAMMA)
 #: Version of the wire form exchanged between workers and the master (2: the tail_s
 #: histogram, the reconnects, backoff_s and token_count_excess counters; 3: the open-loop
-#: schedule_lag_s and from_schedule_* histograms).
-WIRE_VERSION = 3
+#: schedule_lag_s and from_schedule_* histograms; 4: the goodput_judged and goodput_met
+#: counters).
+WIRE_VERSION = 4
 
 _PERCENTILES = (50, 90, 95, 99)
 
@@ -399,6 +400,8 @@ _COUNTERS = (
     "itl_basis_unknown",
     "reconnects",
     "backoff_s",
+    "goodput_judged",
+    "goodput_met",
 )
 _TALLIES = ("outcomes", "errors", "output_tokens_by_source", "anomalies")
 
@@ -418,6 +421,9 @@ class GroupStats:
     arrived (several tokens per chunk, or a gateway reporting tokens it never delivered).
     `reconnects` sums the requests' writes again on a fresh connection and `backoff_s`
     the seconds users waited before them, cancelled requests included (both happened).
+    `goodput_judged` counts the requests that carried a goodput verdict (`met_goodput`,
+    set when the run has goodput limits; the statistics never see the limits) and
+    `goodput_met` those that met every limit.
 
     Histograms (seconds) take only timed requests (ok, ok_length, content_filtered) and
     only the figures a request has (`None` is not recorded): `ttft_s`, `ttfc_s`, `itl_s`
@@ -444,6 +450,8 @@ class GroupStats:
         self.itl_basis_unknown = 0
         self.reconnects = 0
         self.backoff_s = 0.0
+        self.goodput_judged = 0
+        self.goodput_met = 0
         self.outcomes: dict[str, int] = {}
         self.errors: dict[str, int] = {}
         self.output_tokens_by_source: dict[str, int] = {"server": 0, "client": 0}
@@ -489,6 +497,10 @@ class GroupStats:
         self.outcomes[key] = self.outcomes.get(key, 0) + 1
         self.reconnects += record.reconnects
         self.backoff_s += record.backoff_s
+        met_goodput = record.met_goodput
+        if met_goodput is not None:  # the run has goodput limits (harness.load.goodput)
+            self.goodput_judged += 1
+            self.goodput_met += met_goodput
         t_sched = record.t_sched
         if t_sched is not None:
             # open loop: sent late by this much (client-side queueing), cancelled ones too
@@ -627,7 +639,20 @@ class GroupStats:
         elif self.itl_s.count:
             out["itl_basis"] = "per_token"
         out["anomalies"] = dict(self.anomalies)
+        if self.goodput_judged:
+            out["goodput"] = self._goodput(duration_s)
         return out
+
+    def _goodput(self, duration_s: float) -> dict[str, Any]:
+        """The `goodput` block: requests that met every limit, per second, and their share
+        of the finished (not cancelled) requests; the limits are added by the reports."""
+        block: dict[str, Any] = {"met": self.goodput_met}
+        if duration_s > 0:
+            block["goodput_per_s"] = self.goodput_met / duration_s
+        finished = self.requests - self.outcomes.get(Outcome.CANCELLED, 0)
+        if finished > 0:
+            block["slo_attainment"] = self.goodput_met / finished
+        return block
 
 
 def _add_tally(into: dict[str, int], other: dict[str, int]) -> None:
@@ -710,8 +735,10 @@ class RunStats:
         partial_output_tokens, failed_after_first_token, token_count_mismatch,
         token_count_excess, reconnects, backoff_s (seconds); requests_per_s (requests
         that completed, i.e. not cancelled) and output_tokens_per_s, both absent unless
-        duration_s > 0; itl_basis; anomalies; and, when the mode saw more than one
-        model, "models": the same figures per model.
+        duration_s > 0; itl_basis; anomalies; "goodput" (only when its requests were
+        judged against goodput limits: "met", "goodput_per_s" = met / duration_s,
+        "slo_attainment" = met / requests not cancelled); and, when the mode saw more than
+        one model, "models": the same figures per model.
 
         itl_basis is "per_token" when every timed request with inter-chunk gaps also
         gave per-token samples; it is "inter_chunk" when any did not (then itl_s covers

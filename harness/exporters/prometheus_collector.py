@@ -17,6 +17,8 @@ Families (base units; labels `mode`, `model`, `endpoint`, `scenario`)::
     llm_stream_anomalies_total{…, kind}             counter
     llm_reconnects_total                            counter
     llm_backoff_seconds_total                       counter
+    llm_goodput_requests_total                      counter, requests that met every goodput
+                                                    limit (only with goodput limits)
     llm_requests_in_flight{scenario}                gauge
     llm_harness_users{scenario}                     gauge
     llm_harness_cpu_ratio{scenario, process}        gauge, 1.0 = one core
@@ -215,6 +217,7 @@ class LLMCollector(Collector):
         yield from _tokens(labelled)
         yield _anomalies(labelled)
         yield from _path(labelled)
+        yield _goodput(labelled)
         if health is not None:
             yield from self._harness(health)
 
@@ -391,3 +394,16 @@ def _path(labelled: _Labelled) -> Iterator[Metric]:
         backoff.add_metric(labels, group.backoff_s)
     yield reconnects
     yield backoff
+
+
+def _goodput(labelled: _Labelled) -> Metric:
+    metric = CounterMetricFamily(
+        "llm_goodput_requests",
+        "Requests whose own figures met every goodput limit (--llm-goodput, the scenario's "
+        "goodput:); absent when the run has no goodput limits.",
+        labels=GROUP_LABELS,
+    )
+    for group, labels in labelled:
+        if group.goodput_judged:  # figures that do not apply are absent, never 0
+            metric.add_metric(labels, group.goodput_met)
+    return metric

@@ -2,7 +2,7 @@
 
 `complete_summary()` adds per-mode quantiles of every latency figure (the CDF plots), the
 timeline (figures over time), the models and endpoint, the scenario's name, the estimated
-cost (harness.report.cost) and the SLO verdicts (harness.slo) to what
+cost (harness.report.cost), the goodput limits and the SLO verdicts (harness.slo) to what
 `LLMRun.summary()` built. Pure: standard library and the pure core only.
 """
 
@@ -16,6 +16,7 @@ from harness.slo import evaluate
 from harness.stats import LatencyHistogram, RunStats
 
 if TYPE_CHECKING:
+    from harness.load.goodput import GoodputLimits
     from harness.options import RunConfig
 
 #: The percentiles of each latency figure kept for CDF plots (0 is the min, 100 the max).
@@ -58,8 +59,29 @@ def complete_summary(
     cost = estimate_cost(tokens, config.pricing)
     if cost is not None:
         summary["cost"] = cost
+    if config.goodput is not None:
+        add_goodput_limits(summary, config.goodput)
     summary["slos"] = evaluate(config.slos, summary)
     return summary
+
+
+def add_goodput_limits(summary: dict[str, Any], limits: GoodputLimits) -> None:
+    """Put the limits that apply to each mode first in its `goodput` block (the statistics
+    count the requests that met them and never see the limits): in `modes`, per model and
+    per stage."""
+    containers = [summary.get("modes")]
+    stages = summary.get("stages")
+    if isinstance(stages, list):
+        containers += [stage.get("modes") for stage in stages if isinstance(stage, dict)]
+    for modes in containers:
+        if not isinstance(modes, dict):
+            continue
+        for mode, figures in modes.items():
+            entries = [figures, *(figures.get("models") or {}).values()]
+            for entry in entries:
+                block = entry.get("goodput")
+                if isinstance(block, dict):
+                    entry["goodput"] = {"limits": limits.to_dict(mode), **block}
 
 
 def mode_quantiles(stats: RunStats) -> dict[str, dict[str, Any]]:

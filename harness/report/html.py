@@ -28,6 +28,7 @@ from harness.report.markdown import (
     MODE_TITLES,
     build_rows,
     format_duration,
+    goodput_line,
     headline_sentence,
 )
 from harness.report.path import (
@@ -156,7 +157,20 @@ def _slo_section(slos: Any) -> list[str]:
 
 
 def slo_value_text(slo: Mapping[str, Any]) -> tuple[str, str]:
-    """(value, limit) of an SLO result as text: durations, or ratios in percent."""
+    """(value, limit) of an SLO result as text: durations, ratios in percent, goodput per
+    second; a minimum gate's limit reads ``≥ …``."""
+    if "min_per_s" in slo:
+        value, least = _float(slo.get("value_per_s")), _float(slo.get("min_per_s"))
+        return (
+            "no data" if value is None else f"{value:.4g}/s",
+            DASH if least is None else f"≥ {least:g}/s",
+        )
+    if "min" in slo:
+        value, least = slo.get("value"), slo.get("min")
+        return (
+            _percent(value) if _number(value) else "no data",
+            f"≥ {_percent(least)}" if _number(least) else DASH,
+        )
     if "limit_s" in slo or "value_s" in slo:
         value, limit = _float(slo.get("value_s")), _float(slo.get("limit_s"))
         return (
@@ -180,10 +194,14 @@ def _comparison_section(summary: Mapping[str, Any]) -> list[str]:
         cls = ' class="headline"' if row.headline else ""
         cells = "".join(f"<td>{escape(c)}</td>" for c in row.cells)
         lines.append(f"<tr{cls}><td>{escape(row.label)}</td>{cells}</tr>")
-    return [
+    section = [
         "<h2>Streaming vs batch</h2>",
         f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>",
     ]
+    goodput = goodput_line(summary)
+    if goodput is not None:
+        section.append(f'<p class="goodput">{escape(goodput)}</p>')
+    return section
 
 
 def _load_section(summary: Mapping[str, Any]) -> list[str]:

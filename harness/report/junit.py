@@ -67,6 +67,8 @@ def render_junit(summary: Mapping[str, Any]) -> str:
         reason = slo.get("reason")
         if reason:
             message = f"{name}: {reason} (limit {limit})"
+        elif "min" in slo or "min_per_s" in slo:
+            message = f"{name}: {value} is below the minimum {limit.removeprefix('≥ ')}"
         else:
             message = f"{name}: {value} is above the limit {limit}"
         failure = ET.SubElement(case, "failure", message=message, type="SLOMissed")

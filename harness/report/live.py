@@ -8,7 +8,8 @@ the load generator is saturated, one when the endpoint does not stream (it answe
 requests with one JSON body), and the headline, "first visible output" streaming vs batch;
 then, per model group, the percentiles (p50 / p95 / p99) of first visible output, TTFT, ITL,
 TPOT, E2E, TTFB and the tail (last token → end of stream), tokens/s, errors by class, and
-reconnects and back-off when there were any; then the server path per mode (a recognised
+reconnects and back-off when there were any, goodput and SLO attainment when the run has
+goodput limits; then the server path per mode (a recognised
 gateway named) and the anomalies that change the reading, one sentence each
 (harness.report.path; docs/design.md defines every figure).
 
@@ -200,6 +201,9 @@ def table_rows(
         for figure, key, cell in _OCCASIONAL_ROWS:
             if any(number_at(figures[m], key) for m in figures):
                 add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
+        if any(isinstance(figures[m].get("goodput"), Mapping) for m in figures):
+            for figure, cell in _GOODPUT_ROWS:
+                add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
     if not sections:
         add("No LLM requests have finished yet.")
     paths = server_paths(summary)
@@ -349,6 +353,21 @@ def _backoff(f: Figures) -> str:
 _OCCASIONAL_ROWS: tuple[tuple[str, str, Callable[[Figures], str]], ...] = (
     ("reconnects", "reconnects", _reconnects),
     ("back-off waited", "backoff_s", _backoff),
+)
+
+
+def _goodput(key: str, show: Callable[[float], str]) -> Callable[[Figures], str]:
+    def cell(f: Figures) -> str:
+        value = number_at(f.get("goodput"), key)
+        return DASH if value is None else show(value)
+
+    return cell
+
+
+#: rows shown only when the run has goodput limits (harness.load.goodput)
+_GOODPUT_ROWS: tuple[tuple[str, Callable[[Figures], str]], ...] = (
+    ("goodput (requests/s within limits)", _goodput("goodput_per_s", lambda v: f"{v:,.2f}")),
+    ("SLO attainment", _goodput("slo_attainment", lambda v: f"{100.0 * v:.1f}%")),
 )
 
 

@@ -105,7 +105,57 @@ def build_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[Row]]:
         rows.append(row("reconnects", _reconnects_cell))
     if any(number_at(f, "backoff_s") for f in figs):
         rows.append(row("back-off waited", _backoff_cell))
+    rows += goodput_rows(figs)
     return columns, rows
+
+
+def goodput_rows(figs: Sequence[Figures]) -> list[Row]:
+    """Goodput per second and SLO attainment, only when the run had goodput limits."""
+    if not any(isinstance(f.get("goodput"), Mapping) for f in figs):
+        return []
+
+    def cell(key: str, show: Callable[[float], str]) -> list[str]:
+        values = [number_at(f.get("goodput"), key) for f in figs]
+        return [DASH if v is None else show(v) for v in values]
+
+    return [
+        Row("goodput (requests/s within limits)", cell("goodput_per_s", lambda v: f"{v:,.2f}")),
+        Row("SLO attainment", cell("slo_attainment", lambda v: f"{100.0 * v:.1f}%")),
+    ]
+
+
+#: how each goodput limit reads in a sentence
+_LIMIT_NAMES = {
+    "ttft_s": "TTFT",
+    "tpot_s": "TPOT",
+    "itl_s": "every ITL",
+    "e2e_s": "E2E",
+    "first_visible_s": "first visible output",
+}
+
+
+def goodput_line(summary: Mapping[str, Any]) -> str | None:
+    """``Goodput limits — streaming: TTFT ≤ 500 ms, E2E ≤ 20.00 s; batch: E2E ≤ 20.00 s.``;
+    None without goodput limits."""
+    parts = []
+    for mode, figures in _modes(summary).items():
+        block = figures.get("goodput")
+        limits = block.get("limits") if isinstance(block, Mapping) else None
+        if not isinstance(limits, Mapping):
+            continue
+        named = [
+            f"{_LIMIT_NAMES[key]} ≤ {format_duration(value)}"
+            for key in _LIMIT_NAMES
+            if (value := number_at(limits, key)) is not None
+        ]
+        parts.append(f"{MODE_TITLES[mode]}: {', '.join(named) if named else 'success only'}")
+    if not parts:
+        return None
+    return (
+        "Goodput limits (a request counts when its own figures are within every one) — "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 #: the label of the tail row: last token-bearing event → end of the stream
@@ -222,6 +272,9 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
             "(client_saturated); these latencies include its own delays and "
             "overstate the server's."
         )
+    goodput = goodput_line(summary)
+    if goodput is not None:
+        lines.append(goodput)
     lines.extend(_slo_lines(summary.get("slos")))
     cost = cost_line(summary.get("cost"))
     if cost is not None:
@@ -436,6 +489,13 @@ def _slo_lines(slos: Any) -> list[str]:
 
 
 def _slo_detail(slo: Mapping[str, Any]) -> str:
+    if "min_per_s" in slo or "min" in slo:  # the goodput gates: more is better
+        per_s = "min_per_s" in slo
+        value = number_at(slo, "value_per_s" if per_s else "value")
+        least = number_at(slo, "min_per_s" if per_s else "min")
+        unit = "/s" if per_s else ""
+        shown = "no data" if value is None else f"{value:.4g}{unit}"
+        return f": {shown} (min {DASH if least is None else f'{least:g}{unit}'})"
     value, limit = number_at(slo, "value_s"), number_at(slo, "limit_s")
     fmt: Callable[[float], str] = format_duration
     if value is None and limit is None:

@@ -47,6 +47,7 @@ SAMPLES = {
     "llm_prometheus_port": "0",
     "llm_prometheus_host": "127.0.0.1",
     "llm_scenario_name": "nightly",
+    "llm_goodput": "ttft=500ms,e2e=20s",
 }
 _DURATION = re.compile(r"\d+(\.\d+)?(ms|s|m)")
 

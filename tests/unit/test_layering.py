@@ -86,6 +86,7 @@ LAYERS = (
             "harness.load",
             "harness.load.schedule",
             "harness.load.accounting",
+            "harness.load.goodput",
         ),
         may_import=frozenset({"core"}),
         libraries=frozenset({"orjson"}),

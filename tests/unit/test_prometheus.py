@@ -38,6 +38,7 @@ from harness.exporters.prometheus_config import (
     parse_buckets,
     parse_port,
 )
+from harness.load.goodput import GoodputLimits, meets
 from harness.record import RequestRecord
 from harness.stats import LatencyHistogram, RunStats
 
@@ -439,6 +440,7 @@ def test_label_names_are_only_the_allowed_ones_and_values_are_bounded() -> None:
         "llm_stream_anomalies",
         "llm_reconnects",
         "llm_backoff_seconds",
+        "llm_goodput_requests",
         "llm_requests_in_flight",
         "llm_harness_users",
         "llm_harness_cpu_ratio",
@@ -551,3 +553,23 @@ def test_the_collector_and_its_configuration_import_no_locust_or_gevent() -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- goodput
+
+
+def test_goodput_requests_count_the_requests_that_met_every_limit() -> None:
+    limits = GoodputLimits(ttft_s=0.25, e2e_s=1.0)
+    records = [stream_record(0.2), stream_record(0.3), batch_record(0.5), batch_record(1.5)]
+    records.append(failed_record(Mode.STREAM, ErrorClass.STREAM_RESET, chunks=2))
+    for record in records:
+        record.met_goodput = meets(record, limits)  # as harness.events.publish does
+    registry = registry_of(stats_of(records))
+    assert value(registry, "llm_goodput_requests_total", STREAM) == 1
+    assert value(registry, "llm_goodput_requests_total", BATCH) == 1
+
+
+def test_goodput_requests_are_absent_without_goodput_limits() -> None:
+    registry = registry_of(stats_of([stream_record(0.2), batch_record(0.5)]))
+    assert value(registry, "llm_goodput_requests_total", STREAM) is None
+    assert value(registry, "llm_goodput_requests_total", BATCH) is None

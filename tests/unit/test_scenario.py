@@ -150,7 +150,7 @@ def test_a_duplicate_top_level_key_names_both_lines() -> None:
         (
             "targte:\n  model: m\n",
             "scenario.yaml:1:1: unknown key 'targte' — did you mean 'target'? (allowed: name, "
-            "target, request, prompts, mix, load, timeouts, slos, pricing, mock)",
+            "target, request, prompts, mix, load, timeouts, slos, pricing, mock, goodput)",
         ),
         (
             "request:\n  n: 2\n",
@@ -231,7 +231,7 @@ def test_an_empty_or_comment_only_file(text: str) -> None:
 def test_a_top_level_list() -> None:
     assert error_of("- target: x\n- load: y\n") == (
         "scenario.yaml:1:1: expected a mapping of keys (name, target, request, prompts, mix, "
-        "load, timeouts, slos, pricing, mock) at the top level, got a list"
+        "load, timeouts, slos, pricing, mock, goodput) at the top level, got a list"
     )
 
 
@@ -399,7 +399,7 @@ SLO_ERRORS = [
     (
         "slos:\n  - {mode: stream, metric: ttf, percentile: 95, max: 500ms}\n",
         "2:28: slos[0].metric: expected one of ttft, itl, tpot, e2e, first_visible, "
-        "failure_ratio, got 'ttf' — did you mean 'ttft'?",
+        "failure_ratio, goodput, slo_attainment, got 'ttf' — did you mean 'ttft'?",
     ),
     (
         "slos:\n  - {mode: batch, metric: ttft, percentile: 95, max: 500ms}\n",

@@ -44,6 +44,7 @@ SAMPLES: dict[Any, str] = {
     readers.read_label: "nightly",
     readers.read_buckets: "10ms,20ms,1s",
     readers.read_positive_number: "0.5",
+    readers.read_goodput: "ttft=500ms,e2e=20s",
     parse_rate: "20/s",
     parse_sweep: "rates:1,2,4",
 }

@@ -803,19 +803,19 @@ def test_the_new_summary_keys_of_a_mode_have_exact_values() -> None:
     assert (figures["reconnects"], figures["backoff_s"]) == (0, 0.0)
 
 
-def test_wire_v3_carries_tail_reconnects_backoff_and_excess() -> None:
+def test_wire_v4_carries_tail_reconnects_backoff_and_excess() -> None:
     worker, master = RunStats(), RunStats()
     r = stream_record(5, server_tokens=8)
     r.reconnects, r.backoff_s = 2, 0.75
     worker.observe(r)
     wire = msgpack.unpackb(msgpack.packb(worker.take_delta(), use_bin_type=True), raw=False)
-    assert wire["v"] == 3
+    assert wire["v"] == 4
     master.merge_wire(wire)
     [group] = master.groups()
     assert (group.reconnects, group.backoff_s, group.token_count_excess) == (2, 0.75, 1)
     assert group.tail_s.count == 1
-    with pytest.raises(ValueError, match="wire version 2"):
-        master.merge_wire({"v": 2, "groups": []})  # a worker of the previous version
+    with pytest.raises(ValueError, match="wire version 3"):
+        master.merge_wire({"v": 3, "groups": []})  # a worker of the previous version
 
 
 # ---------------------------------------------------------------- deltas of a cumulative histogram
