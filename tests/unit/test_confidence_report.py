@@ -202,3 +202,19 @@ def test_an_old_summary_file_loads_and_renders(tmp_path: Path) -> None:
     assert "200.0 ms / 220.0 ms / 250.0 ms" in render_terminal(summary)
     assert "200.0 ms / 220.0 ms / 250.0 ms" in render_markdown(summary)
     assert "200.0 ms / 220.0 ms / 250.0 ms" in render_html(summary)
+
+
+def test_open_loop_rows_show_their_intervals_too() -> None:
+    stream = stream_mode(
+        schedule_lag_s=block_of(ONE_TO_100_MS),
+        from_schedule={"e2e_s": block_of(BATCH_400)},
+    )
+    text = render_markdown(build_summary({"stream": stream}, run=RUN))
+    assert table_row(text, "schedule lag p50 / p95 / p99") == (
+        "| schedule lag p50 / p95 / p99 | 50.0 ms (40.0–61.0) / 94.9 ms (89.9–100) / "
+        "99.0 ms (≥ 97.0) |"
+    )
+    assert table_row(text, "E2E from schedule p50 / p95 / p99") == (
+        "| E2E from schedule p50 / p95 / p99 | 1.20 s (1.18–1.22) / 1.38 s (1.37–1.39) / "
+        "1.39 s (1.39–1.40) |"
+    )
