@@ -28,8 +28,9 @@ INTERVALS_NOTE = (
 def interval_text(interval: Interval, value_text: str, short: Format, long: Format) -> str | None:
     """The text inside the parentheses, or None when neither end is bounded.
 
-    Ends are written with `short` (three significant digits), or with `long` when `short`
-    shows both ends the same; a unit equal to `value_text`'s is written once, outside.
+    Ends are written with `short` (three significant digits), else with `long` when `short`
+    shows both ends the same, else with one digit more than `long`; a unit equal to
+    `value_text`'s is written once, outside.
     """
     lo, hi = interval
     if lo is None and hi is None:
@@ -43,6 +44,8 @@ def interval_text(interval: Interval, value_text: str, short: Format, long: Form
     lo_text, hi_text = short(lo), short(hi)
     if lo_text == hi_text:
         lo_text, hi_text = long(lo), long(hi)
+    if lo_text == hi_text and lo != hi:
+        lo_text, hi_text = _finer(lo, _unit(lo_text)), _finer(hi, _unit(hi_text))
     if _unit(lo_text) == _unit(hi_text) == unit:
         return f"{_drop_unit(lo_text, unit)}–{_drop_unit(hi_text, unit)}"
     return f"{lo_text}–{hi_text}"
@@ -69,6 +72,13 @@ def any_interval(blocks: Iterable[Any], keys: Iterable[str]) -> bool:
             if interval is not None and interval != [None, None]:
                 return True
     return False
+
+
+def _finer(seconds: float, unit: str) -> str:
+    # one more digit than the table's format, for an interval narrower than it shows
+    if unit == "s":
+        return f"{seconds:.3f} s"
+    return f"{seconds * 1000.0:.3f} ms" if seconds < 0.01 else f"{seconds * 1000.0:.2f} ms"
 
 
 def _unit(text: str) -> str:
