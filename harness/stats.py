@@ -21,6 +21,7 @@ from math import ceil, inf, log, nextafter
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import MODES, Mode, Outcome
+from harness.load.confidence import ci95
 
 if TYPE_CHECKING:
     from harness.record import RequestRecord
@@ -169,11 +170,19 @@ class LatencyHistogram:
         return list(self._at_percentiles(ps))
 
     def _at_percentiles(self, ps: Iterable[float]) -> list[float]:
-        # requires count > 0. Rank 1 and rank n are the exact min and max; the rest come
-        # from the buckets, as the bucket's representative value clamped into [min,
-        # max].
+        # requires count > 0
         n = self._count
-        ranks = [max(1, ceil(p * n / 100)) for p in ps]
+        return self.at_ranks([max(1, ceil(p * n / 100)) for p in ps])
+
+    def at_ranks(self, ranks: Iterable[int]) -> list[float]:
+        """The r-th smallest value (r in 1..count) for each rank, in one pass over the
+        buckets: rank 1 and rank count are the exact min and max, the rest the bucket's
+        representative value (within 0.1 %) clamped into [min, max]."""
+        ranks = list(ranks)
+        n = self._count
+        for r in ranks:
+            if not 1 <= r <= n:
+                raise ValueError(f"rank must be in 1..{n}, got {r!r}")
         wanted = sorted({r for r in ranks if 1 < r < n})
         found: dict[int, float] = {1: self._min, n: self._max}
         cumulative = self._zeros
@@ -192,10 +201,11 @@ class LatencyHistogram:
                     break
         return [found[r] for r in ranks]
 
-    def summary(self) -> dict[str, float] | None:
-        """{"count", "min", "mean", "p50", "p90", "p95", "p99", "max"}; None if empty.
+    def summary(self) -> dict[str, Any] | None:
+        """{"count", "min", "mean", "p50", "p90", "p95", "p99", "max", "ci95"}; None if empty.
 
-        "count" is an int; the rest are seconds.
+        "count" is an int; the rest are seconds; "ci95" holds the 95 % intervals of p50,
+        p95 and p99 (harness.load.confidence).
         """
         if self._count == 0:
             return None
@@ -209,6 +219,7 @@ class LatencyHistogram:
             "p95": p95,
             "p99": p99,
             "max": self._max,
+            "ci95": ci95(self),
         }
 
     def count_le(self, bound_s: float) -> int:

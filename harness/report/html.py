@@ -22,6 +22,7 @@ from typing import Any
 from harness.errors import MODES
 from harness.exit_code import ExitCode, slo_exit_code
 from harness.report.cost import format_dollars
+from harness.report.intervals import INTERVALS_NOTE
 from harness.report.load import load_line, load_notes, stage_rows
 from harness.report.markdown import (
     DASH,
@@ -30,6 +31,7 @@ from harness.report.markdown import (
     format_duration,
     goodput_line,
     headline_sentence,
+    shows_intervals,
 )
 from harness.report.path import (
     describe_path,
@@ -185,7 +187,7 @@ def slo_value_text(slo: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _comparison_section(summary: Mapping[str, Any]) -> list[str]:
-    columns, rows = build_rows(summary)
+    columns, rows = build_rows(summary, intervals=True)
     if not columns:
         return ["<h2>Streaming vs batch</h2>", "<p>No requests were recorded.</p>"]
     head = "".join(f"<th>{escape(MODE_TITLES[m])}</th>" for m in columns)
@@ -197,6 +199,7 @@ def _comparison_section(summary: Mapping[str, Any]) -> list[str]:
     section = [
         "<h2>Streaming vs batch</h2>",
         f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>",
+        *([f'<p class="run">{escape(INTERVALS_NOTE)}</p>'] if shows_intervals(summary) else []),
     ]
     goodput = goodput_line(summary)
     if goodput is not None:

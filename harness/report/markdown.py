@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from harness.errors import MODES, SUCCESS_OUTCOMES, Outcome, is_failure
 from harness.report.cost import cost_line
+from harness.report.intervals import INTERVALS_NOTE, any_interval, with_interval
 from harness.report.load import load_line, load_notes, stage_table
 from harness.report.path import (
     describe_path,
@@ -61,9 +62,15 @@ def format_duration_short(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def build_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[Row]]:
-    """The column modes present in `summary` and the table rows, shared by both renderers."""
+def build_rows(
+    summary: Mapping[str, Any], *, intervals: bool = False
+) -> tuple[list[str], list[Row]]:
+    """The column modes present in `summary` and the table rows, shared by both renderers.
+
+    With `intervals`, each p50 / p95 / p99 shows its 95 % interval (harness.report.intervals).
+    """
     modes = _modes(summary)
+    triple = _triple_with_intervals if intervals else _triple
     columns = [m for m in MODES if m in modes]
     figs = [modes[m] for m in columns]
 
@@ -76,27 +83,27 @@ def build_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[Row]]:
         row("failures", _failures_cell),
         row(
             "first visible output p50 / p95 / p99",
-            lambda f: _triple(f.get("first_visible_s")),
+            lambda f: triple(f.get("first_visible_s")),
             headline=True,
         ),
-        row("TTFT p50 / p95 / p99", lambda f: _triple(f.get("ttft_s"))),
-        row(f"{itl_label} p50 / p95 / p99", lambda f: _triple(_itl_block(f))),
+        row("TTFT p50 / p95 / p99", lambda f: triple(f.get("ttft_s"))),
+        row(f"{itl_label} p50 / p95 / p99", lambda f: triple(_itl_block(f))),
         row("TPOT p50", lambda f: _single(f.get("tpot_s"), "p50")),
-        row("E2E p50 / p95 / p99", lambda f: _triple(f.get("e2e_s"))),
+        row("E2E p50 / p95 / p99", lambda f: triple(f.get("e2e_s"))),
     ]
     if any(f.get("from_schedule") or f.get("schedule_lag_s") for f in figs):
         # open loop: the same figures timed from the schedule, and the wait for a user
         rows += [
             row(
                 "first visible from schedule p50 / p95 / p99",
-                lambda f: _triple(_from_schedule(f, "first_visible_s")),
+                lambda f: triple(_from_schedule(f, "first_visible_s")),
             ),
-            row("E2E from schedule p50 / p95 / p99", lambda f: _triple(_from_schedule(f, "e2e_s"))),
-            row("schedule lag p50 / p95 / p99", lambda f: _triple(f.get("schedule_lag_s"))),
+            row("E2E from schedule p50 / p95 / p99", lambda f: triple(_from_schedule(f, "e2e_s"))),
+            row("schedule lag p50 / p95 / p99", lambda f: triple(f.get("schedule_lag_s"))),
         ]
     rows += [
-        row("TTFB p50 / p95 / p99", lambda f: _triple(f.get("ttfb_s"))),
-        row(TAIL_LABEL, lambda f: _triple(f.get("tail_s"))),
+        row("TTFB p50 / p95 / p99", lambda f: triple(f.get("ttfb_s"))),
+        row(TAIL_LABEL, lambda f: triple(f.get("tail_s"))),
         row("output tokens/s", lambda f: _rate(f.get("output_tokens_per_s"), 1)),
         row("requests/s", lambda f: _rate(f.get("requests_per_s"), 2)),
     ]
@@ -308,7 +315,7 @@ def path_lines(summary: Mapping[str, Any]) -> list[str]:
 
 def render_markdown(summary: Mapping[str, Any]) -> str:
     """The comparison as Markdown: a title, the run line, the table, then `notes()`."""
-    columns, rows = build_rows(summary)
+    columns, rows = build_rows(summary, intervals=True)
     out = ["## locust-llm: streaming vs batch", ""]
     run_line = _run_line(summary)
     if run_line:
@@ -329,6 +336,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             out.append(f"| {label} | " + " | ".join(cells) + " |")
     else:
         out.append("No requests were recorded.")
+    if columns and shows_intervals(summary):
+        out += ["", INTERVALS_NOTE]
     stages = stage_table(summary, markdown=True)
     if stages:
         out += ["", *stages]
@@ -364,6 +373,9 @@ def render_terminal(summary: Mapping[str, Any]) -> str:
     if stages:
         out += ["", *stages]
     lines = notes(summary)
+    headline_interval = headline_interval_line(summary)
+    if headline_interval is not None:
+        lines.insert(1 if headline_sentence(summary) is not None else 0, headline_interval)
     if lines:
         out.append("")
         out += lines
@@ -403,6 +415,50 @@ def _triple(block: Any) -> str:
     if not isinstance(block, Mapping):
         return DASH
     return " / ".join(_single(block, key) for key in _TRIPLE)
+
+
+# ------------------------------------------------------------------ 95 % intervals
+
+
+def _triple_with_intervals(block: Any) -> str:
+    if not isinstance(block, Mapping):
+        return DASH
+    return " / ".join(
+        with_interval(block, key, _single(block, key), format_duration_short, format_duration)
+        for key in _TRIPLE
+    )
+
+
+def shows_intervals(summary: Mapping[str, Any]) -> bool:
+    """Whether a percentile of the table has a bounded 95 % interval (summaries written
+    before intervals existed have none)."""
+    modes = _modes(summary)
+    names = ("first_visible_s", "ttft_s", "e2e_s", "ttfb_s", "tail_s", "schedule_lag_s")
+    blocks = [f.get(name) for f in modes.values() for name in names]
+    blocks += [_itl_block(f) for f in modes.values()]
+    blocks += [_from_schedule(f, name) for f in modes.values() for name in names]
+    return any_interval(blocks, _TRIPLE)
+
+
+def headline_interval_line(summary: Mapping[str, Any]) -> str | None:
+    """The terminal's one line of intervals: first visible output p50 per mode, e.g.
+    ``95 % interval of first visible output p50: streaming 199–203 ms; batch 1.44–1.49 s``;
+    None when no mode has one."""
+    parts = []
+    for mode, figures in _modes(summary).items():
+        block = figures.get("first_visible_s")
+        value = number_at(block, "p50")
+        if value is None:
+            continue
+        shown = with_interval(
+            block, "p50", format_duration_short(value), format_duration_short, format_duration
+        )
+        if shown.endswith(")"):
+            parts.append((MODES.index(mode), f"{MODE_TITLES[mode]} {shown}"))
+    if not parts:
+        return None
+    listed = "; ".join(text for _, text in sorted(parts))
+    return f"First visible output p50 with its 95 % interval: {listed}."
 
 
 def _rate(value: Any, decimals: int) -> str:

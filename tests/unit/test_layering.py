@@ -78,6 +78,7 @@ LAYERS = (
             "harness.protocols.*",
             "harness.record",
             "harness.stats",
+            "harness.load.confidence",
             "harness.encoding",
             "harness.stream",
             "harness.retry",

@@ -216,7 +216,7 @@ def test_summary_has_exactly_the_contract_keys() -> None:
     values = lognormal_values(1_000, 5)
     summary = histogram_of(values).summary()
     assert summary is not None
-    assert list(summary) == ["count", "min", "mean", "p50", "p90", "p95", "p99", "max"]
+    assert list(summary) == ["count", "min", "mean", "p50", "p90", "p95", "p99", "max", "ci95"]
     assert summary["count"] == 1_000
     assert summary["mean"] == pytest.approx(sum(values) / len(values), rel=1e-12)
     for key, p in (("p50", 50), ("p90", 90), ("p95", 95), ("p99", 99)):
