@@ -16,7 +16,10 @@ is the verdict on one request. The rule (docs/load.md, "Goodput"):
   holds (no token after the first could be late);
 - batch: a batch answer has no TTFT, TPOT or ITL, so those limits do not apply to it;
   `e2e` and `first_visible` (which is E2E for batch) do. A batch request with only
-  stream limits set counts when it succeeded.
+  stream limits set counts when it succeeded;
+- open loop: `ttft`, `first_visible` and `e2e` are timed from the request's due time
+  (`t_sched`), the wait for a free user included, as a person would feel them; `tpot` and
+  `itl` are gaps between tokens and do not move.
 
 `limits_for_mode()` says which limits apply to a mode (what summary.json shows under
 `goodput.limits`). Pure core: standard library and harness.errors only; it never reads a
@@ -103,13 +106,16 @@ def meets(record: RequestRecord, limits: GoodputLimits) -> bool:
     to its mode (the rule in the module docstring)."""
     if not record.timed:
         return False
-    if not _within(record.e2e_s, limits.e2e_s):
+    # open loop: the wait a person feels starts when the request was due, so the wait for a
+    # free user counts against the limits (coordinated omission is not goodput)
+    lag = max(record.t0 - record.t_sched, 0.0) if record.t_sched is not None else 0.0
+    if not _within(_plus(record.e2e_s, lag), limits.e2e_s):
         return False
-    if not _within(record.first_visible_s, limits.first_visible_s):
+    if not _within(_plus(record.first_visible_s, lag), limits.first_visible_s):
         return False
     if record.mode is not Mode.STREAM:
         return True
-    if not _within(record.ttft_s, limits.ttft_s):
+    if not _within(_plus(record.ttft_s, lag), limits.ttft_s):
         return False
     if limits.tpot_s is not None:
         tpot = record.tpot_s
@@ -123,6 +129,10 @@ def meets(record: RequestRecord, limits: GoodputLimits) -> bool:
         if any(gap > itl for gap in gaps):
             return False
     return True
+
+
+def _plus(value: float | None, lag: float) -> float | None:
+    return None if value is None else value + lag
 
 
 def _within(value: float | None, limit: float | None) -> bool:

@@ -451,3 +451,16 @@ def test_publish_judges_each_request_and_the_master_counts_the_verdicts() -> Non
     }
     assert out["master"]["batch"]["goodput"]["met"] == 1
     assert "goodput" not in out["plain"]["stream"]  # no limits: no verdict, no block
+
+
+def test_open_loop_requests_are_judged_from_their_due_time() -> None:
+    from harness.load.goodput import GoodputLimits, meets
+    from harness.record import RequestRecord
+
+    record = RequestRecord(Mode.BATCH, "m", "/v1/chat/completions", t0=10.0, t_sched=9.75)
+    record.t_headers = record.t_end = 10.5  # E2E 0.5 s from the send, 0.75 s from the due time
+    record.outcome = Outcome.OK
+    assert meets(record, GoodputLimits(e2e_s=0.75))
+    assert not meets(record, GoodputLimits(e2e_s=0.74))
+    record.t_sched = None  # closed loop: from the send
+    assert meets(record, GoodputLimits(e2e_s=0.5))
