@@ -64,6 +64,8 @@ ALIASES: Mapping[str, tuple[str, str]] = {
 MODE_MIX = {"stream": "stream=1,batch=0", "batch": "stream=0,batch=1", "both": "stream=1,batch=1"}
 #: settings `locust-llm` hands the child itself (the scenario path, the report folder)
 _PASSED_BY_RUN = frozenset({"scenario", "out"})
+#: settings of a sweep only: not shown for a plain run
+_SWEEP_ONLY = frozenset({"sweep", "stage_time", "sweep_points"})
 _LOCUST_TIMESPAN = re.compile(r"(\d+h)?(\d+m)?(\d+s)?")
 
 
@@ -270,6 +272,8 @@ def plan_run(
     # every other --llm-… setting, under its flag
     for setting in SETTINGS:
         if setting.scenario_key is not None or setting.name in _PASSED_BY_RUN:
+            continue
+        if setting.name in _SWEEP_ONLY and sweep.value is None:
             continue
         resolved = p.setting(setting.name)
         if setting.kind is Kind.SWITCH:

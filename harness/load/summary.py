@@ -48,6 +48,8 @@ def load_block(
 ) -> dict[str, Any]:
     """`run.load` of summary.json."""
     block: dict[str, Any] = {"kind": "open" if plan.is_open else "closed"}
+    if plan.duration_s is not None:
+        elapsed_s = min(elapsed_s, plan.duration_s)  # the stop came a moment after the end
     if plan.warmup_s or any(s.warmup_s for s in plan.stages):
         block["warmup_s"] = plan.warmup_time_within(elapsed_s)
         block["warmup_requests"] = warmup_requests

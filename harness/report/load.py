@@ -87,8 +87,7 @@ def load_notes(summary: Mapping[str, Any]) -> list[str]:
     if warmup:
         n = int(number_at(load, "warmup_requests") or 0)
         lines.append(
-            f"The first {warmup:g} s were a warm-up: {n:,} request(s) sent then are not in "
-            "the figures."
+            f"Warm-up: {warmup:.3g} s in all, {n:,} request(s) sent then are not in the figures."
         )
     return lines
 

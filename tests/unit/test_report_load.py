@@ -52,7 +52,7 @@ def test_summary_md_says_how_the_load_was_offered_and_what_became_of_it() -> Non
         "max_schedule_lag 500.0 ms."
     ) in text
     assert "1 due request(s) were still waiting for a free user when the run stopped" in text
-    assert "The first 2 s were a warm-up: 20 request(s) sent then are not in the figures." in text
+    assert "Warm-up: 2 s in all, 20 request(s) sent then are not in the figures." in text
 
 
 def test_the_stage_table_has_one_row_per_stage() -> None:
