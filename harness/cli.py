@@ -189,9 +189,10 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
         )
         p.add_argument(
             "--mode",
-            choices=["stream", "batch", "both"],
+            choices=["stream", "batch", "both", "paired"],
             default=None,
-            help="which user classes run (default both, or the scenario's mix)",
+            help="which user classes run (default both, or the scenario's mix); paired: "
+            "each prompt in both modes at the same due time (open loop, --rate)",
         )
         p.add_argument(
             "--model",

@@ -61,7 +61,12 @@ ALIASES: Mapping[str, tuple[str, str]] = {
     "max_schedule_lag": ("--max-schedule-lag", "max_schedule_lag"),
 }
 #: `--mode` as the `--llm-mix` it stands for
-MODE_MIX = {"stream": "stream=1,batch=0", "batch": "stream=0,batch=1", "both": "stream=1,batch=1"}
+MODE_MIX = {
+    "stream": "stream=1,batch=0",
+    "batch": "stream=0,batch=1",
+    "both": "stream=1,batch=1",
+    "paired": "stream=1,batch=1",
+}
 #: settings `locust-llm` hands the child itself (the scenario path, the report folder)
 _PASSED_BY_RUN = frozenset({"scenario", "out"})
 #: settings of a sweep only: not shown for a plain run
@@ -123,6 +128,8 @@ class CommandLine:
     def given(self, setting: Setting) -> list[Raw]:
         """The setting's flag (or its alias) and variable, where given."""
         names = (ALIASES[setting.name],) if setting.name in ALIASES else ()
+        if setting.name == "paired" and getattr(self.args, "mode", None) == "paired":
+            return [Raw(Layer.FLAG, True, "--mode", "--mode paired")]
         flag, value = _one_flag(self.args, *names, (setting.flag, setting.dest))
         given = []
         if value is not None:

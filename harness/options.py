@@ -272,6 +272,8 @@ class LoadSettings:
     sweep_points: int = 6
     #: whether `arrival` was given (a sweep's points default to constant arrivals)
     arrival_given: bool = False
+    #: `mix: paired` / `--llm-paired`
+    paired: bool = False
 
     @classmethod
     def from_options(
@@ -297,6 +299,7 @@ class LoadSettings:
             sweep_points=value("sweep_points"),
             arrival_given=resolve_option(options, SETTING["arrival"], scenario).layer
             is not Layer.DEFAULT,
+            paired=bool(value("paired")),
         )
 
     def sweep_spec(self, *, users: int, modes: int = 1) -> SweepSpec | None:
@@ -357,6 +360,7 @@ class LoadSettings:
             max_in_flight=self.max_in_flight if self.stages and self.max_in_flight else users,
             max_schedule_lag_s=self.max_schedule_lag_s,
             warmup_s=self.warmup_s,
+            paired=self.paired,
         )
         if plan is not None and mix is not None:
             plan = plan.with_mode_weights(mix)

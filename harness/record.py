@@ -35,6 +35,8 @@ class RequestRecord:
     endpoint: str
     t0: float = 0.0
     t_sched: float | None = None
+    #: `mix: paired`: the pair this request belongs to (one prompt, both modes, one due time)
+    pair: int | None = None
     t_headers: float | None = None
     t_first_token: float | None = None
     t_first_content: float | None = None

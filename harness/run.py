@@ -28,11 +28,12 @@ import gevent
 import locust
 from locust.env import Environment
 from locust.event import EventHook
-from locust.runners import MasterRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from harness import __version__
 from harness.exit_code import RunVerdict
 from harness.load.accounting import ArrivalTally
+from harness.load.paired import PairBook
 from harness.load.plan import LoadPlan
 from harness.load.summary import load_block, stage_blocks
 from harness.report.path import clean_path_headers, merge_server_path
@@ -47,6 +48,7 @@ SERVER_PATH_REPORT_KEY = "locust_llm_server_path"
 READ_CLOCK_REPORT_KEY = "locust_llm_read_clock"
 STAGES_REPORT_KEY = "locust_llm_stages"
 WARMUP_REPORT_KEY = "locust_llm_warmup"
+PAIRS_REPORT_KEY = "locust_llm_pairs"
 #: the load generator's event loop is probed this often (catalogue MEAS-04)
 LAG_PROBE_INTERVAL_S = 0.1
 
@@ -95,6 +97,8 @@ class LLMRun:
     workers: int = 1
     #: a sweep's points (`--llm-sweep`, e.g. ``rates:1,2,4``); "" when the run is no sweep
     sweep: str = ""
+    #: `mix: paired`: the pairs' halves, matched here (a worker ships them to the master)
+    pairs: PairBook = field(default_factory=PairBook)
     #: when this process stopped pacing (Locust's `test_stopping`): the plan's time ends
     t_pace_end: float | None = None
 
@@ -106,6 +110,7 @@ class LLMRun:
         self.stage_stats = [RunStats() for _ in plan.stages] if plan.is_staged else []
         self.warmup_requests = self._warmup_delta = 0
         self.t_pace_end = None
+        self.pairs = PairBook(match_here=not isinstance(self.environment.runner, WorkerRunner))
 
     def extend_plan(self, plan: LoadPlan) -> None:
         """The running plan grew (a sweep's next points) or was cut: keep a figure set per
@@ -127,6 +132,10 @@ class LLMRun:
                 return
             if self.stage_stats:
                 self.stage_stats[plan.stage_at(offset)].observe(record)
+        if record.pair is not None:
+            self.pairs.add(
+                record.pair, str(record.mode), record.first_visible_s if record.timed else None
+            )
         self.stats.observe(record)
 
     @property
@@ -206,6 +215,9 @@ class LLMRun:
             )
             if self.sweep:
                 summary["run"]["load"]["sweep"] = self.sweep
+            paired = self.pairs.summary()
+            if paired is not None:
+                summary["paired"] = paired
             if self.stage_stats:
                 summary["stages"] = stage_blocks(
                     plan, self.stage_stats, self.elapsed_s(), self.arrivals
@@ -304,6 +316,9 @@ def _attach_listeners(run: LLMRun) -> None:
             data[STAGES_REPORT_KEY] = [stats.take_delta() for stats in run.stage_stats]
         if run._warmup_delta:
             data[WARMUP_REPORT_KEY], run._warmup_delta = run._warmup_delta, 0
+        halves = run.pairs.take_halves()
+        if halves:
+            data[PAIRS_REPORT_KEY] = halves
 
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
         delta = data.get(REPORT_KEY)
@@ -331,6 +346,9 @@ def _attach_listeners(run: LLMRun) -> None:
         warmup = data.get(WARMUP_REPORT_KEY)
         if isinstance(warmup, int):
             run.warmup_requests += warmup
+        halves = data.get(PAIRS_REPORT_KEY)
+        if isinstance(halves, list):
+            run.pairs.merge_halves(halves)
 
     def on_reset_stats(**_: Any) -> None:
         # Locust's "Reset stats" button: our figures restart with Locust's own

@@ -97,6 +97,7 @@ _SETTING_ATTRIBUTES = {
     "load.max_schedule_lag": "max_schedule_lag",
     "load.warmup": "warmup",
     "goodput": "goodput",
+    "mix.paired": "paired",
 }
 _TOP_KEYS = (
     "name",
@@ -211,6 +212,8 @@ class Scenario:
     max_schedule_lag: float | None = None
     warmup: float | None = None
     stages: tuple[Stage, ...] = ()
+    #: `mix: paired`: each prompt in both modes at the same due time
+    paired: bool | None = None
     # timeouts (seconds), only those the file sets
     timeouts: Mapping[str, float] = field(default_factory=dict)
     slos: tuple[SLO, ...] = ()
@@ -465,6 +468,16 @@ class _Loader:
     # ---------------------------------------------------------------- mix, load, timeouts
 
     def mix(self, node: Node) -> None:
+        if node.kind == "string":
+            if node.text.strip() != "paired":
+                raise node.error(
+                    f"expected a mapping of weights such as {{stream: 1, batch: 1}}, or "
+                    f"paired, got {node.text!r}"
+                )
+            # each prompt in both modes at the same due time (docs/load.md, "Paired")
+            self.set("mix", dict.fromkeys(MODES, 1), node)
+            self.set("paired", True, node)
+            return
         keys = node.mapping(MODES, what="a mapping of user-class weights")
         weights = {mode: keys[mode].integer(minimum=0, maximum=1000) for mode in keys}
         if not any(weights.values()):

@@ -510,6 +510,17 @@ _SWEEP: tuple[Setting, ...] = (
     ),
 )
 
+_PAIRED = Setting(
+    "paired",
+    "Open loop: send each prompt once in each mode at the same due time and report the "
+    "per-prompt difference in first visible output (scenario mix: paired; locust-llm run "
+    "--mode paired).",
+    read_switch,
+    default=False,
+    kind=Kind.SWITCH,
+    scenario_key="mix.paired",
+)
+
 _GOODPUT: tuple[Setting, ...] = (
     Setting(
         "goodput",
@@ -524,6 +535,6 @@ _GOODPUT: tuple[Setting, ...] = (
 
 #: Every `--llm-…` setting, in the order Locust's parser, `run --help` and `--print-config`
 #: list them (the exporter's first, as they always were).
-SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN, *_LOAD, *_GOODPUT, *_SWEEP)
+SETTINGS: tuple[Setting, ...] = (*_PROMETHEUS, *_RUN, *_LOAD, _PAIRED, *_GOODPUT, *_SWEEP)
 #: the same, by name
 SETTING: Mapping[str, Setting] = {s.name: s for s in SETTINGS}

@@ -38,7 +38,7 @@ from harness.errors import SUCCESS_OUTCOMES, ConfigError, ErrorClass, Mode, Outc
 from harness.events import publish
 from harness.exit_code import ExitCode
 from harness.load import open_loop as open_loop_module
-from harness.load.open_loop import LoadState, PacingStopped, load_state, next_due
+from harness.load.open_loop import Due, LoadState, PacingStopped, load_state, next_due
 from harness.options import RunConfig, add_llm_options, apply_to_environment, config_for
 from harness.preflight import PreflightError, discover_model, preflight
 from harness.protocols.registry import make_protocol
@@ -163,8 +163,13 @@ class LLMUser(User):
         mode = mode or self.mode
         t_sched = t_sched if fallback_from is None else None
         planned = load_state(self.environment)
+        pair: int | None = None
         if planned is not None and fallback_from is None and t_sched is None:
-            t_sched = self._await_arrival(planned, mode)
+            due = self._await_arrival(planned, mode)
+            if due is not None:
+                t_sched, pair = due
+                if pair is not None:  # paired: the prompt is the pair's, in both modes
+                    prompt = self.prompts[random.Random(pair).randrange(len(self.prompts))]
         body = client.protocol.build_body(
             model=self._model, prompt=prompt, stream=mode is Mode.STREAM, params=self._params
         )
@@ -178,6 +183,7 @@ class LLMUser(User):
             attempt += 1
             record = client.new_record(mode, self._model)
             record.t_sched = t_sched
+            record.pair = pair
             try:
                 client.send(record, body)
                 if t_first is None:
@@ -218,7 +224,7 @@ class LLMUser(User):
             return self.send_completion(prompt, Mode.BATCH, fallback_from=record)
         return record
 
-    def _await_arrival(self, planned: LoadState, mode: Mode) -> float | None:
+    def _await_arrival(self, planned: LoadState, mode: Mode) -> Due | None:
         """The due time of this user's next open-loop request (None: send at once, a users
         stage). Waiting, the user counts as waiting: stopping it stops it at once."""
         if self._state == LOCUST_STATE_STOPPING:

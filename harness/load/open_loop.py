@@ -36,7 +36,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import gevent
 from gevent.event import Event
@@ -122,8 +122,8 @@ class OpenLoop:
         #: perf_counter time of the schedule's 0
         self.epoch = epoch
         self.tally = tally
-        #: due times not yet taken, whether each is a warm-up arrival, and its stage
-        self._due: dict[str, deque[tuple[float, bool, int]]] = {
+        #: due times not yet taken, whether each is a warm-up arrival, its stage, its pair
+        self._due: dict[str, deque[tuple[float, bool, int, int | None]]] = {
             m: deque() for m, _ in plan.mode_weights
         }
         self._waiting: dict[str, deque[Event]] = {m: deque() for m, _ in plan.mode_weights}
@@ -150,7 +150,8 @@ class OpenLoop:
     def _schedule(self) -> Iterator[Arrival]:
         plan = self.plan
         times = arrival_times(self._feed, plan.arrival, burstiness=plan.burstiness, seed=plan.seed)
-        return shard_arrivals(arrivals(times, plan.mode_weights, seed=plan.seed), self.shard)
+        every = arrivals(times, plan.mode_weights, seed=plan.seed, paired=plan.paired)
+        return shard_arrivals(every, self.shard)
 
     def _dispatch(self) -> None:
         epoch, pacer, tally = self.epoch, self._pacer, self.tally
@@ -171,7 +172,8 @@ class OpenLoop:
                 tally.warmup(arrival.mode, stage)
             else:
                 tally.scheduled(arrival.mode, stage)
-            self._due[arrival.mode].append((t_due, warmup, stage))
+            pair = arrival.index if plan.paired else None
+            self._due[arrival.mode].append((t_due, warmup, stage, pair))
             waiting = self._waiting[arrival.mode]
             if waiting:
                 waiting.popleft().set()
@@ -194,22 +196,22 @@ class OpenLoop:
             while waiting:
                 waiting.popleft().set()
 
-    def take(self, mode: str) -> float | None:
-        """Wait for the next due request of `mode`; its due time (perf_counter), or None when
-        the stage now is a users stage (send at once, closed loop) or the run is stopping."""
+    def take(self, mode: str) -> Due | None:
+        """Wait for the next due request of `mode`; its due time (perf_counter) and pair, or
+        None when the stage now is a users stage (send at once, closed loop)."""
         due = self._due.get(mode)
         if due is None:
             return None
         while True:
             while due:
-                t_due, warmup, stage = due.popleft()
+                t_due, warmup, stage, pair = due.popleft()
                 if warmup:
-                    return t_due  # sent to warm the server; its figures are not counted
+                    return Due(t_due, pair)  # warms the server; its figures are not counted
                 if self._max_lag is not None and time.perf_counter() - t_due > self._max_lag:
                     self.tally.dropped(mode, stage)
                     continue
                 self.tally.sent(mode, stage)
-                return t_due
+                return Due(t_due, pair)
             if self._stopped:
                 raise PacingStopped
             if not self.open_now:
@@ -226,7 +228,7 @@ class OpenLoop:
         if self._dispatcher is not None:
             self._dispatcher.kill(block=False)
         for mode, due in self._due.items():
-            for _, warmup, stage in due:
+            for _, warmup, stage, _pair in due:
                 if not warmup:
                     self.tally.unsent_at_end(mode, 1, stage)
             due.clear()
@@ -261,11 +263,18 @@ def load_state(environment: Environment) -> LoadState | None:
     return _states.get(environment)
 
 
+class Due(NamedTuple):
+    """A request's due time (perf_counter) and, with `mix: paired`, its pair."""
+
+    t: float
+    pair: int | None = None
+
+
 class PacingStopped(Exception):
     """The run is stopping: no more requests fall due."""
 
 
-def next_due(state: LoadState, mode: str) -> float | None:
+def next_due(state: LoadState, mode: str) -> Due | None:
     """A user's next open-loop due time (perf_counter): waits for pacing to start (the
     users are spawned before the schedule's epoch), then for a due request of `mode`. None:
     send at once (a users stage, or a plan without rate). PacingStopped once stopping."""

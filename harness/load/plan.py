@@ -117,6 +117,8 @@ class LoadPlan:
     mode_weights: tuple[tuple[str, int], ...] = (("stream", 1), ("batch", 1))
     #: the stages are decided while the run goes (a sweep): more may follow the last one
     dynamic: bool = False
+    #: `mix: paired`: every arrival is a streaming and a batch request of one prompt
+    paired: bool = False
     _starts: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -270,6 +272,7 @@ class LoadPlan:
             "warmup_s": self.warmup_s,
             "mode_weights": [list(p) for p in self.mode_weights],
             "dynamic": self.dynamic,
+            "paired": self.paired,
         }
 
     @classmethod
@@ -284,6 +287,7 @@ class LoadPlan:
             warmup_s=wire["warmup_s"],
             mode_weights=tuple((str(m), int(w)) for m, w in wire["mode_weights"]),
             dynamic=bool(wire.get("dynamic", False)),
+            paired=bool(wire.get("paired", False)),
         )
 
     def describe(self) -> str:
@@ -295,6 +299,8 @@ class LoadPlan:
             process += f" (burstiness {self.burstiness:g})"
         stages = ", then ".join(_stage_text(s) for s in self.stages)
         text = f"open loop: {process} arrivals, {stages}; at most {self.max_in_flight} in flight"
+        if self.paired:
+            text += "; paired (each prompt in both modes at once)"
         if self.warmup_s:
             text += f"; first {self.warmup_s:g}s warm-up (not counted)"
         return text
@@ -328,6 +334,7 @@ def build_plan(
     max_in_flight: int,
     max_schedule_lag_s: float | None,
     warmup_s: float,
+    paired: bool = False,
 ) -> LoadPlan | None:
     """The plan of a run, or None for a plain closed-loop run (Locust's users, no stages).
 
@@ -342,10 +349,17 @@ def build_plan(
         plan_stages = tuple(stages)
     elif rate_per_s > 0:
         plan_stages = (Stage(run_time_s, rate_per_s=rate_per_s),)
-    elif warmup_s > 0:
+    elif warmup_s > 0 and not paired:
         plan_stages = (Stage(run_time_s, users=users),)
-    else:
+    elif not paired:
         return None
+    else:
+        plan_stages = ()
+    if paired and not any(s.is_open for s in plan_stages):
+        raise ConfigError(
+            "mix: paired sends each prompt in both modes at the same due time: it needs an "
+            "arrival rate (--rate or load.rate)"
+        )
     for stage in plan_stages[:-1]:
         if stage.duration_s is None:
             raise ConfigError(
@@ -359,6 +373,7 @@ def build_plan(
         max_in_flight=max_in_flight,
         max_schedule_lag_s=max_schedule_lag_s if max_schedule_lag_s else None,
         warmup_s=warmup_s,
+        paired=paired,
     )
     total = plan.duration_s
     if total is not None and warmup_s >= total:

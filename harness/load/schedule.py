@@ -118,10 +118,20 @@ class Arrival:
 
 
 def arrivals(
-    times: Iterator[float], mode_weights: Sequence[tuple[str, int]], *, seed: int = 0
+    times: Iterator[float],
+    mode_weights: Sequence[tuple[str, int]],
+    *,
+    seed: int = 0,
+    paired: bool = False,
 ) -> Iterator[Arrival]:
     """Each due time with the mode it is sent in, drawn by weight (seeded, its own stream so
-    the times do not depend on the mix)."""
+    the times do not depend on the mix). `paired`: each due time is one arrival in *each*
+    mode, both numbered by the time's ordinal (the pair)."""
+    if paired:
+        for index, t in enumerate(times):
+            yield Arrival(index, index, "stream", t)
+            yield Arrival(index, index, "batch", t)
+        return
     modes = [m for m, w in mode_weights if w > 0]
     weights = [w for _, w in mode_weights if w > 0]
     if not modes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.load.paired import paired_sentence
 from harness.report.units import DASH, format_duration, number_at
 
 
@@ -56,11 +57,17 @@ def load_line(summary: Mapping[str, Any]) -> str | None:
 
 
 def load_notes(summary: Mapping[str, Any]) -> list[str]:
-    """Sentences about the load: a shortfall, requests dropped or left unsent, a warm-up."""
+    """Sentences about the load: a shortfall, requests dropped or left unsent, a warm-up, and
+    the paired comparison."""
     load = _load(summary)
     if load is None:
         return []
     lines = []
+    paired = summary.get("paired")
+    if isinstance(paired, Mapping):
+        sentence = paired_sentence(dict(paired))
+        if sentence:
+            lines.append(sentence)
     shortfall = load.get("shortfall")
     if isinstance(shortfall, str) and shortfall:
         lines.append(f"Warning: the offered rate was not achieved: {shortfall}.")

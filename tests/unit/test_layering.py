@@ -88,6 +88,7 @@ LAYERS = (
             "harness.load.schedule",
             "harness.load.accounting",
             "harness.load.goodput",
+            "harness.load.paired",
         ),
         may_import=frozenset({"core"}),
         libraries=frozenset({"orjson"}),
