@@ -106,7 +106,9 @@ def add_llm_options(parser: Any) -> None:
             "is_secret": setting.secret,
         }
         if setting.kind is Kind.SWITCH:
-            kwargs.update(action="store_true", default=False)
+            # None (not given) where a scenario may switch it on: False would win over it
+            default = None if setting.scenario_key is not None else False
+            kwargs.update(action="store_true", default=default)
         else:
             kwargs["default"] = _registered_default(setting)
             if setting.kind is Kind.INT:
