@@ -362,10 +362,12 @@ def test_the_warm_up_is_sent_but_not_counted(tmp_path: Path, fast: MockProcess) 
     )
     assert result.returncode == 0, result.stderr[-3000:]
     load = summary["run"]["load"]
-    assert (load["measured_s"], load["offered_rate_per_s"]) == (4.0, 20.0)
-    # 2.0 plus the moment Locust took to stop after the plan's 6 s (pinned as a strict xfail
-    # in tests/unit/test_load_edges.py)
-    assert load["warmup_s"] == pytest.approx(2.0, abs=0.25)
+    assert load["offered_rate_per_s"] == 20.0
+    # Locust's 6 s count from its start, a moment before the schedule's: the run stops within
+    # a few ms of the plan's end, on either side. Past it, warmup_s counts the rest as warm-up
+    # (pinned as a strict xfail in tests/unit/test_load_edges.py).
+    assert load["measured_s"] == pytest.approx(4.0, abs=0.1)
+    assert load["warmup_s"] == pytest.approx(2.0, abs=0.1)
     assert load["warmup_requests"] == pytest.approx(40, abs=3)  # due in the first 2 s
     assert load["sent"] == pytest.approx(80, abs=3)  # due in the 4 s after
     assert_accounted(load)
