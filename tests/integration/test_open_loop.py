@@ -184,7 +184,7 @@ def test_poisson_gaps_at_the_server_are_exponential(tmp_path: Path, fast: MockPr
     assert len(gaps) > 400  # about 12 s x 40/s
     d = ks_statistic_exponential(gaps, 40.0)
     assert d < ks_critical(len(gaps), 0.01), f"KS D {d:.4f} over {len(gaps)} gaps"
-    # and not constant spacing: a third of exponential gaps are under half the mean
+    # and not evenly spaced: 1 - exp(-1/2), about two fifths, of the gaps are under half the mean
     assert sum(1 for g in gaps if g < 0.0125) / len(gaps) == pytest.approx(
         1 - math.exp(-0.5), abs=0.06
     )
