@@ -165,6 +165,13 @@ class MockProcess:
     def stats(self) -> dict[str, Any]:
         return mock_stats(self.origin)
 
+    def reset_stats(self) -> dict[str, Any]:
+        """`DELETE /mock/stats`: the document as it was, then every count starts again."""
+        request = urllib.request.Request(self.origin + "/mock/stats", method="DELETE")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            data: dict[str, Any] = json.load(response)
+        return data
+
 
 @contextlib.contextmanager
 def run_mock(*args: str, cpu: int | None = None) -> Iterator[MockProcess]:

@@ -6,7 +6,7 @@ schedule, and the emitter writes each part at its absolute deadline, measured fr
 kernel's arrival time of the request's last byte (with ``slots``, a capacity limit: from
 the moment a queued generation got its slot, see `harness.mock.slots`). Endpoints: ``POST
 /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``, ``GET /health``,
-``GET /mock/stats`` (counts and emitter lateness; ``DELETE`` resets them). It runs as
+``GET /mock/stats`` (counts, emitter lateness, arrival times; ``DELETE`` resets them). It runs as
 its own process (``python -m harness.mock``), never inside the gevent-patched load
 generator. Standard library only; it must not import anything from the harness core
 (``harness.sse``, ``harness.protocols``, ``harness.record``, ``harness.stats``): the
@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from time import perf_counter
 
+from harness.mock.arrivals import ArrivalLog
 from harness.mock.completions import (
     BadRequest,
     Endpoint,
@@ -194,6 +195,8 @@ class MockServer:
         """Answer 503 ``Loading model`` on every route this long after `start`."""
         self.model = model
         self.stats = MockStats()
+        self.arrivals = ArrivalLog()
+        """When each generation request arrived (``/mock/stats`` ``arrivals``)."""
         self.slots = Slots(slots)
         """At most this many generations at once, the rest FIFO (0: no limit)."""
         self.emitter = Emitter(spin_s=spin_s)
@@ -364,6 +367,8 @@ class MockServer:
     def _handle(self, conn: _Connection, request: Request, t_base: float) -> None:
         methods = _ROUTES.get(request.path)
         keep_alive = request.keep_alive
+        if request.method == "POST" and request.path in (Endpoint.CHAT, Endpoint.COMPLETIONS):
+            self.arrivals.record(request.t_recv)  # when it arrived, whatever the answer
         loading = self.loading_s > 0 and t_base - self._started < self.loading_s
         if loading and request.path != "/mock/stats":  # llama-server loading its model
             self.stats.count_rejected(503)
@@ -491,7 +496,9 @@ class MockServer:
         measured from the kernel's arrival time of the request (with slots: from the
         slot); ``stalled_writes``; ``profile``; ``model``; ``slots``, ``queued_now``,
         ``in_use_now``, ``max_concurrent``, ``queue_wait_s`` (see `Slots.snapshot`);
-        ``uptime_s``.
+        ``arrivals``: ``{count, t_s}``, when each generation request (a POST to either
+        completions route, whatever its answer) arrived, in seconds since the first, kept
+        for the first 200,000 (then ``truncated: true``; see `ArrivalLog`); ``uptime_s``.
         """
         out = self.stats.snapshot(reset=reset)
         out["lateness_s"] = self.emitter.lateness.summary()
@@ -518,5 +525,6 @@ class MockServer:
             out.update(self.faults.snapshot(reset=reset))
         else:
             out["injected"] = {}
+        out["arrivals"] = self.arrivals.snapshot(reset=reset)
         out["uptime_s"] = time.perf_counter() - self._started
         return out
