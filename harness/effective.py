@@ -216,6 +216,9 @@ def plan_run(
     # mix
     mix = p.setting("mix")
     p.add("mix", format_mix(mix.value) if mix.value else MODE_MIX["both"], mix.source)
+    paired = p.setting("paired")
+    if paired.value:
+        p.add("mix.paired", "each prompt in both modes at the same due time", paired.source)
 
     # load
     rate = p.setting("rate")
@@ -252,6 +255,13 @@ def plan_run(
     warmup = p.setting("warmup")
     if warmup.value:
         p.add("load.warmup", f"{warmup.value:g}s (not counted)", warmup.source)
+        staged_time = sum(st.duration_s or 0.0 for st in s.stages) if staged and s else None
+        measured = staged_time if staged_time is not None else run_time_s
+        if sweep.value is None and warmup.value >= measured:
+            raise ConfigError(
+                f"{warmup.where}: {warmup.value:g}s is not shorter than the run "
+                f"({measured:g}s): nothing would be measured"
+            )
 
     # timeouts
     for name in TIMEOUT_NAMES:
@@ -289,6 +299,8 @@ def plan_run(
             shown = resolved.text or '""'
         if resolved.layer is not Layer.DEFAULT or shown not in ('""', "false"):
             p.add(setting.flag, shown, resolved.source)
+    for setting in SETTINGS:  # every flag given reaches the child, shown above or not
+        p.setting(setting.name)
     return RunPlan(
         host=host.value or "",
         users=int(users.value),
@@ -352,18 +364,23 @@ def _open_loop_load(
         )  # fmt: skip
         run_time_s = parse_duration(run_time.value)
         p.add("load.run_time", run_time.value, run_time.source)
+    p.add("load.max_in_flight", str(users.value), users.source)
+    _arrival_rows(p)
+    return users, float(max(int(users.value), 1000)), run_time_s
+
+
+def _arrival_rows(p: CommandLine) -> None:
+    """`--print-config`'s rows of how open-loop arrivals are drawn and capped."""
     arrival = p.setting("arrival")
     p.add("load.arrival", str(arrival.value), arrival.source)
-    if arrival.value == "gamma":
-        burstiness = p.setting("burstiness")
+    burstiness = p.setting("burstiness")
+    if arrival.value == "gamma" or burstiness.layer is not Layer.DEFAULT:
         p.add("load.burstiness", f"{burstiness.value:g}", burstiness.source)
-    p.add("load.max_in_flight", str(users.value), users.source)
     lag = p.setting("max_schedule_lag")
     shown = f"{lag.value:g}s (then dropped)" if lag.value else "none (requests wait)"
     p.add("load.max_schedule_lag", shown, lag.source)
     seed = p.setting("seed")
     p.add("load.seed", str(seed.value), seed.source)
-    return users, float(max(int(users.value), 1000)), run_time_s
 
 
 #: a sweep's pool when --max-in-flight is not given
@@ -398,8 +415,13 @@ def _sweep_load(
     p.add("sweep", SweepSpec(kind, values).to_text(), sweep.source)
     p.add("sweep.stage_time", f"{stage_time.value:g}s", stage_time.source)
     p.add("load.max_in_flight", str(users.value), users.source)
-    arrival = p.setting("arrival")
-    p.add("load.arrival", str(arrival.value), arrival.source)
+    points_setting = p.setting("sweep_points")
+    if kind == "auto" or points_setting.layer is not Layer.DEFAULT:
+        p.add("sweep.points", str(points_setting.value), points_setting.source)
+    _arrival_rows(p)
+    rate = p.setting("rate")
+    if rate.value:
+        raise ConfigError(f"{rate.where}: not with a sweep (its points set the rates)")
     run_time_s = points * float(stage_time.value) + STAGED_RUN_TIME_MARGIN_S
     return users, float(max(int(users.value), 1000)), run_time_s
 

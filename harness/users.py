@@ -536,6 +536,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         if config.api_key:
             REDACTOR.add(config.api_key)
         apply_to_environment(environment, config)
+        _check_load_plan(environment, config)
         if options.headless and not options.worker and environment.host:
             _preflight(environment, config)
         for warning in config.warnings:
@@ -566,6 +567,27 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         runner = environment.runner
         if runner is not None:
             gevent.spawn(runner.stop)
+
+
+def _check_load_plan(environment: Environment, config: RunConfig) -> None:
+    """A load plan that cannot run is a configuration error before anything is sent; an
+    open-loop pool that spawns slowly delays the schedule (it starts once all are up)."""
+    options = environment.parsed_options
+    if options is None or getattr(options, "worker", False):
+        return
+    users = int(getattr(options, "num_users", None) or 1)
+    run_time = getattr(options, "run_time", None)
+    plan = config.load.plan(users=users, run_time_s=float(run_time) if run_time else None, mix=None)
+    spawn_rate = float(getattr(options, "spawn_rate", 0) or 0)
+    if plan is not None and plan.is_open and 0 < spawn_rate < users:
+        logger.warning(
+            "locust-llm: the arrival schedule starts once all %d users (the in-flight pool) "
+            "are up; at --spawn-rate %g that takes %.0fs: pass -r %d to start at once",
+            users,
+            spawn_rate,
+            users / spawn_rate,
+            users,
+        )
 
 
 def _preflight(environment: Environment, config: RunConfig) -> None:

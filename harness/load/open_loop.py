@@ -59,7 +59,7 @@ from harness.load.schedule import (
 from harness.load.summary import stage_blocks
 from harness.load.sweep import SweepSpec, next_stages
 from harness.options import LoadSettings, config_for
-from harness.run import llm_run
+from harness.run import llm_run, verdict_for
 
 logger = logging.getLogger("locust_llm")
 
@@ -331,7 +331,12 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     try:
         plan = plan_for(environment, runner.target_user_count if runner else 0)
     except ConfigError as exc:
+        # (the web UI: its start dialog gave something that cannot run) nothing is sent
         logger.error("locust-llm: error: %s", exc)
+        verdict = verdict_for(environment)
+        verdict.nothing_sent, verdict.nothing_sent_code, verdict.told = str(exc), 2, True
+        if runner is not None and not isinstance(runner, WorkerRunner):
+            gevent.spawn(runner.stop)
         return
     if plan is None:
         return

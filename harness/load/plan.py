@@ -185,7 +185,11 @@ class LoadPlan:
         return intervals
 
     def warmup_time_within(self, elapsed_s: float) -> float:
-        """Seconds of warm-up in the first `elapsed_s` of the plan."""
+        """Seconds of warm-up in the first `elapsed_s` of the plan (time after its end is
+        no warm-up)."""
+        total = self.duration_s
+        if total is not None:
+            elapsed_s = min(elapsed_s, total)
         measured = sum(b - a for _, a, b in self.measured_intervals(elapsed_s))
         return max(elapsed_s - measured, 0.0)
 

@@ -100,7 +100,7 @@ def _arrival_times(segments: Iterable[RateSegment], gaps: Iterator[float]) -> It
         mass = segment.mass()
         if mass == 0.0:
             continue
-        while u - base <= mass:
+        while u - base < mass:  # an arrival exactly at the end belongs to the next segment
             yield segment.time_at(u - base)
             u += next(gaps)
         base += mass

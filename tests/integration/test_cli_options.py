@@ -48,7 +48,13 @@ SAMPLES = {
     "llm_prometheus_host": "127.0.0.1",
     "llm_scenario_name": "nightly",
     "llm_goodput": "ttft=500ms,e2e=20s",
+    "llm_rate": "5/s",
+    "llm_burstiness": "0.5",
+    "llm_sweep": "rates:1,2",
+    "llm_stage_time": "30s",
 }
+#: options that make `run` a sweep: shown by a run of their own (a sweep sets the rates)
+SWEEP_OPTIONS = ("llm_sweep", "llm_stage_time", "llm_sweep_points")
 _DURATION = re.compile(r"\d+(\.\d+)?(ms|s|m)")
 
 
@@ -109,7 +115,22 @@ def sample(option: dict[str, Any], tmp_path: Path) -> list[str]:
 def test_run_accepts_lists_and_shows_every_llm_option_of_plain_locust(
     plain_locust_options: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    given = [arg for option in plain_locust_options for arg in sample(option, tmp_path)]
+    given = [
+        arg
+        for option in plain_locust_options
+        if option["dest"] not in SWEEP_OPTIONS
+        for arg in sample(option, tmp_path)
+    ]
+    swept = [
+        arg
+        for option in plain_locust_options
+        if option["dest"] in SWEEP_OPTIONS
+        for arg in sample(option, tmp_path)
+    ]
+    sweep = cli("run", "--print-config", "--host", "http://127.0.0.1:9/v1", *swept, cwd=tmp_path)
+    assert sweep.returncode == 0, sweep.stderr
+    for flag in ("--llm-sweep", "--llm-stage-time", "--llm-sweep-points"):
+        assert f"  {flag}\n" in sweep.stdout + "\n" or f" {flag}" in sweep.stdout, flag
     result = cli("run", "--print-config", "--host", "http://127.0.0.1:9/v1", *given, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
@@ -124,7 +145,8 @@ def test_run_accepts_lists_and_shows_every_llm_option_of_plain_locust(
     assert note in result.stdout
     shown.add("--llm-api-key-env")
     # the scenario file is shown by where each value came from, not as a flag
-    missing = {o["flag"] for o in plain_locust_options} - shown - {"--llm-scenario"}
+    sweep_flags = {o["flag"] for o in plain_locust_options if o["dest"] in SWEEP_OPTIONS}
+    missing = {o["flag"] for o in plain_locust_options} - shown - {"--llm-scenario"} - sweep_flags
     assert not missing, f"--print-config does not show {sorted(missing)}"
     assert "scenario.yaml" in result.stdout
     assert "sk-test" not in result.stdout
@@ -184,6 +206,8 @@ def test_documented_and_defined_variables_draw_no_warning(
     assert unknown <= {"LOCUST_LLM_IMAGE", "LOCUST_LLM_CACHE", "LOCUST_LLM_SCREENSHOT"}, unknown
     env = dict.fromkeys(unknown, "x")
     for name, option in by_variable.items():
+        if option["dest"] == "llm_sweep":
+            continue  # a sweep sets its own rates: not with LOCUST_LLM_RATE in one run
         argv = sample(option, tmp_path)
         env[name] = argv[1] if len(argv) == 2 else "true"
     result = cli("run", "--print-config", "--host", "http://127.0.0.1:9/v1", cwd=tmp_path, env=env)

@@ -411,12 +411,6 @@ def test_a_bad_open_loop_command_line_exits_2_with_one_line_and_sends_nothing(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="a warm-up not shorter than the run is a ConfigError only at Locust's test_start "
-    "(harness.load.open_loop logs it and returns): the run goes on closed loop with "
-    "max_in_flight users and exits 0",
-)
 def test_a_warm_up_as_long_as_the_run_exits_2_and_sends_nothing(
     tmp_path: Path, fast: MockProcess
 ) -> None:

@@ -14,7 +14,7 @@ def test_a_paired_schedule_sends_each_due_time_in_both_modes_as_one_pair() -> No
     assert [(a.index, a.mode, a.t_s) for a in drawn[:4]] == [
         (0, "stream", 0.0), (0, "batch", 0.0), (1, "stream", 0.2), (1, "batch", 0.2),
     ]  # fmt: skip
-    assert [a.mode_index for a in drawn if a.mode == "batch"] == [0, 1, 2, 3, 4, 5]
+    assert [a.mode_index for a in drawn if a.mode == "batch"] == [0, 1, 2, 3, 4]
 
 
 def test_the_gain_is_batch_minus_streaming_first_visible_output_per_pair() -> None:
