@@ -237,8 +237,7 @@ BAD_FILES = [
     ),
     (
         "load:\n  stages: []\n",
-        "2:11: load.stages: not supported yet; use users, spawn_rate and run_time "
-        "(see docs/scenario.md)",
+        "2:11: load.stages: expected at least one stage",
     ),
     (
         "target:\n  base_url: ${NOT_SET_ANYWHERE}\n",
