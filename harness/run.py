@@ -97,6 +97,8 @@ class LLMRun:
     workers: int = 1
     #: a sweep's points (`--llm-sweep`, e.g. ``rates:1,2,4``); "" when the run is no sweep
     sweep: str = ""
+    #: the sweep points stopped early past saturation (index: the due requests waiting then)
+    stopped_early: dict[int, int] = field(default_factory=dict)
     #: `mix: paired`: the pairs' halves, matched here (a worker ships them to the master)
     pairs: PairBook = field(default_factory=PairBook)
     #: when this process stopped pacing (Locust's `test_stopping`): the plan's time ends
@@ -110,6 +112,7 @@ class LLMRun:
         self.stage_stats = [RunStats() for _ in plan.stages] if plan.is_staged else []
         self.warmup_requests = self._warmup_delta = 0
         self.t_pace_end = None
+        self.stopped_early = {}
         self.pairs = PairBook(match_here=not isinstance(self.environment.runner, WorkerRunner))
 
     def extend_plan(self, plan: LoadPlan) -> None:
@@ -222,6 +225,9 @@ class LLMRun:
                 summary["stages"] = stage_blocks(
                     plan, self.stage_stats, self.elapsed_s(), self.arrivals
                 )
+                for index, waiting in self.stopped_early.items():
+                    if index < len(summary["stages"]):
+                        summary["stages"][index]["stopped_early"] = {"waiting": waiting}
         return summary
 
     def elapsed_s(self) -> float | None:

@@ -31,6 +31,7 @@ Locust glue: imports locust and gevent.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import weakref
 from collections import deque
@@ -68,6 +69,7 @@ SCHEDULE_MESSAGE = "locust_llm_schedule"
 #: the master's message to every worker when a running plan grows (a sweep's next points)
 PLAN_MESSAGE = "locust_llm_plan"
 ARRIVALS_REPORT_KEY = "locust_llm_arrivals"
+BACKLOG_REPORT_KEY = "locust_llm_backlog"
 #: how far ahead of now the master puts a distributed run's epoch (the message's trip)
 EPOCH_LEAD_S = 0.25
 #: spawn rate that starts a stage's users "at once"
@@ -134,6 +136,11 @@ class OpenLoop:
         #: whether the stage now is open (a users stage: the users run closed loop)
         self.open_now = plan.stages[0].is_open
         self._max_lag = plan.max_schedule_lag_s
+
+    @property
+    def backlog(self) -> int:
+        """Due requests (not of a warm-up) waiting for a free user now."""
+        return sum(1 for due in self._due.values() for item in due if not item[1])
 
     @property
     def pacer_kind(self) -> str:
@@ -250,9 +257,13 @@ class LoadState:
     #: set once pacing started: users wait for it before their first request
     ready: Event = field(default_factory=Event)
     stopping: bool = False
-    #: a sweep whose next points are decided as it runs (master or local process)
+    #: a sweep (master or local process): its spec, the bisection points added, the points
+    #: stopped early (index: the due requests waiting then)
     sweep: SweepSpec | None = None
     bisected: int = 0
+    stopped_early: dict[int, int] = field(default_factory=dict)
+    #: on a master: each worker's backlog as of its last report
+    worker_backlog: dict[str, int] = field(default_factory=dict)
 
 
 _states: weakref.WeakKeyDictionary[Environment, LoadState] = weakref.WeakKeyDictionary()
@@ -350,8 +361,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     settings = LoadSettings.from_options(options, config_for(environment).scenario)
     active = sum(1 for _, w in plan.mode_weights if w > 0)
     spec = settings.sweep_spec(users=plan.max_in_flight, modes=active)
-    if plan.dynamic:
-        state.sweep = spec
+    state.sweep = spec
     run = llm_run(environment)
     run.begin_plan(plan)
     run.sweep = spec.to_text() if spec is not None else ""
@@ -476,6 +486,10 @@ def _drive_stages(environment: Environment, state: LoadState) -> None:
                 spawn_rate = max(abs(wanted - users) / stage.ramp_s, 0.1)
             runner.start(wanted, spawn_rate)
             users = wanted
+        if state.sweep is not None and stage.is_open and stage.duration_s is not None:
+            _watch_saturation(environment, state, index)
+        plan = state.plan
+        stage = plan.stages[index]
         if plan.dynamic and index == len(plan.stages) - 1 and stage.duration_s is not None:
             end = state.epoch + plan.stage_start_s(index) + stage.duration_s
             _sleep_until(end - _decide_lead_s(runner))
@@ -491,6 +505,52 @@ def _drive_stages(environment: Environment, state: LoadState) -> None:
         runner.quit()
     else:
         runner.stop()
+
+
+#: a sweep point stops early once this many seconds of its arrivals wait for a free user
+SATURATED_BACKLOG_S = 5.0
+
+
+def _watch_saturation(environment: Environment, state: LoadState, index: int) -> None:
+    """A sweep's open point, until near its end: stop it early once it is clearly past
+    saturation (its due requests piling up unsent: `SATURATED_BACKLOG_S` of its rate)."""
+    plan = state.plan
+    stage = plan.stages[index]
+    assert state.epoch is not None
+    assert stage.duration_s is not None
+    assert stage.rate_per_s
+    start = plan.stage_start_s(index)
+    watch_until = state.epoch + start + stage.duration_s - _decide_lead_s(environment.runner) - 1
+    limit = max(SATURATED_BACKLOG_S * stage.rate_per_s, 20.0)
+    while time.perf_counter() < watch_until:
+        gevent.sleep(1.0)
+        backlog = _backlog(state)
+        if backlog < limit:
+            continue
+        now = time.perf_counter() - state.epoch
+        cut_at = math.floor(now) + 3.0  # past any piece of the schedule already walked
+        if cut_at >= start + stage.duration_s:
+            return
+        logger.info(
+            "locust-llm: sweep: point %d (%s) stopped early at %.0fs: %d due requests waited "
+            "for a free user (past saturation)",
+            index + 1,
+            stage.label,
+            cut_at - start,
+            backlog,
+        )
+        state.stopped_early[index] = backlog
+        llm_run(environment).stopped_early = dict(state.stopped_early)
+        _apply_plan(environment, state, plan.cut(index, cut_at))
+        return
+
+
+def _backlog(state: LoadState) -> int:
+    """Due requests waiting for a free user now: here, or over the workers as of their last
+    report."""
+    if state.open_loop is not None:
+        return state.open_loop.backlog
+    return sum(state.worker_backlog.values())
 
 
 def _decide_lead_s(runner: Any) -> float:
@@ -578,12 +638,19 @@ def _on_report_to_master(environment: Environment, data: dict[str, Any]) -> None
     arrivals = llm_run(environment).arrivals
     if arrivals.has_delta():
         data[ARRIVALS_REPORT_KEY] = arrivals.take_delta()
+    state = _states.get(environment)
+    if state is not None and state.open_loop is not None:
+        data[BACKLOG_REPORT_KEY] = state.open_loop.backlog
 
 
-def _on_worker_report(environment: Environment, data: dict[str, Any]) -> None:
+def _on_worker_report(environment: Environment, client_id: str, data: dict[str, Any]) -> None:
     wire = data.get(ARRIVALS_REPORT_KEY)
     if isinstance(wire, dict):
         llm_run(environment).arrivals.merge_wire(wire)
+    backlog = data.get(BACKLOG_REPORT_KEY)
+    state = _states.get(environment)
+    if isinstance(backlog, int) and state is not None:
+        state.worker_backlog[client_id] = backlog
 
 
 def attach(environment: Environment) -> None:
@@ -597,7 +664,7 @@ def attach(environment: Environment) -> None:
         lambda client_id, data, **_: _on_report_to_master(environment, data)
     )
     events.worker_report.add_listener(
-        lambda client_id, data, **_: _on_worker_report(environment, data)
+        lambda client_id, data, **_: _on_worker_report(environment, client_id, data)
     )
     runner = environment.runner
     if isinstance(runner, WorkerRunner):

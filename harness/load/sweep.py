@@ -153,7 +153,7 @@ def point_of(stage: Mapping[str, Any], slos: Sequence[SLO] = ()) -> dict[str, An
         point["offered_rate_per_s"] = stage.get("offered_rate_per_s")
         if "achieved_rate_per_s" in stage:
             point["achieved_rate_per_s"] = stage["achieved_rate_per_s"]
-        for name in ("scheduled", "sent", "dropped", "unsent_at_end"):
+        for name in ("scheduled", "sent", "dropped", "unsent_at_end", "stopped_early"):
             if name in stage:
                 point[name] = stage[name]
     else:
@@ -285,6 +285,8 @@ def knee(points: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
                 f"at {offered:g}/s first visible output p50 was {latency:.3g}s, over "
                 f"{LATENCY_GROWTH:g}× the {baseline:.3g}s at {opened[0]['offered_rate_per_s']:g}/s"
             )
+        if not reason and point.get("stopped_early"):
+            reason = f"at {offered:g}/s the point was stopped early, past saturation"
         if reason:
             if previous is None:
                 return {"index": None, "offered_rate_per_s": None,

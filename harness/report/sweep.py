@@ -55,6 +55,8 @@ def rows(doc: Mapping[str, Any]) -> list[list[str]]:
         label = str(point.get("label", ""))
         if point.get("index") == knee and knee is not None:
             label += " (knee)"
+        if point.get("stopped_early"):
+            label += " (stopped early)"
         slo = point.get("slos_passed")
         attainment = point.get("slo_attainment")
         verdict = DASH

@@ -80,3 +80,24 @@ def test_sweep_refuses_load_flags_it_sets_itself(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         "locust-llm: error: sweep: --users is not a sweep option (the points set the load)"
     )
+
+
+@pytest.mark.slow
+def test_a_point_clearly_past_saturation_stops_early(tmp_path: Path) -> None:
+    scenario = tmp_path / "sweep.yaml"
+    # one generation at a time, 0.19 s each: about 5/s; 30/s piles up 25 requests a second
+    scenario.write_text(
+        "mock: {ttft: 100ms, itl: 10ms, tokens: 10, slots: 1}\nload: {max_in_flight: 8}\n"
+    )
+    done = locust_llm(
+        "sweep", str(scenario), "--rates", "2,30", "--stage-time", "20s", "--warmup", "1s",
+        "--out", str(tmp_path / "out"), cwd=tmp_path, timeout=150,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    light, heavy = doc["points"]
+    assert "stopped_early" not in light
+    assert heavy["stopped_early"]["waiting"] >= 5 * 30  # 5 s of the rate waited unsent
+    assert heavy["measured_s"] < 15.0  # of its 19 s
+    assert doc["knee"]["offered_rate_per_s"] == 2.0
+    assert "30/s (stopped early)" in done.stdout
