@@ -35,7 +35,7 @@ USER_LOCUSTFILE = ROOT / "locustfiles" / "batch_vs_stream.py"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CANARY = "sk-canary-5b1f0c9e2d7a4"
-LLM_OPTIONS = {"llmModel", "llmMaxTokens", "llmTemperature", "llmEndpoint"}
+LLM_OPTIONS = {"llmModel", "llmMaxTokens", "llmTemperature", "llmEndpoint", "llmRate", "llmWarmup"}
 _DURATION = r"\d[\d,.]* (ms|s)"
 _TRIPLE = re.compile(rf"^{_DURATION} / {_DURATION} / {_DURATION}$")
 
@@ -323,6 +323,59 @@ def test_llm_tab_in_a_real_browser_shows_both_modes_live_and_never_the_key(
         severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         assert not severe, severe
     _assert_no_secret("Locust's output", log.read_text())
+
+
+def test_an_open_loop_run_started_from_the_web_ui_paces_its_rate(
+    tmp_path: Path, mock_server: MockProcess, browser: Any
+) -> None:
+    """The start dialog's llm-rate makes the test open loop; the user count is the pool."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = ["-f", str(USER_LOCUSTFILE), "--host", mock_server.url]
+    args += ["--web-host", "127.0.0.1", "--web-port", str(port)]
+    with _locust(*args, log=tmp_path / "locust.log"):
+        _wait_for_ui(base)
+        driver = browser
+        driver.get(base + "/")
+        _wait_until("the start dialog", lambda: driver.find_elements(By.NAME, "userCount"))
+        driver.find_element(By.XPATH, "//button[normalize-space()='Custom parameters']").click()
+        rate = _wait_until(
+            "the rate field",
+            lambda: [e for e in driver.find_elements(By.NAME, "llmRate") if e.is_displayed()],
+        )[0]
+        rate.send_keys(Keys.CONTROL, "a")
+        rate.send_keys("4")
+        for name, value in (("userCount", "8"), ("spawnRate", "8")):
+            field = driver.find_element(By.NAME, name)
+            field.send_keys(Keys.CONTROL, "a")
+            field.send_keys(value)
+        driver.find_element(By.XPATH, "//button[@type='submit']").click()
+        tab = _wait_until(
+            "the LLM tab",
+            lambda: [
+                t for t in driver.find_elements(By.CSS_SELECTOR, "[role=tab]") if t.text == "LLM"
+            ],
+        )[0]
+        tab.click()
+
+        def open_loop_line() -> str | None:
+            try:
+                _, body = _rendered_table(driver)
+            except (StaleElementReferenceException, WebDriverException):
+                return None
+            lines = [cells[0] for cells in body if cells and cells[0].startswith("▶ open loop")]
+            return lines[0] if lines and "sent of" in lines[0] else None
+
+        line = _wait_until("the open-loop line", open_loop_line)
+        assert "offered 4/s" in line, line
+        assert "at most 8 in flight" in line, line
+        summary = _get_json(f"{base}/llm/summary.json")
+        assert summary["run"]["load"]["kind"] == "open"
+        assert summary["run"]["load"]["max_in_flight"] == 8
 
 
 # --- the JSON endpoint --------------------------------------------------------------------------
