@@ -125,7 +125,9 @@ class OpenLoop:
             self._due[arrival.mode].append((t_due, warmup))
             waiting = self._waiting[arrival.mode]
             if waiting:
-                waiting.popleft().set()
+                # the user that came back last: its connection is the one most surely kept
+                # alive, and a low rate then needs a connection or two, not one per user
+                waiting.pop().set()
         # the schedule ended: the stages left (users stages) still begin on time
         while stage + 1 < len(starts):
             stage += 1
