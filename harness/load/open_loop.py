@@ -72,6 +72,8 @@ ARRIVALS_REPORT_KEY = "locust_llm_arrivals"
 BACKLOG_REPORT_KEY = "locust_llm_backlog"
 #: how far ahead of now the master puts a distributed run's epoch (the message's trip)
 EPOCH_LEAD_S = 0.25
+#: a local run's schedule starts once every user waits for it, or this long after spawning
+READY_WAIT_S = 1.0
 #: spawn rate that starts a stage's users "at once"
 AT_ONCE = 10_000.0
 
@@ -183,7 +185,9 @@ class OpenLoop:
             self._due[arrival.mode].append((t_due, warmup, stage, pair))
             waiting = self._waiting[arrival.mode]
             if waiting:
-                waiting.popleft().set()
+                # the user that came back last: its connection is the one most surely kept
+                # alive, and a low rate then needs a connection or two, not one per user
+                waiting.pop().set()
         # the schedule ended: the stages left (users stages) still begin on time
         plan = self.plan
         while stage + 1 < len(plan.stages):
@@ -264,6 +268,9 @@ class LoadState:
     stopped_early: dict[int, int] = field(default_factory=dict)
     #: on a master: each worker's backlog as of its last report
     worker_backlog: dict[str, int] = field(default_factory=dict)
+    #: users waiting for pacing to start, and the greenlet that starts a local run's pacing
+    users_waiting: int = 0
+    starter: gevent.Greenlet | None = None
 
 
 _states: weakref.WeakKeyDictionary[Environment, LoadState] = weakref.WeakKeyDictionary()
@@ -290,6 +297,7 @@ def next_due(state: LoadState, mode: str) -> Due | None:
     users are spawned before the schedule's epoch), then for a due request of `mode`. None:
     send at once (a users stage, or a plan without rate). PacingStopped once stopping."""
     if not state.ready.is_set():
+        state.users_waiting += 1
         state.ready.wait()
     open_loop = state.open_loop
     if open_loop is None:
@@ -391,6 +399,8 @@ def _on_spawning_complete(environment: Environment, **_: Any) -> None:
     state = _states.get(environment)
     if state is None or state.epoch is not None or isinstance(environment.runner, WorkerRunner):
         return
+    if state.starter is not None:
+        return
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         clients = sorted(
@@ -414,9 +424,29 @@ def _on_spawning_complete(environment: Environment, **_: Any) -> None:
         state.epoch = _perf_of(epoch_wall)
         state.pacer = Pacer.kind_here()
     else:
-        _start_pacing(environment, state, Shard(), time.perf_counter())
+        state.starter = gevent.spawn(_start_when_users_wait, environment, state)
+        return
+    _started(environment, state)
+
+
+def _start_when_users_wait(environment: Environment, state: LoadState) -> None:
+    """A local run's pacing starts once every user waits for it (at most READY_WAIT_S):
+    the users' `on_start` runs after spawning completes, and a request due meanwhile would
+    carry their start-up in its schedule lag (about 40 ms for 512 users)."""
+    runner = environment.runner
+    wanted = runner.user_count if runner is not None else 0
+    t_give_up = time.perf_counter() + READY_WAIT_S
+    while state.users_waiting < wanted and time.perf_counter() < t_give_up:
+        gevent.sleep(0.001)
+    if state.stopping:
+        return
+    _start_pacing(environment, state, Shard(), time.perf_counter())
+    _started(environment, state)
+
+
+def _started(environment: Environment, state: LoadState) -> None:
     llm_run(environment).epoch = state.epoch
-    if state.plan.is_staged and runner is not None:
+    if state.plan.is_staged and environment.runner is not None:
         state.controller = gevent.spawn(_drive_stages, environment, state)
 
 

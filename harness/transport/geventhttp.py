@@ -13,7 +13,8 @@ here, named in `REQUIRED`:
 - a response's `_sock`, `_body_buffer` and `_pool`, because the client reads the body one
   `recv()` at a time (the library's `read()` waits for a block) and must close a connection
   whose body it did not read to the end;
-- gevent's raw `_sock`, for a non-blocking peek that never yields.
+- gevent's raw `_sock`, for a non-blocking peek that never yields, which also replaces the
+X
 
 When a release renames one of them, `check_transport()` (run once, when the first transport or
 preflight is built) fails the run at start with one line naming both versions and the missing
@@ -55,7 +56,7 @@ ParseError = HTTPParseError
 REQUIRED: dict[str, tuple[str, ...]] = {
     "HTTPClient": ("_build_request",),
     "HTTPClient()": ("_connection_pool", "block_size", "headers_type"),
-    "ConnectionPool": ("_create_tcp_socket", "get_socket", "release_socket"),
+    "ConnectionPool": ("_create_tcp_socket", "_is_socket_alive", "get_socket", "release_socket"),
     "HTTPSocketPoolResponse()": ("_sock", "_pool", "_body_buffer"),
     "gevent.socket.socket": ("_wait",),
     "gevent.socket.socket()": ("_sock", "_read_event"),
@@ -137,6 +138,11 @@ class GeventTransport:
             # plain TCP: sockets whose reads carry the kernel's arrival stamps
             self._arrival = ArrivalClock()
             self._pool._create_tcp_socket = stamped_socket_factory(self._arrival)  # type: ignore[method-assign, assignment]
+        # The pool checks a kept connection with select(), and gevent's select() yields to the
+        # event loop even with a zero timeout: a whole loop cycle between an open-loop
+        # request's due time and its t0. The same check (any byte, EOF or error: not reusable)
+        # by a non-blocking peek, which never yields.
+        self._pool._is_socket_alive = self._reusable  # type: ignore[method-assign]
 
     @property
     def arrival(self) -> ArrivalClock | None:
@@ -147,6 +153,10 @@ class GeventTransport:
 
     def discard(self, conn: Connection) -> None:
         self._pool.release_socket(cast(gevent.socket.socket, conn))
+
+    def _reusable(self, sock: gevent.socket.socket | None) -> bool:
+        """`ConnectionPool._is_socket_alive` without its yield."""
+        return sock is not None and sock.fileno() >= 0 and not self.peer_closed(sock, tls=False)
 
     def peer_closed(self, conn: Connection, *, tls: bool) -> bool:
         """By a non-blocking peek at the socket itself (it never yields to the event loop).

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import time
 
+import gevent
+import gevent.select
+import pytest
+from geventhttpclient import connectionpool
+
 from harness.client import Target
 from harness.errors import ErrorClass, Mode, Outcome
 from tests.integration.scripted import MakeClient, Server, near, send
@@ -209,3 +214,22 @@ def test_a_json_answer_to_a_stream_request_is_a_success_that_did_not_stream(
     assert list(record.itl_samples()) == []
     assert record.first_visible_s == record.e2e_s  # a person sees it all at the end
     assert record.output_tokens == 2
+
+
+def test_taking_a_kept_alive_connection_never_yields_to_the_event_loop(
+    server: Server, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool's own liveness check is a select(), and gevent's select() yields even with a
+    zero timeout: in an open loop that wait is between the due time and t0 (schedule lag).
+    The pool sees gevent's select() as in a Locust run (monkey-patched); a greenlet spawned
+    just before the checkout runs only at the event loop's next turn."""
+    monkeypatch.setattr(connectionpool, "select", gevent.select)
+    client = make_client("quick")
+    assert send(client, Mode.STREAM).outcome is Outcome.OK  # its connection is now kept
+    ran: list[int] = []
+    other = gevent.spawn(ran.append, 1)
+    sock, reused = client._checkout()
+    assert (reused, ran) == (True, [])
+    other.join()
+    assert ran == [1]
+    client._transport.discard(sock)
