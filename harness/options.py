@@ -128,8 +128,17 @@ def resolve_option(
     all three here).
     """
     value = getattr(options, setting.dest, None) if options is not None else None
-    given = [Raw(Layer.CONF, value, setting.flag, "option")] if is_given(value) else []
+    given = [Raw(Layer.CONF, value, setting.flag, "option")] if _given_for(setting, value) else []
     return resolve(setting, given, scenario)
+
+
+def _given_for(setting: Setting, value: Any) -> bool:
+    """Whether an option's value was given. Locust's web UI keeps an option's type when its
+    start dialog changes it (`type(old)(new)`), so a changed value can still carry the
+    default's mark: it counts as given unless it is the default itself."""
+    if is_given(value):
+        return True
+    return value is not None and str(value) != str(setting.default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,6 +431,12 @@ def config_for(environment: Environment) -> RunConfig:
         )
         _configs[environment] = config
     return config
+
+
+def forget_config(environment: Environment) -> None:
+    """Drop the cached `RunConfig`: the next `config_for` reads the options as they are now
+    (a test started from the web UI, whose start dialog may have changed them)."""
+    _configs.pop(environment, None)
 
 
 def apply_to_environment(environment: Environment, config: RunConfig) -> None:

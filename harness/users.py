@@ -39,7 +39,13 @@ from harness.events import publish
 from harness.exit_code import ExitCode
 from harness.load import open_loop as open_loop_module
 from harness.load.open_loop import Due, LoadState, PacingStopped, load_state, next_due
-from harness.options import RunConfig, add_llm_options, apply_to_environment, config_for
+from harness.options import (
+    RunConfig,
+    add_llm_options,
+    apply_to_environment,
+    config_for,
+    forget_config,
+)
 from harness.preflight import PreflightError, discover_model, preflight
 from harness.protocols.registry import make_protocol
 from harness.record import RequestRecord
@@ -553,8 +559,11 @@ def _on_init(environment: Environment, **_: Any) -> None:
 
 @events.test_start.add_listener
 def _on_test_start(environment: Environment, **_: Any) -> None:
-    """With the web UI the host is known only now: check it, and stop the test if unusable."""
+    """With the web UI the host is known only now: check it, and stop the test if unusable.
+    Its start dialog may have changed the `--llm-…` settings: they are read again."""
     options = environment.parsed_options
+    if options is not None and not options.headless:
+        forget_config(environment)
     if options is None or options.headless or options.worker or not environment.host:
         return
     try:

@@ -349,6 +349,9 @@ def test_an_open_loop_run_started_from_the_web_ui_paces_its_rate(
         )[0]
         rate.send_keys(Keys.CONTROL, "a")
         rate.send_keys("4")
+        max_tokens = driver.find_element(By.NAME, "llmMaxTokens")  # read again at the start
+        max_tokens.send_keys(Keys.CONTROL, "a")
+        max_tokens.send_keys("7")
         for name, value in (("userCount", "8"), ("spawnRate", "8")):
             field = driver.find_element(By.NAME, name)
             field.send_keys(Keys.CONTROL, "a")
@@ -376,6 +379,10 @@ def test_an_open_loop_run_started_from_the_web_ui_paces_its_rate(
         summary = _get_json(f"{base}/llm/summary.json")
         assert summary["run"]["load"]["kind"] == "open"
         assert summary["run"]["load"]["max_in_flight"] == 8
+        stream = summary["modes"]["stream"]
+        assert stream["output_tokens"] == 7 * (
+            stream["requests"] - stream["outcomes"].get("cancelled", 0)
+        )
 
 
 # --- the JSON endpoint --------------------------------------------------------------------------
