@@ -528,6 +528,15 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
              target("B", quantile(0.95, "llm_first_visible_from_schedule_seconds"),
                     "{{mode}} from schedule")]), 12, 8),
         (timeseries(
+            "Goodput: requests per second that met every goodput limit",
+            "Requests whose own TTFT, TPOT or ITL and E2E met the --llm-goodput limits "
+            "(in an open loop, timed from the due time), next to all that finished. No data "
+            "without goodput limits.",
+            [target("A", rate("llm_goodput_requests_total", by="mode"), "{{mode}} goodput"),
+             target("B", rate("llm_requests_total", f"{SEL}, outcome!=\"cancelled\"", by="mode"),
+                    "{{mode}} finished")],
+            unit="reqps"), 12, 8),
+        (timeseries(
             "Dropped requests per second (waited past --llm-max-schedule-lag)",
             "Open loop: due requests never sent. No data without --llm-max-schedule-lag.",
             [target("A", rate("llm_dropped_requests_total", OSEL, by="mode"), "{{mode}}")],

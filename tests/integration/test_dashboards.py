@@ -320,6 +320,7 @@ def test_the_issues_panels_are_there() -> None:
     assert has("histogram_quantile(0.99, sum by (le, mode) (rate(llm_schedule_lag_seconds")
     assert has("llm_first_visible_from_schedule_seconds_bucket")
     assert has("rate(llm_dropped_requests_total")
+    assert has("rate(llm_goodput_requests_total")
     # the documented exceptions name real queries (a renamed panel must not widen them)
     queries = {(title, ref) for _, title, ref, _ in _all_queries()}
     assert set(MAY_BE_EMPTY) <= queries, set(MAY_BE_EMPTY) - queries
@@ -481,6 +482,7 @@ def scraped_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScrapedRun
                     "--headless", "--host", mock.url, "-u", "12", "-r", "12", "-t", "20s",
                     # open loop, so the open-loop panels have data too (12 users: the pool)
                     "--llm-rate", "8", "--llm-arrival", "constant",
+                    "--llm-goodput", "ttft=1s,e2e=5s",
                     "--stop-timeout", "5", "--exit-code-on-error", "0", "--only-summary",
                     "--llm-prometheus-port", str(exporter_port),
                     "--llm-prometheus-linger", "10s", "--llm-scenario-name", SCENARIO,
@@ -606,5 +608,17 @@ def test_the_headline_panels_show_the_mocks_truth(scraped_run: ScrapedRun) -> No
     offered = panels["Offered vs achieved requests per second"]["targets"]
     due = offered[1]["expr"].replace("rate(", "increase(").replace("$__rate_interval", "$__range")
     assert 8 * 14 <= _instant(scraped_run, due, values)[""] <= 8 * 20.5
+    # every request meets generous goodput limits against the mock: goodput = finished
+    good = panels["Goodput: requests per second that met every goodput limit"]["targets"]
+    met, finished = (
+        _instant(
+            scraped_run,
+            t["expr"].replace("rate(", "increase(").replace("$__rate_interval", "$__range"),
+            values,
+        )
+        for t in good
+    )
+    assert met == pytest.approx(finished, rel=0.02), (met, finished)
+    assert set(met) == {"stream", "batch"}
     # and "returns data" is not trivially true
     assert not _has_data(_query(scraped_run, 'llm_ttft_seconds_count{mode="batch"}', False))
