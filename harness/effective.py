@@ -184,8 +184,12 @@ def plan_run(
         problem = f"no target: {where} --host URL (base URL up to and including /v1)"
         if host_required:
             raise ConfigError(f"run: {problem}")
-        warnings.append(problem)
-    p.add("target.base_url", host.value or "—", host.source)
+        if s is None or s.mock_args is None:  # a scenario's `mock:` is its target
+            warnings.append(problem)
+    if host.value is None and s is not None and s.mock_args is not None:
+        p.add("target.base_url", "the embedded mock (mock:)", _origin(s, "mock"))
+    else:
+        p.add("target.base_url", host.value or "—", host.source)
     endpoint = p.setting("endpoint")
     p.add("target.endpoint", str(endpoint.value), endpoint.source)
     key_file, key_env = p.setting("api_key_file"), p.setting("api_key_env")
