@@ -336,19 +336,7 @@ def _open_loop_load(
                 f"{where}: not with an arrival rate: an open-loop run's users are its "
                 "in-flight pool; set --max-in-flight (load.max_in_flight)"
             )
-    given = []
-    if getattr(args, "max_in_flight", None) is not None:
-        given.append(Raw(Layer.FLAG, args.max_in_flight, "--max-in-flight", "--max-in-flight"))
-    from_file = None
-    if s is not None and s.max_in_flight is not None:
-        from_file = (s.max_in_flight, s.origins.get("load.max_in_flight", s.path))
-    users = pick(
-        given,
-        _read_count,
-        from_file=from_file,
-        default=DEFAULT_MAX_IN_FLIGHT,
-        default_where="--max-in-flight",
-    )
+    users = _max_in_flight(p, s, DEFAULT_MAX_IN_FLIGHT)
     if s is not None and s.stages:
         p.add(
             "load.stages", " → ".join(_stage_row(st) for st in s.stages), _origin(s, "load.stages")
@@ -396,22 +384,9 @@ def _sweep_load(
 ) -> tuple[Resolved, float, float]:
     """A sweep's Locust users (its in-flight pool, the auto sweep's saturating point), spawn
     rate and run time (the sweep ends the run itself after its last point)."""
-    args = p.args
     if s is not None and s.stages:
         raise ConfigError("sweep: the scenario sets load.stages; a sweep makes its own stages")
-    given = []
-    if getattr(args, "max_in_flight", None) is not None:
-        given.append(Raw(Layer.FLAG, args.max_in_flight, "--max-in-flight", "--max-in-flight"))
-    from_file = None
-    if s is not None and s.max_in_flight is not None:
-        from_file = (s.max_in_flight, s.origins.get("load.max_in_flight", s.path))
-    users = pick(
-        given,
-        _read_count,
-        from_file=from_file,
-        default=DEFAULT_SWEEP_MAX_IN_FLIGHT,
-        default_where="--max-in-flight",
-    )
+    users = _max_in_flight(p, s, DEFAULT_SWEEP_MAX_IN_FLIGHT)
     kind, values = sweep.value
     stage_time = p.setting("stage_time")
     points = len(values) if kind != "auto" else 2 + int(p.setting("sweep_points").value)
@@ -428,6 +403,19 @@ def _sweep_load(
         raise ConfigError(f"{rate.where}: not with a sweep (its points set the rates)")
     run_time_s = points * float(stage_time.value) + STAGED_RUN_TIME_MARGIN_S
     return users, float(max(int(users.value), 1000)), run_time_s
+
+
+def _max_in_flight(p: CommandLine, s: Scenario | None, default: int) -> Resolved:
+    """An open-loop run's pool: --max-in-flight > load.max_in_flight > `default`."""
+    given = []
+    if getattr(p.args, "max_in_flight", None) is not None:
+        given.append(Raw(Layer.FLAG, p.args.max_in_flight, "--max-in-flight", "--max-in-flight"))
+    from_file = None
+    if s is not None and s.max_in_flight is not None:
+        from_file = (s.max_in_flight, s.origins.get("load.max_in_flight", s.path))
+    return pick(
+        given, _read_count, from_file=from_file, default=default, default_where="--max-in-flight"
+    )
 
 
 def _stage_row(stage: Stage) -> str:
