@@ -173,6 +173,22 @@ def _rendered_table(driver: Any) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def _start_and_open_llm_tab(driver: Any, fields: dict[str, str]) -> None:
+    """Fill the start dialog's `fields` (by name), start the test, open the LLM tab."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    for name, value in fields.items():
+        field = driver.find_element(By.NAME, name)
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(value)
+    driver.find_element(By.XPATH, "//button[@type='submit']").click()
+    _wait_until(
+        "the LLM tab",
+        lambda: [t for t in driver.find_elements(By.CSS_SELECTOR, "[role=tab]") if t.text == "LLM"],
+    )[0].click()
+
+
 def _first_ms(cell: str) -> float:
     value, unit = re.match(r"([\d,.]+) (ms|s)", cell).groups()  # type: ignore[union-attr]
     return float(value.replace(",", "")) * (1.0 if unit == "ms" else 1000.0)
@@ -183,7 +199,6 @@ def test_llm_tab_in_a_real_browser_shows_both_modes_live_and_never_the_key(
 ) -> None:
     from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -215,21 +230,8 @@ def test_llm_tab_in_a_real_browser_shows_both_modes_live_and_never_the_key(
         assert not driver.find_elements(By.CSS_SELECTOR, "input[type=password]")
         assert "llm_api_key_env" not in driver.page_source
 
-        # start a test through the UI
-        for name, value in (("userCount", "8"), ("spawnRate", "8")):
-            field = driver.find_element(By.NAME, name)
-            field.send_keys(Keys.CONTROL, "a")
-            field.send_keys(value)
-        driver.find_element(By.XPATH, "//button[@type='submit']").click()
-
-        # open the LLM tab, beside Locust's own
-        tab = _wait_until(
-            "the LLM tab",
-            lambda: [
-                t for t in driver.find_elements(By.CSS_SELECTOR, "[role=tab]") if t.text == "LLM"
-            ],
-        )[0]
-        tab.click()
+        # start a test through the UI, then open the LLM tab beside Locust's own
+        _start_and_open_llm_tab(driver, {"userCount": "8", "spawnRate": "8"})
         assert driver.current_url.endswith("?tab=llm")
 
         def both_modes_have_figures() -> dict[str, list[str]] | None:
@@ -331,7 +333,6 @@ def test_an_open_loop_run_started_from_the_web_ui_paces_its_rate(
     """The start dialog's llm-rate makes the test open loop; the user count is the pool."""
     from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -343,27 +344,13 @@ def test_an_open_loop_run_started_from_the_web_ui_paces_its_rate(
         driver.get(base + "/")
         _wait_until("the start dialog", lambda: driver.find_elements(By.NAME, "userCount"))
         driver.find_element(By.XPATH, "//button[normalize-space()='Custom parameters']").click()
-        rate = _wait_until(
+        _wait_until(
             "the rate field",
             lambda: [e for e in driver.find_elements(By.NAME, "llmRate") if e.is_displayed()],
-        )[0]
-        rate.send_keys(Keys.CONTROL, "a")
-        rate.send_keys("4")
-        max_tokens = driver.find_element(By.NAME, "llmMaxTokens")  # read again at the start
-        max_tokens.send_keys(Keys.CONTROL, "a")
-        max_tokens.send_keys("7")
-        for name, value in (("userCount", "8"), ("spawnRate", "8")):
-            field = driver.find_element(By.NAME, name)
-            field.send_keys(Keys.CONTROL, "a")
-            field.send_keys(value)
-        driver.find_element(By.XPATH, "//button[@type='submit']").click()
-        tab = _wait_until(
-            "the LLM tab",
-            lambda: [
-                t for t in driver.find_elements(By.CSS_SELECTOR, "[role=tab]") if t.text == "LLM"
-            ],
-        )[0]
-        tab.click()
+        )
+        # llm-max-tokens too: the settings are read again when the test starts
+        fields = {"llmRate": "4", "llmMaxTokens": "7", "userCount": "8", "spawnRate": "8"}
+        _start_and_open_llm_tab(driver, fields)
 
         def open_loop_line() -> str | None:
             try:
