@@ -75,6 +75,14 @@ class RequestRecord:
     anomalies: dict[str, int] | None = None
     #: the generated text, kept only when the client is asked to (tests, debugging)
     text: list[str] | None = None
+    #: the workload's view (harness.workload): the turn of a multi-turn conversation (1, 2,
+    #: …; None: a single-turn prompt), whether its shared prefix was used before in this
+    #: process (None: no shared prefix), and the input and output lengths it asked for, in
+    #: tokens (None: not asked; output: its `max_tokens`)
+    turn: int | None = None
+    prefix_reuse: bool | None = None
+    requested_input_tokens: int | None = None
+    requested_output_tokens: int | None = None
     #: whether the request met every goodput limit of the run (harness.load.goodput); set
     #: when it is published, None when the run has no goodput limits
     met_goodput: bool | None = None
