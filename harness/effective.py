@@ -24,7 +24,7 @@ from typing import Any
 
 from harness.checks import check_api_key, normalise_base_url, read_api_key_file
 from harness.errors import ConfigError
-from harness.load.plan import DEFAULT_MAX_IN_FLIGHT, Stage
+from harness.load.plan import DEFAULT_MAX_IN_FLIGHT, TRACE_TAIL_S, Stage
 from harness.load.sweep import DEFAULT_BISECT_STEPS, SweepSpec
 from harness.readers import Read
 from harness.redact import redact_url
@@ -228,7 +228,8 @@ def plan_run(
     rate = p.setting("rate")
     sweep = p.setting("sweep")
     staged = bool(s is not None and s.stages)
-    open_loop = staged or bool(rate.value) or sweep.value is not None
+    trace = s.workload.trace if s is not None and s.workload is not None else None
+    open_loop = staged or bool(rate.value) or sweep.value is not None or trace is not None
     if sweep.value is not None:
         users, spawn_rate, run_time_s = _sweep_load(p, s, sweep)
     elif open_loop:
@@ -348,6 +349,15 @@ def _open_loop_load(
                 "duration (the last one too)"
             )
         run_time_s = total + STAGED_RUN_TIME_MARGIN_S
+    elif s is not None and s.workload is not None and s.workload.trace is not None:
+        workload = s.workload
+        assert workload.trace is not None
+        p.add("load.trace", workload.trace.describe(workload.trace_speed), _origin(s, "prompts"))
+        # the run ends with the trace (the plan's controller); Locust's time is a backstop
+        run_time_s = (
+            workload.trace.duration_s(workload.trace_speed) + TRACE_TAIL_S
+            + STAGED_RUN_TIME_MARGIN_S
+        )
     else:
         p.add("load.rate", f"{rate.value:g}/s", rate.source)
         run_time = p.locust_option(

@@ -36,6 +36,7 @@ from harness.load.goodput import GoodputLimits
 from harness.load.plan import DEFAULT_ARRIVAL, LoadPlan, Stage, build_plan
 from harness.load.sweep import SweepSpec, initial_stages
 from harness.prompts import Prompt
+from harness.workload.source import Workload
 from harness.scenario import TIMEOUT_NAMES, Price, Scenario, load_scenario
 from harness.settings import (
     DEFAULT_API_KEY_ENV,
@@ -163,6 +164,8 @@ class RunConfig:
     top_p: float | None = None
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     prompts: tuple[Prompt, ...] | None = None
+    #: what the users send when the scenario's prompts are more than a list (harness.workload)
+    workload: Workload | None = None
     mix: Mapping[str, int] | None = None
     slos: tuple[SLO, ...] = ()
     pricing: Mapping[str, Price] = field(default_factory=dict)
@@ -234,6 +237,7 @@ class RunConfig:
             top_p=scenario.top_p if scenario else None,
             extra_body=dict(scenario.extra_body) if scenario else {},
             prompts=scenario.prompts if scenario else None,
+            workload=scenario.workload if scenario else None,
             mix=mix,
             slos=with_default_failure_gate(scenario.slos) if scenario else (),
             pricing=dict(scenario.pricing) if scenario else {},
@@ -285,6 +289,8 @@ class LoadSettings:
     arrival_given: bool = False
     #: `mix: paired` / `--llm-paired`
     paired: bool = False
+    #: the scenario's trace (`prompts.trace`): its due times, its speed applied
+    trace_times: tuple[float, ...] | None = None
 
     @classmethod
     def from_options(
@@ -311,6 +317,7 @@ class LoadSettings:
             arrival_given=resolve_option(options, SETTING["arrival"], scenario).layer
             is not Layer.DEFAULT,
             paired=bool(value("paired")),
+            trace_times=_trace_times(scenario),
         )
 
     def sweep_spec(self, *, users: int, modes: int = 1) -> SweepSpec | None:
@@ -348,6 +355,10 @@ class LoadSettings:
         searches the highest rate that meets them (its plan grows as it runs)."""
         active = sum(1 for w in (mix or {}).values() if w > 0)
         spec = self.sweep_spec(users=users, modes=active)
+        if spec is not None and self.trace_times is not None:
+            raise ConfigError(
+                "a sweep draws its own arrivals: it cannot replay a trace (prompts.trace)"
+            )
         if spec is not None:
             sweep_plan = LoadPlan(
                 stages=initial_stages(spec),
@@ -372,10 +383,18 @@ class LoadSettings:
             max_schedule_lag_s=self.max_schedule_lag_s,
             warmup_s=self.warmup_s,
             paired=self.paired,
+            times=self.trace_times,
         )
         if plan is not None and mix is not None:
             plan = plan.with_mode_weights(mix)
         return plan
+
+
+def _trace_times(scenario: Scenario | None) -> tuple[float, ...] | None:
+    workload = scenario.workload if scenario is not None else None
+    if workload is None or workload.trace is None:
+        return None
+    return workload.trace.times(workload.trace_speed)
 
 
 def _api_key(

@@ -39,6 +39,8 @@ from harness.load.summary import load_block, stage_blocks
 from harness.report.path import clean_path_headers, merge_server_path
 from harness.report.summary import RunInfo, build_summary
 from harness.stats import SATURATION_LAG_P99_S, LatencyHistogram, RunStats
+from harness.workload.calibration import Calibration
+from harness.workload.tally import WorkloadStats
 
 #: key of our statistics in Locust's worker -> master reports
 REPORT_KEY = "locust_llm"
@@ -49,6 +51,8 @@ READ_CLOCK_REPORT_KEY = "locust_llm_read_clock"
 STAGES_REPORT_KEY = "locust_llm_stages"
 WARMUP_REPORT_KEY = "locust_llm_warmup"
 PAIRS_REPORT_KEY = "locust_llm_pairs"
+WORKLOAD_REPORT_KEY = "locust_llm_workload"
+CALIBRATION_REPORT_KEY = "locust_llm_calibration"
 #: the load generator's event loop is probed this often (catalogue MEAS-04)
 LAG_PROBE_INTERVAL_S = 0.1
 
@@ -103,6 +107,12 @@ class LLMRun:
     pairs: PairBook = field(default_factory=PairBook)
     #: when this process stopped pacing (Locust's `test_stopping`): the plan's time ends
     t_pace_end: float | None = None
+    #: the workload's figures: requested vs served lengths, per turn, per prefix use
+    workload_stats: WorkloadStats = field(default_factory=WorkloadStats)
+    #: how lengths were calibrated against the server (harness.calibrate), if they were
+    calibration: Calibration | None = None
+    #: one line saying what the users send (the scenario's workload), "" for prompts
+    workload_description: str = ""
 
     def begin_plan(self, plan: LoadPlan) -> None:
         """A test with a load plan starts (its figures are kept per stage)."""
@@ -135,6 +145,7 @@ class LLMRun:
                 return
             if self.stage_stats:
                 self.stage_stats[plan.stage_at(offset)].observe(record)
+        self.workload_stats.observe(record)
         if record.pair is not None:
             self.pairs.add(
                 record.pair, str(record.mode), record.first_visible_s if record.timed else None
@@ -195,6 +206,16 @@ class LLMRun:
         )
         duration = self.measured_window_s() if self.plan is not None else self.duration_s()
         summary = build_summary(self.stats.summary(duration), run=run)
+        for mode, block in self.workload_stats.summary().items():
+            if mode in summary["modes"]:
+                summary["modes"][mode]["workload"] = block
+        notes = self.workload_stats.warnings()
+        if notes:
+            summary["run"]["workload_warnings"] = notes
+        if self.calibration is not None:
+            summary["run"]["calibration"] = self.calibration.to_dict()
+        if self.workload_description:
+            summary["run"]["workload"] = self.workload_description
         lag = self.loop_lag.summary()
         if lag is not None:
             summary["run"]["loop_lag_s"] = lag
@@ -291,6 +312,8 @@ def _attach_listeners(run: LLMRun) -> None:
             run.stage_stats = []
             run.warmup_requests = run._warmup_delta = 0
             run.sweep = ""
+            run.workload_stats = WorkloadStats()
+            run.calibration = None
         if not isinstance(environment.runner, MasterRunner) and run._probe is None:
             run._probe = gevent.spawn(_probe_loop_lag, run)
         host = environment.host or ""
@@ -325,6 +348,9 @@ def _attach_listeners(run: LLMRun) -> None:
         halves = run.pairs.take_halves()
         if halves:
             data[PAIRS_REPORT_KEY] = halves
+        data[WORKLOAD_REPORT_KEY] = run.workload_stats.take_delta()
+        if run.calibration is not None:
+            data[CALIBRATION_REPORT_KEY] = run.calibration.to_dict()
 
     def on_worker_report(client_id: str, data: dict[str, Any]) -> None:
         delta = data.get(REPORT_KEY)
@@ -355,10 +381,17 @@ def _attach_listeners(run: LLMRun) -> None:
         halves = data.get(PAIRS_REPORT_KEY)
         if isinstance(halves, list):
             run.pairs.merge_halves(halves)
+        workload = data.get(WORKLOAD_REPORT_KEY)
+        if isinstance(workload, dict):
+            run.workload_stats.merge_wire(workload)
+        calibration = data.get(CALIBRATION_REPORT_KEY)
+        if isinstance(calibration, dict) and run.calibration is None:
+            run.calibration = Calibration.from_dict(calibration)
 
     def on_reset_stats(**_: Any) -> None:
         # Locust's "Reset stats" button: our figures restart with Locust's own
         run.stats.reset()
+        run.workload_stats.reset()
         run.loop_lag = LatencyHistogram()
         if run.t_stop is None and run.t_start is not None:
             run.t_start = time.perf_counter()

@@ -31,13 +31,10 @@ from harness.errors import MODES, ConfigError
 from harness.load.goodput import LIMIT_KEYS, GoodputLimits
 from harness.load.plan import Stage, parse_rate
 from harness.load.schedule import PROCESSES
-from harness.prompts import (
-    Prompt,
-    messages_from_node,
-    read_prompt_file,
-    synthetic_prompts,
-)
+from harness.prompts import Prompt, messages_from_node
 from harness.protocols.registry import protocol_names
+from harness.workload.config import read_prompts_section
+from harness.workload.source import Workload
 from harness.slo import (
     FAILURE_RATIO,
     GOODPUT,
@@ -198,6 +195,8 @@ class Scenario:
     # prompts
     prompts: tuple[Prompt, ...] | None = None
     prompts_source: str | None = None
+    #: what is sent when the scenario's prompts are more than a list (harness.workload)
+    workload: Workload | None = None
     # mix and load
     mix: Mapping[str, int] | None = None
     users: int | None = None
@@ -424,24 +423,14 @@ class _Loader:
             self.set("prompts", prompts, node)
             self.values["prompts_source"] = f"inline ({len(prompts)})"
             return
-        keys = node.mapping(("inline", "file", "synthetic"), what="a list of prompts or a mapping")
-        if len(keys) != 1:
-            raise node.error(
-                "expected exactly one of inline, file or synthetic, "
-                + (f"got {', '.join(keys)}" if keys else "got none")
-            )
-        source, value = next(iter(keys.items()))
-        if source == "inline":
-            prompts = self.inline_prompts(value)
-            described = f"inline ({len(prompts)})"
-        elif source == "file":
-            file = self.resolve_path(value)
-            prompts = read_prompt_file(file, value)
-            described = f"file {file} ({len(prompts)})"
-        else:
-            prompts, described = self.synthetic_prompts(value)
-        self.set("prompts", prompts, value)
-        self.values["prompts_source"] = described
+        # datasets, lengths, conversations, prefixes, traces (docs/workloads.md)
+        section = read_prompts_section(
+            node, resolve_path=self.resolve_path, duration=duration, inline=self.inline_prompts
+        )
+        if section.prompts is not None:
+            self.set("prompts", section.prompts, node)
+        self.set("workload", section.workload, node)
+        self.values["prompts_source"] = section.described
 
     def inline_prompts(self, node: Node) -> tuple[Prompt, ...]:
         items = node.items(what="a list of prompts")
@@ -454,16 +443,6 @@ class _Loader:
             else:
                 prompts.append(item.string())
         return tuple(prompts)
-
-    def synthetic_prompts(self, node: Node) -> tuple[tuple[Prompt, ...], str]:
-        keys = node.mapping(("input_tokens", "count", "seed"))
-        if "input_tokens" not in keys:
-            raise node.error("missing key 'input_tokens' (the prompt length in tokens)")
-        tokens = keys["input_tokens"].integer(minimum=1, maximum=1_000_000)
-        count = keys["count"].integer(minimum=1, maximum=100_000) if "count" in keys else 100
-        seed = keys["seed"].integer() if "seed" in keys else 0
-        prompts = synthetic_prompts(tokens, count, seed)
-        return prompts, f"synthetic ({count} × ~{tokens} tokens, seed {seed})"
 
     # ---------------------------------------------------------------- mix, load, timeouts
 

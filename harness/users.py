@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gevent
+import gevent.event
 from gevent import GreenletExit
 from locust import User, events, task
 from locust.env import Environment
@@ -33,6 +34,7 @@ from locust.runners import STATE_SPAWNING, MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from harness import extensions  # noqa: F401 - registers the exporters and the web UI tab
+from harness.calibrate import CalibrationFailed, measure_calibration
 from harness.client import LLMClient, Target
 from harness.errors import SUCCESS_OUTCOMES, ConfigError, ErrorClass, Mode, Outcome
 from harness.events import publish
@@ -53,6 +55,7 @@ from harness.redact import REDACTOR, install_log_redaction
 from harness.retry import INTERRUPTED_STREAM, Backoff, RetryPolicy, is_retryable
 from harness.run import llm_run, verdict_for
 from harness.transport import TransportUnsupported
+from harness.workload.source import Session, WorkItem, Workload
 
 logger = logging.getLogger("locust_llm")
 
@@ -98,6 +101,11 @@ class LLMUser(User):
         self._retry = RetryPolicy()
         self._backoff = Backoff()
         self._stream_fallback = False
+        #: the scenario's workload (datasets, lengths, conversations, traces), calibrated;
+        #: None: this class's `prompts`
+        self._workload: Workload | None = None
+        #: draws the key of each request's item (harness.workload.source.Workload.item_at)
+        self._keys = random.Random()
 
     def on_start(self) -> None:
         """Build this user's client (one keep-alive connection) and resolve the model.
@@ -136,6 +144,13 @@ class LLMUser(User):
         self._stream_fallback = config.stream_fallback
         self._retry = RetryPolicy(attempts=config.retries, max_backoff_s=config.retry_max_backoff_s)
         self._backoff = Backoff(max_s=config.backoff_max_s)
+        own_prompts = type(self).prompts
+        if config.workload is not None and (
+            own_prompts is DEFAULT_PROMPTS or own_prompts is config.prompts
+        ):
+            self._workload = _calibrated_workload(self.environment, config.workload, self)
+            if self._workload.multi_turn:
+                self._client.keep_text = True  # the answers go into the history
 
     def on_stop(self) -> None:
         if self._client is not None:
@@ -143,22 +158,56 @@ class LLMUser(User):
 
     @task
     def complete(self) -> None:
-        """Send one completion with a prompt picked from `prompts`."""
-        self.send_completion(random.choice(self.prompts))
+        """Send one completion with a prompt picked from `prompts` (or the scenario's
+        workload); a multi-turn workload replays one whole conversation."""
+        workload = self._workload
+        if workload is None:
+            self.send_completion(random.choice(self.prompts))
+        elif workload.multi_turn:
+            self.converse(workload.session_at(self._keys.getrandbits(48)))
+        else:
+            self.send_completion(None)
+
+    def converse(self, session: Session) -> list[RequestRecord]:
+        """Replay a conversation turn by turn: each human turn is a request carrying the
+        history so far, the server's own answers in it; the think time passes between an
+        answer and the next turn. In an open loop the conversation is one arrival of the
+        schedule: its first turn waits to be due, the others follow their think time. A
+        turn that fails ends the conversation (its history would be wrong)."""
+        workload = self._workload
+        think_s = workload.think_time_s if workload is not None else 0.0
+        records: list[RequestRecord] = []
+        while not session.done:
+            if records and think_s > 0:
+                self._pause(think_s)
+            item = session.next_item()
+            record = self.send_completion(
+                None, item=item, turn=session.turn, await_due=not records
+            )
+            records.append(record)
+            if record.error_class is not None or record.outcome is Outcome.CANCELLED:
+                break
+            session.answered("".join(record.text or ()))
+        return records
 
     def send_completion(
         self,
-        prompt: Prompt,
+        prompt: Prompt | None,
         mode: Mode | None = None,
         *,
         fallback_from: RequestRecord | None = None,
         t_sched: float | None = None,
+        item: WorkItem | None = None,
+        turn: int | None = None,
+        await_due: bool = True,
     ) -> RequestRecord:
         """Send one completion and publish its record. Never raises for a failed request.
 
-        In an open-loop run (`--llm-rate`) it first waits for the next request of its mode
-        that the arrival schedule makes due, unless `t_sched` (a due time) is given; the
-        record carries the due time, and no back-off applies (the schedule paces the load).
+        `prompt` None: the scenario's workload (or this class's `prompts`) picks it; `item`
+        gives the request whole (a conversation's turn). In an open-loop run (`--llm-rate`)
+        it first waits for the next request of its mode that the arrival schedule makes due,
+        unless `t_sched` (a due time) is given or `await_due` is False; the record carries
+        the due time, and no back-off applies (the schedule paces the load).
 
         With `--llm-stream-fallback`, a stream interrupted by a reset, a truncation or a stall
         is followed by the same prompt as a batch request (noted `stream_fallback`); the
@@ -170,17 +219,23 @@ class LLMUser(User):
         t_sched = t_sched if fallback_from is None else None
         planned = load_state(self.environment)
         pair: int | None = None
-        if planned is not None and fallback_from is None and t_sched is None:
+        index: int | None = None
+        if planned is not None and fallback_from is None and t_sched is None and await_due:
             due = self._await_arrival(planned, mode)
             if due is not None:
-                t_sched, pair = due
-                if pair is not None:  # paired: the prompt is the pair's, in both modes
-                    prompt = self.prompts[random.Random(pair).randrange(len(self.prompts))]
+                t_sched, pair, index = due
+        if item is None:
+            item = self._item_for(prompt, pair, index)
+        params = self._params
+        workload = self._workload
+        if workload is not None and item.max_tokens is not None:
+            params = {**params, **workload.body_params(item)}
         body = client.protocol.build_body(
-            model=self._model, prompt=prompt, stream=mode is Mode.STREAM, params=self._params
+            model=self._model, prompt=item.prompt, stream=mode is Mode.STREAM, params=params
         )
+        prefix_reuse = None if item.prefix_group is None else _prefix_used(self.environment, item)
         # open loop: the schedule paces the load, and a back-off would only add lag
-        backoff_s = self._back_off() if t_sched is None else 0.0
+        backoff_s = self._back_off() if t_sched is None and await_due else 0.0
         run = llm_run(self.environment)
         run.in_flight += 1
         t_first: float | None = None
@@ -190,6 +245,10 @@ class LLMUser(User):
             record = client.new_record(mode, self._model)
             record.t_sched = t_sched
             record.pair = pair
+            record.turn = turn
+            record.prefix_reuse = prefix_reuse
+            record.requested_input_tokens = item.requested_input_tokens
+            record.requested_output_tokens = params.get("max_tokens")
             try:
                 client.send(record, body)
                 if t_first is None:
@@ -227,8 +286,39 @@ class LLMUser(User):
         ):
             # the way an application recovers: ask again without streaming. The broken stream
             # stays counted as the failure it was; the batch request is counted as one too.
-            return self.send_completion(prompt, Mode.BATCH, fallback_from=record)
+            return self.send_completion(
+                item.prompt, Mode.BATCH, fallback_from=record, item=item, turn=turn
+            )
         return record
+
+    def _item_for(self, prompt: Prompt | None, pair: int | None, index: int | None) -> WorkItem:
+        """What this request sends: the given prompt, or the workload's (or `prompts`')
+        pick — the pair's own with `mix: paired`, the trace's entry in a trace replay."""
+        workload = self._workload
+        if workload is None:
+            if pair is not None:  # paired: the prompt is the pair's, in both modes
+                prompt = self.prompts[random.Random(pair).randrange(len(self.prompts))]
+            elif prompt is None:
+                prompt = random.choice(self.prompts)
+            return WorkItem(prompt)
+        if workload.trace is not None and index is not None:
+            return workload.item_at(index)
+        if pair is not None:
+            return workload.item_at(pair)
+        if prompt is not None:
+            return WorkItem(prompt)
+        return workload.item_at(self._keys.getrandbits(48))
+
+    def _pause(self, seconds: float) -> None:
+        """Wait `seconds` (a person's think time) as Locust's `wait_time` does: the user
+        counts as waiting, and stopping it stops it at once."""
+        if self._state == LOCUST_STATE_STOPPING:
+            raise StopUser
+        self._state = LOCUST_STATE_WAITING
+        try:
+            gevent.sleep(seconds)
+        finally:
+            self._state = LOCUST_STATE_RUNNING
 
     def _await_arrival(self, planned: LoadState, mode: Mode) -> Due | None:
         """The due time of this user's next open-loop request (None: send at once, a users
@@ -299,6 +389,69 @@ def _next_model(config: RunConfig) -> str:
     if not config.models:
         return config.model
     return config.models[next(_model_turn) % len(config.models)]
+
+
+# ------------------------------------------------------------------ the workload, calibrated
+
+
+@dataclass(eq=False)
+class _Calibrating:
+    """One process's calibrated workload (harness.calibrate), made by its first user."""
+
+    source: Workload
+    done: gevent.event.Event = field(default_factory=gevent.event.Event)
+    workload: Workload | None = None
+    #: the shared prefixes' groups this process has sent (first use vs reuse)
+    prefixes_used: set[int] = field(default_factory=set)
+
+
+_calibrating: weakref.WeakKeyDictionary[Environment, _Calibrating] = weakref.WeakKeyDictionary()
+
+
+def _calibrated_workload(environment: Environment, workload: Workload, user: LLMUser) -> Workload:
+    """`workload` with its texts sized against the server's own token counts: the first
+    user of a process sends the two calibration requests, the others wait for it. A
+    workload that makes no text of a given length needs none."""
+    entry = _calibrating.get(environment)
+    if entry is not None and entry.source is workload:
+        entry.done.wait()
+        if entry.workload is not None:
+            return entry.workload
+    entry = _calibrating[environment] = _Calibrating(workload)
+    llm_run(environment).workload_description = workload.description
+    try:
+        if not workload.needs_calibration:
+            entry.workload = workload.ready()
+            return entry.workload
+        assert user._client is not None
+        try:
+            calibration = measure_calibration(user._client, user._model, user._params)
+        except CalibrationFailed as exc:
+            logger.warning(
+                "locust-llm: lengths are not calibrated (%s): prompts assume %s",
+                exc,
+                workload.calibration.describe(),
+            )
+            entry.workload = workload.ready()
+        else:
+            logger.info("locust-llm: lengths calibrated: %s", calibration.describe())
+            entry.workload = workload.calibrated(calibration)
+            llm_run(environment).calibration = calibration
+        return entry.workload
+    finally:
+        if entry.workload is None:  # the user was stopped while it calibrated
+            _calibrating.pop(environment, None)
+        entry.done.set()
+
+
+def _prefix_used(environment: Environment, item: WorkItem) -> bool:
+    """Whether `item`'s shared prefix was sent before by this process (then noted used)."""
+    entry = _calibrating.get(environment)
+    if entry is None or item.prefix_group is None:
+        return False
+    used = item.prefix_group in entry.prefixes_used
+    entry.prefixes_used.add(item.prefix_group)
+    return used
 
 
 _logged_sites: set[tuple[str, str]] = set()
@@ -542,6 +695,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
         if config.api_key:
             REDACTOR.add(config.api_key)
         apply_to_environment(environment, config)
+        if config.workload is not None:
+            llm_run(environment).workload_description = config.workload.description
         _check_load_plan(environment, config)
         if options.headless and not options.worker and environment.host:
             _preflight(environment, config)

@@ -126,8 +126,9 @@ class OpenLoop:
         #: perf_counter time of the schedule's 0
         self.epoch = epoch
         self.tally = tally
-        #: due times not yet taken, whether each is a warm-up arrival, its stage, its pair
-        self._due: dict[str, deque[tuple[float, bool, int, int | None]]] = {
+        #: due times not yet taken, whether each is a warm-up arrival, its stage, its pair,
+        #: its ordinal in the whole schedule (a trace's entry)
+        self._due: dict[str, deque[tuple[float, bool, int, int | None, int]]] = {
             m: deque() for m, _ in plan.mode_weights
         }
         self._waiting: dict[str, deque[Event]] = {m: deque() for m, _ in plan.mode_weights}
@@ -158,7 +159,13 @@ class OpenLoop:
 
     def _schedule(self) -> Iterator[Arrival]:
         plan = self.plan
-        times = arrival_times(self._feed, plan.arrival, burstiness=plan.burstiness, seed=plan.seed)
+        times: Iterator[float]
+        if plan.times is not None:  # a trace: its own due times
+            times = iter(plan.times)
+        else:
+            times = arrival_times(
+                self._feed, plan.arrival, burstiness=plan.burstiness, seed=plan.seed
+            )
         every = arrivals(times, plan.mode_weights, seed=plan.seed, paired=plan.paired)
         return shard_arrivals(every, self.shard)
 
@@ -182,7 +189,7 @@ class OpenLoop:
             else:
                 tally.scheduled(arrival.mode, stage)
             pair = arrival.index if plan.paired else None
-            self._due[arrival.mode].append((t_due, warmup, stage, pair))
+            self._due[arrival.mode].append((t_due, warmup, stage, pair, arrival.index))
             waiting = self._waiting[arrival.mode]
             if waiting:
                 # the user that came back last: its connection is the one most surely kept
@@ -215,14 +222,14 @@ class OpenLoop:
             return None
         while True:
             while due:
-                t_due, warmup, stage, pair = due.popleft()
+                t_due, warmup, stage, pair, index = due.popleft()
                 if warmup:
-                    return Due(t_due, pair)  # warms the server; its figures are not counted
+                    return Due(t_due, pair, index)  # warms the server; not counted
                 if self._max_lag is not None and time.perf_counter() - t_due > self._max_lag:
                     self.tally.dropped(mode, stage)
                     continue
                 self.tally.sent(mode, stage)
-                return Due(t_due, pair)
+                return Due(t_due, pair, index)
             if self._stopped:
                 raise PacingStopped
             if not self.open_now:
@@ -239,7 +246,7 @@ class OpenLoop:
         if self._dispatcher is not None:
             self._dispatcher.kill(block=False)
         for mode, due in self._due.items():
-            for _, warmup, stage, _pair in due:
+            for _, warmup, stage, _pair, _index in due:
                 if not warmup:
                     self.tally.unsent_at_end(mode, 1, stage)
             due.clear()
@@ -282,10 +289,12 @@ def load_state(environment: Environment) -> LoadState | None:
 
 
 class Due(NamedTuple):
-    """A request's due time (perf_counter) and, with `mix: paired`, its pair."""
+    """A request's due time (perf_counter), with `mix: paired` its pair, and its ordinal in
+    the whole schedule (a trace's entry)."""
 
     t: float
     pair: int | None = None
+    index: int = 0
 
 
 class PacingStopped(Exception):

@@ -32,6 +32,8 @@ from harness.load.schedule import PROCESSES, RateSegment
 
 DEFAULT_ARRIVAL = "poisson"
 DEFAULT_MAX_IN_FLIGHT = 512
+#: a trace's run ends this long after its last request was due
+TRACE_TAIL_S = 1.0
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(?:/\s*(s|m|min|h))?\s*$")
 _PER = {None: 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
@@ -119,6 +121,9 @@ class LoadPlan:
     dynamic: bool = False
     #: `mix: paired`: every arrival is a streaming and a batch request of one prompt
     paired: bool = False
+    #: a trace's due times (seconds from the epoch, its speed applied): replayed as they
+    #: are instead of drawn from the rate (`arrival` is then "trace")
+    times: tuple[float, ...] | None = None
     _starts: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -141,7 +146,10 @@ class LoadPlan:
         """More than one stage, a ramp, a stage warm-up or stages still to be decided: the
         plan drives the user count and the run's end itself."""
         return (
-            self.dynamic or len(self.stages) > 1 or any(s.ramp_s or s.warmup_s for s in self.stages)
+            self.dynamic
+            or len(self.stages) > 1
+            or any(s.ramp_s or s.warmup_s for s in self.stages)
+            or self.times is not None  # a trace ends when its last request is due
         )
 
     @property
@@ -277,6 +285,7 @@ class LoadPlan:
             "mode_weights": [list(p) for p in self.mode_weights],
             "dynamic": self.dynamic,
             "paired": self.paired,
+            "times": None if self.times is None else list(self.times),
         }
 
     @classmethod
@@ -292,6 +301,7 @@ class LoadPlan:
             mode_weights=tuple((str(m), int(w)) for m, w in wire["mode_weights"]),
             dynamic=bool(wire.get("dynamic", False)),
             paired=bool(wire.get("paired", False)),
+            times=None if wire.get("times") is None else tuple(map(float, wire["times"])),
         )
 
     def describe(self) -> str:
@@ -299,6 +309,8 @@ class LoadPlan:
         if not self.is_open:
             return "closed loop: " + ", then ".join(s.label for s in self.stages)
         process = self.arrival
+        if self.times is not None:
+            process = f"a trace's {len(self.times):,}"
         if self.arrival == "gamma":
             process += f" (burstiness {self.burstiness:g})"
         stages = ", then ".join(_stage_text(s) for s in self.stages)
@@ -339,12 +351,33 @@ def build_plan(
     max_schedule_lag_s: float | None,
     warmup_s: float,
     paired: bool = False,
+    times: Sequence[float] | None = None,
 ) -> LoadPlan | None:
     """The plan of a run, or None for a plain closed-loop run (Locust's users, no stages).
 
     `stages` (from the scenario) win over `rate_per_s`; a rate alone is one open stage of
-    `run_time_s` (None: until stopped). ConfigError for what cannot run.
+    `run_time_s` (None: until stopped). `times`: a trace's due times, replayed as one open
+    stage that ends `TRACE_TAIL_S` after the last. ConfigError for what cannot run.
     """
+    if times is not None:
+        if stages or rate_per_s > 0:
+            raise ConfigError(
+                "a trace brings its own arrival times: drop load.rate, load.stages and "
+                "--llm-rate (use prompts.speed to replay it faster or slower)"
+            )
+        if not times:
+            raise ConfigError("the trace holds no request")
+        span = max(times[-1], 0.0) + TRACE_TAIL_S
+        return LoadPlan(
+            stages=(Stage(span, rate_per_s=len(times) / span),),
+            arrival="trace",
+            seed=seed,
+            max_in_flight=max_in_flight,
+            max_schedule_lag_s=max_schedule_lag_s if max_schedule_lag_s else None,
+            warmup_s=warmup_s,
+            paired=paired,
+            times=tuple(times),
+        )
     if arrival not in PROCESSES:
         raise ConfigError(f"--llm-arrival: expected one of {', '.join(PROCESSES)}, got {arrival!r}")
     if burstiness <= 0 or not math.isfinite(burstiness):

@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.errors import MODES
 from harness.exit_code import ExitCode, slo_exit_code
+from harness.report.workload import length_rows, turn_rows, workload_notes
 from harness.report.cost import format_dollars
 from harness.report.intervals import INTERVALS_NOTE
 from harness.report.load import load_line, load_notes, stage_rows
@@ -94,6 +95,7 @@ def render_html(summary: Mapping[str, Any]) -> str:
     body += _slo_section(summary.get("slos"))
     body += _comparison_section(summary)
     body += _load_section(summary)
+    body += _workload_section(summary)
     body += _path_section(summary)
     body.append("<h2>Plots</h2>")
     body.append(f'<div class="grid">{"".join(_figures(summary))}</div>')
@@ -221,6 +223,27 @@ def _load_section(summary: Mapping[str, Any]) -> list[str]:
         cls = ' class="warning"' if note.startswith("Warning") else ""
         out.append(f"<p{cls}>{escape(note)}</p>")
     if rows:
+        head = "".join(f"<th>{escape(h)}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows
+        )
+        out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return out
+
+
+def _workload_section(summary: Mapping[str, Any]) -> list[str]:
+    """What was sent: the workload line, lengths asked for and served, turns, prefixes."""
+    notes = workload_notes(summary)
+    tables = [length_rows(summary), turn_rows(summary)]
+    if not notes and not any(rows for _, rows in tables):
+        return []
+    out = ["<h2>Workload</h2>"]
+    for note in notes:
+        cls = ' class="warning"' if note.startswith("Warning") else ""
+        out.append(f"<p{cls}>{escape(note)}</p>")
+    for header, rows in tables:
+        if not rows:
+            continue
         head = "".join(f"<th>{escape(h)}</th>" for h in header)
         body = "".join(
             "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows

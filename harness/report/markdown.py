@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from harness.errors import MODES, SUCCESS_OUTCOMES, Outcome, is_failure
+from harness.report.workload import workload_notes, workload_tables
 from harness.report.cost import cost_line
 from harness.report.intervals import INTERVALS_NOTE, any_interval, with_interval
 from harness.report.load import load_line, load_notes, stage_table
@@ -263,6 +264,7 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
         lines.append("Errors — " + "; ".join(errors) + ".")
     lines.extend(path_lines(summary))
     lines.extend(load_notes(summary))
+    lines.extend(workload_notes(summary))
     inter_chunk = [
         MODE_TITLES[m] for m in MODES if modes.get(m, {}).get("itl_basis") == "inter_chunk"
     ]
@@ -341,6 +343,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     stages = stage_table(summary, markdown=True)
     if stages:
         out += ["", *stages]
+    workload = workload_tables(summary, markdown=True)
+    if workload:
+        out += ["", *workload]
     for line in notes(summary):
         out += ["", line]
     return "\n".join(out) + "\n"
@@ -372,6 +377,9 @@ def render_terminal(summary: Mapping[str, Any]) -> str:
     stages = stage_table(summary, markdown=False)
     if stages:
         out += ["", *stages]
+    workload = workload_tables(summary, markdown=False)
+    if workload:
+        out += ["", *workload]
     lines = notes(summary)
     headline_interval = headline_interval_line(summary)
     if headline_interval is not None:
