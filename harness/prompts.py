@@ -2,8 +2,9 @@
 
 `read_prompt_file()` reads one prompt per JSONL line with errors naming the file and line;
 `synthetic_prompts()` makes reproducible prompts of about N input tokens;
-`messages_from_node()` reads a chat conversation written inline in the scenario. Pure:
-standard library and harness.strict_yaml only.
+`messages_from_node()` reads a chat conversation written inline in the scenario;
+`SYNTHETIC_WORDS` is the vocabulary of synthetic text (defined in harness.workload.text).
+Pure: standard library, harness.strict_yaml and harness.workload.text only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.strict_yaml import Node
+from harness.workload.text import SYNTHETIC_WORDS as SYNTHETIC_WORDS  # public here too
 
 #: Prompt files are read whole; beyond this they are the wrong file.
 MAX_PROMPT_FILE_BYTES = 256 * 1024 * 1024
@@ -106,17 +108,10 @@ def _prompt_from_json(item: Any, where: str) -> Prompt:
     raise ConfigError(f"{where}: {expected}")
 
 
-#: Short, common English words: most BPE tokenizers give each (with its leading space) one
-#: token, so N words make a prompt of about N input tokens.
-_WORD_TEXT = (
-    "the of and to in is you that it he was for on are as with his they at be this have "
-    "from or one had by word but not what all were we when your can said there use an each "
-    "which she do how their if will up other about out many then them these so some her "
-    "would make like him into time has look two more write go see number no way could "
-    "people my than first water been call who oil its now find long down day did get come "
-    "made may part"
-)
-_WORDS = tuple(_WORD_TEXT.split())
+#: The vocabulary of synthetic prompts (harness.workload.text, where the workload's synthetic
+#: text comes from too): short, common English words that most BPE tokenizers give one token
+#: each (with its leading space), so N words make a prompt of about N input tokens.
+_WORDS = SYNTHETIC_WORDS  # the name it had before it was public
 
 
 def synthetic_prompts(input_tokens: int, count: int, seed: int) -> tuple[str, ...]:
@@ -124,4 +119,4 @@ def synthetic_prompts(input_tokens: int, count: int, seed: int) -> tuple[str, ..
     rng = random.Random(seed)
     lead = "Continue this text: "
     body = max(input_tokens - 4, 1)  # the lead-in is about four tokens
-    return tuple(lead + " ".join(rng.choices(_WORDS, k=body)) for _ in range(count))
+    return tuple(lead + " ".join(rng.choices(SYNTHETIC_WORDS, k=body)) for _ in range(count))
