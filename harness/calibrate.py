@@ -17,7 +17,12 @@ from typing import Any
 
 from harness.client import LLMClient
 from harness.errors import Mode
-from harness.workload.calibration import CALIBRATION_WORDS, Calibration, calibrate, calibration_prompts
+from harness.workload.calibration import (
+    CALIBRATION_WORDS,
+    Calibration,
+    calibrate,
+    calibration_prompts,
+)
 
 
 class CalibrationFailed(Exception):
@@ -40,9 +45,7 @@ def measure_calibration(
         client.send(record, body)
         if record.error_class is not None:
             status = f" (HTTP {record.status})" if record.status else ""
-            raise CalibrationFailed(
-                f"the calibration request failed: {record.error_class}{status}"
-            )
+            raise CalibrationFailed(f"the calibration request failed: {record.error_class}{status}")
         if record.input_tokens is None:
             raise CalibrationFailed("the server reports no usage.prompt_tokens")
         points.append((words, record.input_tokens))

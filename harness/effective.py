@@ -355,7 +355,8 @@ def _open_loop_load(
         p.add("load.trace", workload.trace.describe(workload.trace_speed), _origin(s, "prompts"))
         # the run ends with the trace (the plan's controller); Locust's time is a backstop
         run_time_s = (
-            workload.trace.duration_s(workload.trace_speed) + TRACE_TAIL_S
+            workload.trace.duration_s(workload.trace_speed)
+            + TRACE_TAIL_S
             + STAGED_RUN_TIME_MARGIN_S
         )
     else:

@@ -36,7 +36,6 @@ from harness.load.goodput import GoodputLimits
 from harness.load.plan import DEFAULT_ARRIVAL, LoadPlan, Stage, build_plan
 from harness.load.sweep import SweepSpec, initial_stages
 from harness.prompts import Prompt
-from harness.workload.source import Workload
 from harness.scenario import TIMEOUT_NAMES, Price, Scenario, load_scenario
 from harness.settings import (
     DEFAULT_API_KEY_ENV,
@@ -52,6 +51,7 @@ from harness.settings import (
 )
 from harness.slo import SLO, check_goodput_gates, with_default_failure_gate
 from harness.target import Target, Timeouts
+from harness.workload.source import Workload
 
 if TYPE_CHECKING:
     from locust.env import Environment

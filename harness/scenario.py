@@ -33,8 +33,6 @@ from harness.load.plan import Stage, parse_rate
 from harness.load.schedule import PROCESSES
 from harness.prompts import Prompt, messages_from_node
 from harness.protocols.registry import protocol_names
-from harness.workload.config import read_prompts_section
-from harness.workload.source import Workload
 from harness.slo import (
     FAILURE_RATIO,
     GOODPUT,
@@ -45,6 +43,8 @@ from harness.slo import (
     SLO,
 )
 from harness.strict_yaml import Node, read_yaml
+from harness.workload.config import read_prompts_section
+from harness.workload.source import Workload
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|h)\s*$")
 _UNIT_S = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}

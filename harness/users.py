@@ -181,9 +181,7 @@ class LLMUser(User):
             if records and think_s > 0:
                 self._pause(think_s)
             item = session.next_item()
-            record = self.send_completion(
-                None, item=item, turn=session.turn, await_due=not records
-            )
+            record = self.send_completion(None, item=item, turn=session.turn, await_due=not records)
             records.append(record)
             if record.error_class is not None or record.outcome is Outcome.CANCELLED:
                 break
@@ -300,13 +298,13 @@ class LLMUser(User):
                 prompt = self.prompts[random.Random(pair).randrange(len(self.prompts))]
             elif prompt is None:
                 prompt = random.choice(self.prompts)
-            return WorkItem(prompt)
+            return WorkItem(_sendable(prompt))
         if workload.trace is not None and index is not None:
             return workload.item_at(index)
         if pair is not None:
             return workload.item_at(pair)
         if prompt is not None:
-            return WorkItem(prompt)
+            return WorkItem(_sendable(prompt))
         return workload.item_at(self._keys.getrandbits(48))
 
     def _pause(self, seconds: float) -> None:
@@ -374,6 +372,10 @@ class BatchUser(LLMUser):
     """Sends `stream: false` requests and reads one JSON body at the end."""
 
     mode = Mode.BATCH
+
+
+def _sendable(prompt: Prompt) -> str | tuple[Mapping[str, Any], ...]:
+    return prompt if isinstance(prompt, str) else tuple(prompt)
 
 
 def _run_config(environment: Environment) -> RunConfig:

@@ -121,6 +121,7 @@ class PrometheusExporter:
                 endpoint_of=self.endpoints,
                 health=self.health,
                 buckets=settings.buckets,
+                workload=lambda: run.workload_stats,
             )
         )
         server = WSGIServer((settings.host, settings.port), make_wsgi_app(registry), log=None)

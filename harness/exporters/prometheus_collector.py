@@ -58,6 +58,7 @@ from harness.exporters.prometheus_config import (
     check_buckets,
 )
 from harness.stats import GroupStats, LatencyHistogram, RunStats
+from harness.workload.tally import TURN_BUCKETS, WorkloadStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +184,10 @@ class LLMCollector(Collector):
         endpoint_of: Callable[[str, str], str] | None = None,
         health: Callable[[], HarnessHealth | None] | None = None,
         buckets: Mapping[str, Sequence[float]] | None = None,
+        workload: Callable[[], WorkloadStats] | None = None,
     ) -> None:
         self._stats = stats
+        self._workload = workload
         self._scenario = scenario
         self._endpoint_of = endpoint_of or (lambda mode, model: UNKNOWN)
         self._health = health
@@ -218,6 +221,7 @@ class LLMCollector(Collector):
         yield _anomalies(labelled)
         yield from _path(labelled)
         yield _goodput(labelled)
+        yield from self._turns(self._workload() if self._workload is not None else None)
         if health is not None:
             yield from self._harness(health)
 
@@ -231,6 +235,48 @@ class LLMCollector(Collector):
             if histogram.count:  # figures that do not apply are absent, never 0
                 metric.add_metric(labels, _buckets(histogram, bounds, les), histogram.sum)
         return metric
+
+    def _turns(self, workload: WorkloadStats | None) -> Iterator[Metric]:
+        """Multi-turn conversations, by turn bucket (1, 2, 3, 4-7, 8+: bounded labels)."""
+        labels = ("mode", "turn", "scenario")
+        requests = CounterMetricFamily(
+            "llm_turn_requests",
+            "Requests of multi-turn conversations by turn (1, 2, 3, 4-7, 8+), cancelled ones "
+            "excluded.",
+            labels=labels,
+        )
+        histograms = [
+            (
+                HistogramMetricFamily(
+                    f"llm_turn_{figure}",
+                    f"{text} of multi-turn conversations' requests, by turn (1, 2, 3, 4-7, "
+                    "8+): it grows with the history each turn carries.",
+                    labels=labels,
+                    unit="seconds",
+                ),
+                f"{figure}_s",
+                key,
+            )
+            for figure, key, text in (
+                ("ttft", "ttft", "Time to first token (streams)"),
+                ("first_visible", "first_visible", "First visible output"),
+            )
+        ]
+        for tally in workload.tallies() if workload is not None else ():
+            for turn in TURN_BUCKETS:
+                n = tally.counts.get(f"by_turn.{turn}.requests")
+                if not n:
+                    continue
+                values = (tally.mode, turn, self._scenario)
+                requests.add_metric(values, n)
+                for metric, figure, key in histograms:
+                    histogram = tally.histograms.get(f"by_turn.{turn}.{figure}")
+                    if histogram is not None and histogram.count:
+                        bounds, les = self._buckets[key]
+                        metric.add_metric(values, _buckets(histogram, bounds, les), histogram.sum)
+        yield requests
+        for metric, _, _ in histograms:
+            yield metric
 
     def _harness(self, health: HarnessHealth) -> Iterator[Metric]:
         scenario = (self._scenario,)

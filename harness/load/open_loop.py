@@ -294,7 +294,7 @@ class Due(NamedTuple):
 
     t: float
     pair: int | None = None
-    index: int = 0
+    ordinal: int = 0
 
 
 class PacingStopped(Exception):

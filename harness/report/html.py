@@ -21,7 +21,6 @@ from typing import Any
 
 from harness.errors import MODES
 from harness.exit_code import ExitCode, slo_exit_code
-from harness.report.workload import length_rows, turn_rows, workload_notes
 from harness.report.cost import format_dollars
 from harness.report.intervals import INTERVALS_NOTE
 from harness.report.load import load_line, load_notes, stage_rows
@@ -42,6 +41,7 @@ from harness.report.path import (
 )
 from harness.report.svg import Bar, Series, bar_chart, line_chart
 from harness.report.timeline import rate_points
+from harness.report.workload import length_rows, turn_rows, workload_notes
 
 COLORS = {"stream": "#1b6ac9", "batch": "#d9620b"}
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

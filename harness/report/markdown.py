@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from harness.errors import MODES, SUCCESS_OUTCOMES, Outcome, is_failure
-from harness.report.workload import workload_notes, workload_tables
 from harness.report.cost import cost_line
 from harness.report.intervals import INTERVALS_NOTE, any_interval, with_interval
 from harness.report.load import load_line, load_notes, stage_table
@@ -32,6 +31,7 @@ from harness.report.path import (
 from harness.report.units import DASH as DASH
 from harness.report.units import format_duration as format_duration
 from harness.report.units import number_at as number_at
+from harness.report.workload import workload_notes, workload_tables
 
 MODE_TITLES = {"stream": "streaming", "batch": "batch"}
 _TRIPLE = ("p50", "p95", "p99")

@@ -29,7 +29,9 @@ def _blocks(summary: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
         return {}
     out = {}
     for mode in ("stream", "batch"):
-        block = modes.get(mode, {}).get("workload") if isinstance(modes.get(mode), Mapping) else None
+        block = (
+            modes.get(mode, {}).get("workload") if isinstance(modes.get(mode), Mapping) else None
+        )
         if isinstance(block, Mapping):
             out[mode] = block
     return out
@@ -64,7 +66,14 @@ def _delta(requested: float | None, served: float | None) -> str:
 
 def length_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Per mode and direction: requested and served mean lengths (p50, p90 served)."""
-    header = ["Lengths (tokens)", "requested mean", "served mean", "served p50", "served p90", "diff"]
+    header = [
+        "Lengths (tokens)",
+        "requested mean",
+        "served mean",
+        "served p50",
+        "served p90",
+        "diff",
+    ]
     rows = []
     for mode, block in _blocks(summary).items():
         lengths = block.get("lengths")
@@ -115,7 +124,9 @@ def turn_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
             requests = number_at(figures, "requests")
             row += [
                 DASH if requests is None else f"{int(requests):,}",
-                _tokens(_mean(figures.get("input_tokens") if isinstance(figures, Mapping) else None)),
+                _tokens(
+                    _mean(figures.get("input_tokens") if isinstance(figures, Mapping) else None)
+                ),
                 _p50(figures.get("first_visible_s") if isinstance(figures, Mapping) else None),
             ]
         rows.append(row)

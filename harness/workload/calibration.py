@@ -14,7 +14,9 @@ Pure core: standard library and harness.workload.text only; the probes are sent 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from harness.workload.text import synthetic_text
 
@@ -52,6 +54,23 @@ class Calibration:
     def tokens_for(self, words: int) -> float:
         """The prompt tokens the server counts for a request of `words` synthetic words."""
         return self.overhead_tokens + words * self.tokens_per_word
+
+    def to_dict(self) -> dict[str, float | str]:
+        """summary.json's `run.calibration` (and the wire form to the master)."""
+        return {
+            "tokens_per_word": self.tokens_per_word,
+            "overhead_tokens": self.overhead_tokens,
+            "source": self.source,
+            "described": self.describe(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        return cls(
+            tokens_per_word=float(data["tokens_per_word"]),
+            overhead_tokens=float(data["overhead_tokens"]),
+            source=str(data["source"]),
+        )
 
     def describe(self) -> str:
         """``1.24 tokens per word + 9 tokens of template (from the server's usage)``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from harness.prompts import Prompt
 from harness.strict_yaml import Node
@@ -186,7 +187,7 @@ def existing_file(node: Node, resolve_path: Callable[[Node], Path]) -> Path:
     return file
 
 
-def synthetic(node: Node, common: dict[str, object], seed: int) -> tuple[Workload, str]:
+def synthetic(node: Node, common: dict[str, Any], seed: int) -> tuple[Workload, str]:
     keys = node.mapping(("input_tokens", "output_tokens", "count", "seed"))
     if "input_tokens" not in keys:
         raise node.error("missing key 'input_tokens' (the prompt length in tokens)")

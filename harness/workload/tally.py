@@ -295,6 +295,10 @@ class WorkloadStats:
         _merge_tallies(view, self._pending.values(), copy=True)
         return view
 
+    def tallies(self) -> list[ModeTally]:
+        """Every mode's tally with all data so far ("stream" first). Read-only."""
+        return self._ordered()
+
     def _ordered(self) -> list[ModeTally]:
         view = self._view()
         order = [m for m in MODES if m in view] + sorted(m for m in view if m not in MODES)
