@@ -115,6 +115,7 @@ LAYERS = (
             "harness.load.plan",
             "harness.load.summary",
             "harness.load.sweep",
+            "harness.workload.records",
             "harness.workload.sharegpt",
             "harness.workload.jsonl",
             "harness.workload.trace",
