@@ -394,7 +394,7 @@ def _trace_times(scenario: Scenario | None) -> tuple[float, ...] | None:
     workload = scenario.workload if scenario is not None else None
     if workload is None or workload.trace is None:
         return None
-    return workload.trace.times(workload.trace_speed)
+    return tuple(workload.trace.times(workload.trace_speed))
 
 
 def _api_key(

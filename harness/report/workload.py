@@ -106,8 +106,11 @@ def _p50(block: Any) -> str:
 
 def turn_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """One row per turn bucket: requests, input tokens and first visible p50 per mode."""
-    blocks = {m: b.get("by_turn") for m, b in _blocks(summary).items()}
-    blocks = {m: b for m, b in blocks.items() if isinstance(b, Mapping) and b}
+    blocks: dict[str, Mapping[str, Any]] = {}
+    for mode, block in _blocks(summary).items():
+        by_turn = block.get("by_turn")
+        if isinstance(by_turn, Mapping) and by_turn:
+            blocks[mode] = by_turn
     if not blocks:
         return [], []
     header = ["Turn"]
@@ -120,14 +123,14 @@ def turn_rows(summary: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
             continue
         row = [turn]
         for block in blocks.values():
-            figures = block.get(turn, {})
+            figures = block.get(turn)
+            if not isinstance(figures, Mapping):
+                figures = {}
             requests = number_at(figures, "requests")
             row += [
                 DASH if requests is None else f"{int(requests):,}",
-                _tokens(
-                    _mean(figures.get("input_tokens") if isinstance(figures, Mapping) else None)
-                ),
-                _p50(figures.get("first_visible_s") if isinstance(figures, Mapping) else None),
+                _tokens(_mean(figures.get("input_tokens"))),
+                _p50(figures.get("first_visible_s")),
             ]
         rows.append(row)
     return header, rows

@@ -119,7 +119,7 @@ def read_prompts_section(
         think_s = duration(keys["think_time"]) if "think_time" in keys else 0.0
         if think_s and turns == "first":
             raise keys["think_time"].error("think_time applies to turns: all only")
-        read = read_sharegpt(
+        dataset = read_sharegpt(
             file,
             turns=turns,
             input_tokens=input_filter,
@@ -127,22 +127,22 @@ def read_prompts_section(
             sample=sample,
             seed=seed,
         )
-        described = read.describe() + f", turns: {turns}"
+        described = dataset.describe() + f", turns: {turns}"
         if think_s:
             described += f", think time {think_s:g}s"
         if turns == "all":
             workload = Workload(
-                conversations=read.conversations,
+                conversations=dataset.conversations,
                 think_time_s=think_s,
                 **common,  # type: ignore[arg-type]
             )
         else:
             from harness.workload.sharegpt import estimate_tokens
 
-            prompts = tuple(_first_turn(c.system, c.human[0]) for c in read.conversations)
+            prompts = tuple(_first_turn(c.system, c.human[0]) for c in dataset.conversations)
             outputs = tuple(
                 estimate_tokens(c.reference[0]) if c.reference[0] else None
-                for c in read.conversations
+                for c in dataset.conversations
             )
             workload = Workload(
                 prompts=prompts,
@@ -205,7 +205,7 @@ def synthetic(node: Node, common: dict[str, Any], seed: int) -> tuple[Workload, 
     workload = Workload(
         input_tokens=input_tokens,
         pool=count,
-        **{**common, "output_tokens": output, "seed": seed},  # type: ignore[arg-type]
+        **{**common, "output_tokens": output, "seed": seed},
     )
     described = f"synthetic (input {input_tokens.describe()} tokens"
     if output is not None and "output_tokens" in keys:
