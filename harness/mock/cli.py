@@ -116,7 +116,7 @@ def build_parser(prog: str = "python -m harness.mock") -> argparse.ArgumentParse
         "--tokens",
         type=_positive_int,
         default=64,
-        help="output tokens per response unless max_tokens asks for fewer",
+        help="natural answer length (max_tokens cuts it; min_tokens, ignore_eos lengthen it)",
     )
     parser.add_argument(
         "--jitter",

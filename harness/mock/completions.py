@@ -1,7 +1,9 @@
 """What the mock answers on ``/v1/chat/completions`` and ``/v1/completions``.
 
-`parse_generation` validates an OpenAI-style request body; `build_reply` turns it into a
-schedule, ``[(offset_s, bytes), ...]`` relative to the moment the request was fully
+`parse_generation` validates an OpenAI-style request body (its prompt is read by
+`harness.mock.prompt`, whose tokens follow `harness.mock.tokens`); `reply_length` says how
+many tokens the answer has (``max_tokens``, ``min_tokens``, ``ignore_eos``) and `build_reply`
+turns it into a schedule, ``[(offset_s, bytes), ...]`` relative to the moment the request was fully
 received, for the `Emitter`. Streaming: headers (and, for chat, the role chunk) at 0,
 token ``i`` at its profile offset as its own HTTP chunk and SSE event, then one write at
 the last token's offset with the finish chunk, the usage chunk (only with
@@ -21,6 +23,7 @@ import time
 from dataclasses import dataclass
 
 from harness.mock.profiles import LatencyProfile
+from harness.mock.prompt import BadRequest, Prompt, read_chat, read_completion
 from harness.mock.wire import LAST_CHUNK, chunk, json_bytes, response_head
 
 
@@ -29,29 +32,37 @@ class Endpoint(enum.StrEnum):
     COMPLETIONS = "/v1/completions"
 
 
-class BadRequest(Exception):
-    """A body the mock does not accept; answered with a 400 naming ``param``."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
-
-
 @dataclass(frozen=True, slots=True)
 class Generation:
-    """A validated generation request: what to answer, not yet when."""
+    """A validated generation request: what to answer, not yet when.
+
+    ``max_tokens`` (``max_completion_tokens`` or ``max_tokens``), ``ignore_eos`` and
+    ``min_tokens`` decide the reply's length (`reply_length`); ``prompt`` is what the mock read
+    of the prompt (`harness.mock.prompt`).
+    """
 
     endpoint: Endpoint
     model: str
     stream: bool
     include_usage: bool
     max_tokens: int | None
-    prompt_tokens: int
+    prompt: Prompt
+    ignore_eos: bool = False
+    min_tokens: int | None = None
 
     @property
     def mode(self) -> str:
         return "stream" if self.stream else "batch"
+
+    @property
+    def prompt_tokens(self) -> int:
+        """``usage.prompt_tokens``: the rule of `harness.mock.tokens`."""
+        return self.prompt.tokens
+
+    @property
+    def messages(self) -> int:
+        """Chat messages received (0 for ``/v1/completions``)."""
+        return self.prompt.messages
 
 
 def token_text(i: int) -> str:
@@ -82,11 +93,23 @@ def parse_generation(endpoint: Endpoint, body: bytes, default_model: str) -> Gen
     if not isinstance(include_usage, bool):
         raise BadRequest("'include_usage' must be a boolean", "stream_options")
     max_tokens = _max_tokens(data)
+    ignore_eos = data.get("ignore_eos")
+    if ignore_eos is None:
+        ignore_eos = False
+    if not isinstance(ignore_eos, bool):
+        raise BadRequest("'ignore_eos' must be a boolean", "ignore_eos")
+    min_tokens = data.get("min_tokens")
+    if min_tokens is not None and (
+        isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0
+    ):
+        raise BadRequest("'min_tokens' must be an integer >= 0", "min_tokens")
     if endpoint is Endpoint.CHAT:
-        prompt_tokens = _chat_prompt_words(data.get("messages"))
+        prompt = read_chat(data.get("messages"))
     else:
-        prompt_tokens = _completion_prompt_words(data.get("prompt"))
-    return Generation(endpoint, model, stream, include_usage, max_tokens, prompt_tokens)
+        prompt = read_completion(data.get("prompt"))
+    return Generation(
+        endpoint, model, stream, include_usage, max_tokens, prompt, ignore_eos, min_tokens
+    )
 
 
 def _max_tokens(data: dict[str, object]) -> int | None:
@@ -100,52 +123,33 @@ def _max_tokens(data: dict[str, object]) -> int | None:
     return None
 
 
-def _words(text: object, param: str) -> int:
-    if not isinstance(text, str):
-        raise BadRequest(f"'{param}' must hold strings", param)
-    return len(text.split())
+def reply_length(gen: Generation, profile: LatencyProfile) -> tuple[int, str]:
+    """How many tokens the reply to ``gen`` has, and its ``finish_reason``.
 
+    ``profile.output_tokens`` is the answer's natural length (where the model emits EOS),
+    raised to ``min_tokens`` when that asks for more: it ends there with ``"stop"``, or
+    ``max_tokens`` cuts it first with ``"length"``. With ``ignore_eos`` the model never ends
+    on its own: exactly ``max_tokens`` tokens (``profile.output_tokens`` without it, as a
+    server stops at its own limit), always ``"length"``.
 
-def _chat_prompt_words(messages: object) -> int:
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("'messages' must be a non-empty array", "messages")
-    words = 0
-    for message in messages:
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise BadRequest("each message must be an object with a 'role'", "messages")
-        content = message.get("content")
-        if content is None:
-            continue
-        if isinstance(content, list):  # content parts: count the text ones
-            for part in content:
-                if isinstance(part, dict) and part.get("type") == "text":
-                    words += _words(part.get("text"), "messages")
-        else:
-            words += _words(content, "messages")
-    return words
-
-
-def _completion_prompt_words(prompt: object) -> int:
-    if isinstance(prompt, str):
-        return len(prompt.split())
-    if isinstance(prompt, list) and prompt:
-        if all(isinstance(p, str) for p in prompt):
-            return sum(len(p.split()) for p in prompt)
-        if all(isinstance(p, int) and not isinstance(p, bool) for p in prompt):
-            return len(prompt)  # already token ids
-    raise BadRequest("'prompt' must be a string, an array of strings or of token ids", "prompt")
+    >>> gen = Generation(Endpoint.CHAT, "m", False, False, 30, Prompt(1), min_tokens=25)
+    >>> reply_length(gen, LatencyProfile(output_tokens=20))
+    (25, 'stop')
+    """
+    if gen.ignore_eos:
+        n = profile.output_tokens if gen.max_tokens is None else gen.max_tokens
+        return n, "length"
+    natural = max(profile.output_tokens, gen.min_tokens or 0)
+    if gen.max_tokens is not None and gen.max_tokens < natural:
+        return gen.max_tokens, "length"
+    return natural, "stop"
 
 
 def build_reply(
     gen: Generation, profile: LatencyProfile, *, request_index: int, keep_alive: bool
 ) -> list[tuple[float, bytes]]:
     """The whole response as a schedule of ``(offset_s, bytes)`` for the emitter."""
-    n = (
-        profile.output_tokens
-        if gen.max_tokens is None
-        else min(profile.output_tokens, gen.max_tokens)
-    )
-    finish_reason = "length" if n < profile.output_tokens else "stop"
+    n, finish_reason = reply_length(gen, profile)
     offsets = profile.token_offsets(n, request_index)
     chat = gen.endpoint is Endpoint.CHAT
     prefix = "chatcmpl-mock-" if chat else "cmpl-mock-"

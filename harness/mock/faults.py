@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, TypeAlias
 
-from harness.mock.completions import Endpoint, Generation, token_text
+from harness.mock.completions import Endpoint, Generation, reply_length, token_text
 from harness.mock.emitter import Action, Payload
 from harness.mock.personalities import LITELLM_EXPECTED, litellm_fault
 from harness.mock.profiles import LatencyProfile, parse_duration
@@ -785,11 +785,7 @@ class FaultInjector:
                 keep_alive=keep_alive,
                 after_tokens=self.plan.after_tokens,
             )
-        n = (
-            profile.output_tokens
-            if gen.max_tokens is None
-            else min(profile.output_tokens, gen.max_tokens)
-        )
+        n, finish_reason = reply_length(gen, profile)
         chat = gen.endpoint is Endpoint.CHAT
         head: dict[str, object] = {
             "id": f"{'chatcmpl' if chat else 'cmpl'}-mock-{request_index}",
@@ -805,7 +801,7 @@ class FaultInjector:
             keep_alive=keep_alive,
             n=n,
             offsets=profile.token_offsets(n, request_index),
-            finish_reason="length" if n < profile.output_tokens else "stop",
+            finish_reason=finish_reason,
             head=head,
         )
         schedule = build(reply) if transformed is None else transformed

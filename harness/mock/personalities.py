@@ -32,10 +32,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.mock.completions import Endpoint, Generation, token_text
+from harness.mock.completions import Endpoint, Generation, reply_length, token_text
 from harness.mock.emitter import Action, Later, Payload
 from harness.mock.profiles import LatencyProfile
-from harness.mock.wire import LAST_CHUNK, chunk, json_bytes, response_head
+from harness.mock.wire import LAST_CHUNK, chunk, insert_headers, json_bytes, response_head
 
 __all__ = [
     "LITELLM_EXPECTED",
@@ -114,8 +114,7 @@ class Personality:
         closes = b"\r\nconnection: close" in head.lower()
         if self.keep_alive_header and not closes:
             fields += [("Connection", "keep-alive"), ("Keep-Alive", "timeout=5, max=100")]
-        extra = "".join(f"\r\n{name}: {value}" for name, value in fields).encode("latin-1")
-        return head + extra + data[end:]
+        return insert_headers(data, fields)
 
 
 def _is_stream(items: Sequence[tuple[float, Payload]]) -> bool:
@@ -163,11 +162,6 @@ PERSONALITIES: dict[str, Personality] = {
 }
 
 
-def _n_tokens(gen: Generation, profile: LatencyProfile) -> int:
-    cap = profile.output_tokens
-    return cap if gen.max_tokens is None else min(cap, gen.max_tokens)
-
-
 def _usage(gen: Generation, n: int) -> dict[str, int]:
     return {
         "completion_tokens": n,
@@ -209,8 +203,7 @@ def llamacpp_reply(
     gen: Generation, profile: LatencyProfile, *, request_index: int, keep_alive: bool
 ) -> Schedule:
     """A normal reply as llama-server sends it (without `Personality.decorate`'s headers)."""
-    n = _n_tokens(gen, profile)
-    finish_reason = "length" if n < profile.output_tokens else "stop"
+    n, finish_reason = reply_length(gen, profile)
     offsets = profile.token_offsets(n, request_index)
     chat = gen.endpoint is Endpoint.CHAT
     created = int(time.time())
@@ -320,9 +313,8 @@ def litellm_reply(
     covered the way LiteLLM covers it: ``finish_reason: "stop"``, a usage chunk counting
     the tokens planned, ``[DONE]``, at the moment the next token would have been due.
     """
-    n = _n_tokens(gen, profile)
+    n, finish_reason = reply_length(gen, profile)
     offsets = profile.token_offsets(n, request_index)
-    finish_reason = "length" if n < profile.output_tokens else "stop"
     sent = n if delivered is None else min(delivered, n)
     t_end = offsets[-1] if sent >= n else offsets[sent]
     if sent < n:
@@ -395,7 +387,7 @@ def litellm_fault(
         body = json.dumps({"error": error}).encode()
         headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
         return [(0.0, response_head(500, headers, keep_alive=keep_alive) + body)]
-    k = min(after_tokens, _n_tokens(gen, profile))
+    k = min(after_tokens, reply_length(gen, profile)[0])
     schedule = litellm_reply(
         gen, profile, request_index=request_index, keep_alive=keep_alive, delivered=k
     )

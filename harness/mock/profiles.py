@@ -45,8 +45,9 @@ def parse_duration(text: str) -> float:
 class LatencyProfile:
     """How fast the mock "generates": time to first token, inter-token latency, length.
 
-    ``output_tokens`` is the length of a response when the request does not ask for
-    fewer (``max_tokens``). ``jitter_s`` adds a uniform offset in ``[-jitter_s,
+    ``output_tokens`` is the natural length of a response, where the model would emit EOS:
+    ``max_tokens`` cuts it, ``min_tokens`` and ``ignore_eos`` lengthen it (see
+    `harness.mock.completions.reply_length`). ``jitter_s`` adds a uniform offset in ``[-jitter_s,
     +jitter_s]`` to every token, drawn from a generator seeded by ``(seed,
     request_index)``: runs are reproducible and requests differ from one another.
     """

@@ -6,11 +6,13 @@ schedule, and the emitter writes each part at its absolute deadline, measured fr
 kernel's arrival time of the request's last byte (with ``slots``, a capacity limit: from
 the moment a queued generation got its slot, see `harness.mock.slots`). Endpoints: ``POST
 /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``, ``GET /health``,
-``GET /mock/stats`` (counts, emitter lateness, arrival times; ``DELETE`` resets them). It runs as
-its own process (``python -m harness.mock``), never inside the gevent-patched load
-generator. Standard library only; it must not import anything from the harness core
-(``harness.sse``, ``harness.protocols``, ``harness.record``, ``harness.stats``): the
-mock is the yardstick, and a bug shared with the parser would cancel out in the tests.
+``GET /mock/stats`` (counts, emitter lateness, arrival times, what was received; ``DELETE``
+resets them). Every reply to a generation request says what the mock counted of it in
+``X-Mock-Prompt-Tokens`` and ``X-Mock-Messages``. It runs as its own process (``python -m
+harness.mock``), never inside the gevent-patched load generator. Standard library only; it
+must not import anything from the harness core (``harness.sse``, ``harness.protocols``,
+``harness.record``, ``harness.stats``): the mock is the yardstick, and a bug shared with the
+parser would cancel out in the tests.
 """
 
 from __future__ import annotations
@@ -25,13 +27,7 @@ from collections.abc import Callable, Sequence
 from time import perf_counter
 
 from harness.mock.arrivals import ArrivalLog
-from harness.mock.completions import (
-    BadRequest,
-    Endpoint,
-    Generation,
-    build_reply,
-    parse_generation,
-)
+from harness.mock.completions import Endpoint, Generation, build_reply, parse_generation
 from harness.mock.emitter import DEFAULT_SPIN_S, Completion, Emitter, Payload, Timer
 from harness.mock.faults import FaultInjector
 from harness.mock.personalities import (
@@ -42,6 +38,8 @@ from harness.mock.personalities import (
     llamacpp_reply,
 )
 from harness.mock.profiles import LatencyProfile
+from harness.mock.prompt import BadRequest
+from harness.mock.received import DEFAULT_RECEIVED_CAP, ReceivedLog
 from harness.mock.slots import Slots, Ticket, TicketState
 from harness.mock.wire import (
     MAX_BODY_BYTES,
@@ -51,6 +49,7 @@ from harness.mock.wire import (
     RequestParser,
     enable_arrival_timestamps,
     error_body,
+    insert_headers,
     json_response,
     recv_stamped,
     response_head,
@@ -124,6 +123,23 @@ def _nest(counter: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
     return out
 
 
+def _with_echo(
+    schedule: Sequence[tuple[float, Payload]], gen: Generation
+) -> list[tuple[float, Payload]]:
+    """``schedule`` with ``X-Mock-Prompt-Tokens`` and ``X-Mock-Messages`` in its response head:
+    what the mock counted of the request, on every reply to a generation request."""
+    fields = [
+        ("X-Mock-Prompt-Tokens", str(gen.prompt_tokens)),
+        ("X-Mock-Messages", str(gen.messages)),
+    ]
+    items = list(schedule)
+    for i, (offset, payload) in enumerate(items):
+        if isinstance(payload, bytes) and payload.startswith(b"HTTP/1."):
+            items[i] = (offset, insert_headers(payload, fields))
+            break
+    return items
+
+
 class _Connection:
     """One client connection, served on the loop thread one request at a time."""
 
@@ -176,6 +192,7 @@ class MockServer:
         idle_timeout_s: float | None = None,
         loading_s: float = 0.0,
         slots: int = 0,
+        received_cap: int = DEFAULT_RECEIVED_CAP,
     ) -> None:
         if personality not in PERSONALITIES:
             known = ", ".join(PERSONALITIES)
@@ -197,6 +214,8 @@ class MockServer:
         self.stats = MockStats()
         self.arrivals = ArrivalLog()
         """When each generation request arrived (``/mock/stats`` ``arrivals``)."""
+        self.received = ReceivedLog(received_cap)
+        """What each accepted generation request sent (``/mock/stats`` ``received``)."""
         self.slots = Slots(slots)
         """At most this many generations at once, the rest FIFO (0: no limit)."""
         self.emitter = Emitter(spin_s=spin_s)
@@ -422,6 +441,7 @@ class MockServer:
         except BadRequest as exc:
             self._reply(conn, 400, exc.message, keep_alive, t_base, param=exc.param)
             return
+        self.received.record(gen)  # a reference; the entry is built when /mock/stats asks
         mode = gen.mode
         self.stats.count(self.stats.requests, endpoint, mode)
         index = next(self._request_index)
@@ -432,7 +452,7 @@ class MockServer:
             )
         if schedule is None:
             schedule = self._normal_reply(gen, index, keep_alive)
-        schedule = self.personality.decorate(schedule)
+        schedule = self.personality.decorate(_with_echo(schedule, gen))
 
         def on_done(completion: Completion) -> None:
             conn.ticket = conn.abandon = None
@@ -498,7 +518,10 @@ class MockServer:
         ``in_use_now``, ``max_concurrent``, ``queue_wait_s`` (see `Slots.snapshot`);
         ``arrivals``: ``{count, t_s}``, when each generation request (a POST to either
         completions route, whatever its answer) arrived, in seconds since the first, kept
-        for the first 200,000 (then ``truncated: true``; see `ArrivalLog`); ``uptime_s``.
+        for the first 200,000 (then ``truncated: true``; see `ArrivalLog`); ``received``:
+        what each accepted generation request sent, in arrival order, for the first
+        ``received_cap`` (10,000; then ``received_truncated: true``; see `ReceivedLog`);
+        ``uptime_s``.
         """
         out = self.stats.snapshot(reset=reset)
         out["lateness_s"] = self.emitter.lateness.summary()
@@ -526,5 +549,6 @@ class MockServer:
         else:
             out["injected"] = {}
         out["arrivals"] = self.arrivals.snapshot(reset=reset)
+        out.update(self.received.snapshot(reset=reset))
         out["uptime_s"] = time.perf_counter() - self._started
         return out

@@ -175,6 +175,16 @@ def response_head(status: int, headers: list[tuple[str, str]], *, keep_alive: bo
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+def insert_headers(response: bytes, fields: list[tuple[str, str]]) -> bytes:
+    """``response`` (bytes starting with a response head) with ``fields`` added at the end of
+    its head; unchanged when it holds no complete head."""
+    end = response.find(b"\r\n\r\n")
+    if end < 0 or not fields:
+        return response
+    extra = "".join(f"\r\n{name}: {value}" for name, value in fields).encode("latin-1")
+    return response[:end] + extra + response[end:]
+
+
 def chunk(data: bytes) -> bytes:
     """One HTTP/1.1 chunk (RFC 9112 §7.1); never empty: that is the terminator."""
     return b"%x\r\n%s\r\n" % (len(data), data)

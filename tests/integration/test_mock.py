@@ -32,7 +32,9 @@ from tests.conftest import ROOT, on_time_in_one_of
 TTFT, ITL, TOKENS = 0.100, 0.010, 20
 CHAT = "/v1/chat/completions"
 COMPLETIONS = "/v1/completions"
-PROMPT = "say hello to the mock"  # 5 words: the mock counts words as prompt tokens
+PROMPT = "say hello to the mock"  # 6 tokens by the mock's rule ("hello" is 2)
+#: prompt tokens of `gen_body`: as one chat message, the template adds 3 + 4 (tokens.py)
+PROMPT_TOKENS = {CHAT: 13, COMPLETIONS: 6}
 # Bound for tests about what happens rather than exactly when; the timing tests use the
 # tight bounds, with `on_time_in_one_of`.
 COARSE = 0.010
@@ -320,7 +322,7 @@ def test_stream_shape(mock: Mock) -> None:
     ]
     usage_obj = json.loads(usage.data[6:])
     assert usage_obj["choices"] == []
-    assert usage_obj["usage"] == {"prompt_tokens": 5, "completion_tokens": 20, "total_tokens": 25}
+    assert usage_obj["usage"] == {"prompt_tokens": 13, "completion_tokens": 20, "total_tokens": 33}
     assert done.data == b"data: [DONE]\n\n"
     assert terminator.data == b""
 
@@ -383,7 +385,12 @@ def test_batch_body_arrives_when_last_token_is_due(mock: Mock, endpoint: str) ->
         assert body["object"] == "text_completion"
         assert choice["text"] == text
     assert choice["finish_reason"] == "stop"
-    assert body["usage"] == {"prompt_tokens": 5, "completion_tokens": 20, "total_tokens": 25}
+    prompt = PROMPT_TOKENS[endpoint]
+    assert body["usage"] == {
+        "prompt_tokens": prompt,
+        "completion_tokens": 20,
+        "total_tokens": prompt + 20,
+    }
 
 
 # -- max_tokens ---------------------------------------------------------------------------

@@ -159,7 +159,7 @@ def test_llamacpp_stream_shape_and_true_timings(running: list[Mock]) -> None:
     objs = objects(response)
     assert objs[-2]["choices"] == [{"finish_reason": "stop", "index": 0, "delta": {}}]
     assert objs[-1]["choices"] == []
-    assert objs[-1]["usage"] == {"completion_tokens": 20, "prompt_tokens": 5, "total_tokens": 25}
+    assert objs[-1]["usage"] == {"completion_tokens": 20, "prompt_tokens": 13, "total_tokens": 33}
     assert payloads(response)[-1] == b"[DONE]"
     assert list(timings) == [
         "prompt_n",
@@ -171,11 +171,11 @@ def test_llamacpp_stream_shape_and_true_timings(running: list[Mock]) -> None:
         "predicted_per_token_ms",
         "predicted_per_second",
     ]
-    assert (timings["prompt_n"], timings["predicted_n"]) == (5, TOKENS)
+    assert (timings["prompt_n"], timings["predicted_n"]) == (13, TOKENS)
     per_token = timings["predicted_per_token_ms"]
     assert timings["predicted_ms"] == pytest.approx(per_token * TOKENS)
     assert timings["predicted_per_second"] == pytest.approx(1e3 / per_token)
-    assert timings["prompt_per_token_ms"] == pytest.approx(timings["prompt_ms"] / 5)
+    assert timings["prompt_per_token_ms"] == pytest.approx(timings["prompt_ms"] / 13)
     assert per_token == pytest.approx(ITL * 1e3, abs=1.0)  # jitter moves it a little
     assert per_token != ITL * 1e3  # ... this request's own figure, not the profile's 10 ms
 
@@ -235,7 +235,7 @@ def test_litellm_chunk_shapes_and_headers(running: list[Mock]) -> None:
     objs = objects(first)
     assert objs[-2]["choices"] == [{"finish_reason": "stop", "index": 0, "delta": {}}]
     assert objs[-1]["choices"] == [{"index": 0, "delta": {}}]
-    assert objs[-1]["usage"] == {"completion_tokens": 20, "prompt_tokens": 5, "total_tokens": 25}
+    assert objs[-1]["usage"] == {"completion_tokens": 20, "prompt_tokens": 13, "total_tokens": 33}
     for response in (first, second, batch):
         assert "server" not in response.headers
         assert "via" not in response.headers
