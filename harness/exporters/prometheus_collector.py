@@ -99,7 +99,7 @@ LATENCY_FAMILIES: tuple[LatencyFamily, ...] = (
 GROUP_LABELS = ("mode", "model", "endpoint", "scenario")
 #: Every label name this exporter may emit (besides Prometheus's own `le`)
 ALLOWED_LABELS = frozenset(
-    {*GROUP_LABELS, "outcome", "error_class", "source", "kind", "process", "le"}
+    {*GROUP_LABELS, "outcome", "error_class", "source", "kind", "process", "turn", "le"}
 )
 #: `error_class` of a request that did not fail; of a failure without a class
 NO_ERROR_CLASS, UNKNOWN = "none", "unknown"
@@ -221,7 +221,8 @@ class LLMCollector(Collector):
         yield _anomalies(labelled)
         yield from _path(labelled)
         yield _goodput(labelled)
-        yield from self._turns(self._workload() if self._workload is not None else None)
+        if self._workload is not None:  # a run's exporter: conversations' turns
+            yield from self._turns(self._workload())
         if health is not None:
             yield from self._harness(health)
 
@@ -236,7 +237,7 @@ class LLMCollector(Collector):
                 metric.add_metric(labels, _buckets(histogram, bounds, les), histogram.sum)
         return metric
 
-    def _turns(self, workload: WorkloadStats | None) -> Iterator[Metric]:
+    def _turns(self, workload: WorkloadStats) -> Iterator[Metric]:
         """Multi-turn conversations, by turn bucket (1, 2, 3, 4-7, 8+: bounded labels)."""
         labels = ("mode", "turn", "scenario")
         requests = CounterMetricFamily(
@@ -262,7 +263,7 @@ class LLMCollector(Collector):
                 ("first_visible", "first_visible", "First visible output"),
             )
         ]
-        for tally in workload.tallies() if workload is not None else ():
+        for tally in workload.tallies():
             for turn in TURN_BUCKETS:
                 n = tally.counts.get(f"by_turn.{turn}.requests")
                 if not n:

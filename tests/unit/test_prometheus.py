@@ -41,6 +41,7 @@ from harness.exporters.prometheus_config import (
 from harness.load.goodput import GoodputLimits, meets
 from harness.record import RequestRecord
 from harness.stats import LatencyHistogram, RunStats
+from harness.workload.tally import TURN_BUCKETS, WorkloadStats
 
 CHAT = "/v1/chat/completions"
 STREAM = {"mode": "stream", "model": "m", "endpoint": CHAT, "scenario": "default"}
@@ -573,3 +574,24 @@ def test_goodput_requests_are_absent_without_goodput_limits() -> None:
     registry = registry_of(stats_of([stream_record(0.2), batch_record(0.5)]))
     assert value(registry, "llm_goodput_requests_total", STREAM) is None
     assert value(registry, "llm_goodput_requests_total", BATCH) is None
+
+
+def test_conversation_turns_are_labelled_by_bounded_buckets() -> None:
+    workload = WorkloadStats()
+    for turn, ttft in ((1, 0.1), (2, 0.2), (3, 0.3), (5, 0.5), (6, 0.6), (12, 1.2)):
+        record = stream_record(ttft)
+        record.turn = turn
+        workload.observe(record)
+    stats = RunStats()
+    registry = CollectorRegistry()
+    registry.register(LLMCollector(lambda: stats, workload=lambda: workload))
+    text = generate_latest(registry).decode()
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    requests = {s.labels["turn"]: s.value for s in samples if s.name == "llm_turn_requests_total"}
+    assert requests == {"1": 1, "2": 1, "3": 1, "4-7": 2, "8+": 1}
+    sums = {s.labels["turn"]: s.value for s in samples if s.name == "llm_turn_ttft_seconds_sum"}
+    assert sums["4-7"] == pytest.approx(1.1)
+    assert sums["8+"] == pytest.approx(1.2)
+    for sample in samples:
+        assert set(sample.labels) <= ALLOWED_LABELS
+        assert sample.labels.get("turn", "1") in TURN_BUCKETS

@@ -14,7 +14,7 @@ import pytest
 
 from harness.checks import normalise_base_url
 from harness.errors import ConfigError
-from harness.prompts import synthetic_prompts
+from harness.workload.lengths import LengthDist
 from harness.scenario import (
     DEFAULT_TIMEOUTS,
     Price,
@@ -670,7 +670,9 @@ def test_prompts_from_a_jsonl_file(tmp_path: Path) -> None:
     )
     scenario = load("prompts:\n  file: p.jsonl\n")
     assert scenario.prompts == (({"role": "user", "content": "hi"},), "hello", "plain")
-    assert scenario.prompts_source == f"file {tmp_path / 'p.jsonl'} (3)"
+    assert scenario.prompts_source == (
+        f"jsonl {tmp_path / 'p.jsonl'}: 3 prompts of 3 lines, 0 with a requested output length"
+    )
 
 
 @pytest.mark.parametrize(
@@ -699,25 +701,30 @@ def test_a_bad_jsonl_line_is_named_by_file_and_line(
 def test_an_empty_prompt_file(tmp_path: Path) -> None:
     (tmp_path / "p.jsonl").write_text("\n\n")
     assert error_of("prompts: {file: p.jsonl}\n") == (
-        f"scenario.yaml:1:17: prompts.file: {tmp_path / 'p.jsonl'} holds no prompts "
-        "(one JSON object per line)"
+        f"{tmp_path / 'p.jsonl'}: holds no prompts (expected one JSON object per line)"
     )
 
 
 def test_synthetic_prompts_have_the_asked_length_and_are_reproducible() -> None:
     scenario = load("prompts:\n  synthetic: {input_tokens: 100, count: 5, seed: 3}\n")
-    assert scenario.prompts is not None
-    assert len(scenario.prompts) == 5
-    assert scenario.prompts == synthetic_prompts(100, 5, 3)
-    words = str(scenario.prompts[0]).split()
-    assert len(words) == 3 + 96  # "Continue this text:" is about 4 tokens, then 96 words
-    assert synthetic_prompts(100, 5, 4) != scenario.prompts
+    assert scenario.prompts is None  # made per request, sized by the calibration
+    workload = scenario.workload
+    assert workload is not None
+    assert workload.input_tokens == LengthDist.fixed(100)
+    items = [workload.item_at(k) for k in range(10)]
+    assert len({str(i.prompt) for i in items}) == 5  # count: 5 distinct prompts
+    assert items[0] == items[5] == workload.item_at(0)
+    assert all(i.requested_input_tokens == 100 for i in items)
+    assert len(str(items[0].prompt).split()) == 100  # assumed 1 token per word, no template
+    other = load("prompts:\n  synthetic: {input_tokens: 100, count: 5, seed: 4}\n").workload
+    assert other is not None
+    assert other.item_at(0) != items[0]
 
 
 def test_prompts_need_exactly_one_source() -> None:
     assert error_of("prompts: {inline: [a], synthetic: {input_tokens: 3}}\n") == (
-        "scenario.yaml:1:10: prompts: expected exactly one of inline, file or synthetic, "
-        "got inline, synthetic"
+        "scenario.yaml:1:10: prompts: expected exactly one of inline, file, synthetic, "
+        "sharegpt or trace, got inline, synthetic"
     )
 
 
