@@ -455,7 +455,7 @@ def _start_when_users_wait(environment: Environment, state: LoadState) -> None:
 
 def _started(environment: Environment, state: LoadState) -> None:
     llm_run(environment).epoch = state.epoch
-    if state.plan.is_staged and environment.runner is not None:
+    if state.plan.ends_itself and environment.runner is not None:
         state.controller = gevent.spawn(_drive_stages, environment, state)
 
 

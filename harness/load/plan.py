@@ -146,11 +146,14 @@ class LoadPlan:
         """More than one stage, a ramp, a stage warm-up or stages still to be decided: the
         plan drives the user count and the run's end itself."""
         return (
-            self.dynamic
-            or len(self.stages) > 1
-            or any(s.ramp_s or s.warmup_s for s in self.stages)
-            or self.times is not None  # a trace ends when its last request is due
+            self.dynamic or len(self.stages) > 1 or any(s.ramp_s or s.warmup_s for s in self.stages)
         )
+
+    @property
+    def ends_itself(self) -> bool:
+        """Whether the plan's controller ends the run: a staged plan, or a trace (its run
+        ends `TRACE_TAIL_S` after its last request was due)."""
+        return self.is_staged or self.times is not None
 
     @property
     def duration_s(self) -> float | None:
