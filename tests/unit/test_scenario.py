@@ -14,7 +14,6 @@ import pytest
 
 from harness.checks import normalise_base_url
 from harness.errors import ConfigError
-from harness.workload.lengths import LengthDist
 from harness.scenario import (
     DEFAULT_TIMEOUTS,
     Price,
@@ -25,6 +24,7 @@ from harness.scenario import (
     parse_mix,
 )
 from harness.slo import SLO
+from harness.workload.lengths import LengthDist
 from tests.conftest import ROOT
 
 FILE = "scenario.yaml"
