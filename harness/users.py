@@ -742,6 +742,11 @@ def _check_load_plan(environment: Environment, config: RunConfig) -> None:
     if options is None or getattr(options, "worker", False):
         return
     users = int(getattr(options, "num_users", None) or 1)
+    if config.workload is not None and config.workload.multi_turn and config.load.paired:
+        raise ConfigError(
+            "mix: paired sends one prompt in both modes at once; a conversation (turns: all) "
+            "cannot be paired: use turns: first, or a mix of weights"
+        )
     run_time = getattr(options, "run_time", None)
     plan = config.load.plan(users=users, run_time_s=float(run_time) if run_time else None, mix=None)
     spawn_rate = float(getattr(options, "spawn_rate", 0) or 0)
