@@ -1,26 +1,18 @@
-"""Prompts a scenario sends: inline chat messages, a JSONL file, or synthetic text.
+"""Prompts as a scenario writes them: inline chat messages, and one JSON prompt.
 
-`read_prompt_file()` reads one prompt per JSONL line with errors naming the file and line;
-`synthetic_prompts()` makes reproducible prompts of about N input tokens;
 `messages_from_node()` reads a chat conversation written inline in the scenario;
-`SYNTHETIC_WORDS` is the vocabulary of synthetic text (defined in harness.workload.text).
-Pure: standard library, harness.strict_yaml and harness.workload.text only.
+`prompt_from_json()` reads one prompt of a JSONL file (harness.workload.jsonl reads the file),
+with errors naming where it is. Pure: standard library and harness.strict_yaml only.
 """
 
 from __future__ import annotations
 
-import json
-import random
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
 from harness.strict_yaml import Node
-from harness.workload.text import SYNTHETIC_WORDS as SYNTHETIC_WORDS  # public here too
 
-#: Prompt files are read whole; beyond this they are the wrong file.
-MAX_PROMPT_FILE_BYTES = 256 * 1024 * 1024
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 Prompt = str | tuple[Mapping[str, Any], ...]
@@ -48,41 +40,7 @@ def messages_from_node(node: Node) -> tuple[Mapping[str, Any], ...]:
     return tuple(messages)
 
 
-def read_prompt_file(file: Path, node: Node) -> tuple[Prompt, ...]:
-    """Prompts from a JSONL file: per line ``{"messages": [...]}``, ``{"prompt": "..."}``,
-    a JSON string, or a JSON list of messages. Blank lines are skipped.
-    """
-    try:
-        if file.is_dir():
-            raise node.error(f"{file} is a directory, expected a JSONL file")
-        with file.open("rb") as f:
-            data = f.read(MAX_PROMPT_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise node.error(f"no such file: {file}") from None
-    except OSError as exc:
-        raise node.error(f"cannot read {file} ({exc.strerror or exc})") from None
-    if len(data) > MAX_PROMPT_FILE_BYTES:
-        raise node.error(f"{file} is larger than {MAX_PROMPT_FILE_BYTES:,} bytes")
-    prompts: list[Prompt] = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        where = f"{file}:{number}"
-        try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
-        except UnicodeDecodeError:
-            raise ConfigError(f"{where}: not UTF-8; save the file as UTF-8") from None
-        if not line:
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where}:{exc.colno}: not JSON ({exc.msg})") from None
-        prompts.append(_prompt_from_json(item, where))
-    if not prompts:
-        raise node.error(f"{file} holds no prompts (one JSON object per line)")
-    return tuple(prompts)
-
-
-def _prompt_from_json(item: Any, where: str) -> Prompt:
+def prompt_from_json(item: Any, where: str) -> Prompt:
     expected = (
         'expected {"messages": [{"role": …, "content": …}, …]}, {"prompt": "…"}, '
         "a string, or a list of messages"
@@ -106,17 +64,3 @@ def _prompt_from_json(item: Any, where: str) -> Prompt:
                 )
         return tuple(item)
     raise ConfigError(f"{where}: {expected}")
-
-
-#: The vocabulary of synthetic prompts (harness.workload.text, where the workload's synthetic
-#: text comes from too): short, common English words that most BPE tokenizers give one token
-#: each (with its leading space), so N words make a prompt of about N input tokens.
-_WORDS = SYNTHETIC_WORDS  # the name it had before it was public
-
-
-def synthetic_prompts(input_tokens: int, count: int, seed: int) -> tuple[str, ...]:
-    """`count` prompts of about `input_tokens` tokens each, the same for the same seed."""
-    rng = random.Random(seed)
-    lead = "Continue this text: "
-    body = max(input_tokens - 4, 1)  # the lead-in is about four tokens
-    return tuple(lead + " ".join(rng.choices(SYNTHETIC_WORDS, k=body)) for _ in range(count))

@@ -1,7 +1,7 @@
 """A JSONL prompt file as a dataset: the prompts of harness/prompts.py, each with an optional
 requested output length, filtered by estimated length and sampled with a seed.
 
-Each non-blank line is one of the forms `harness.prompts.read_prompt_file` reads (and parsed by
+Each non-blank line is one of the forms `harness.prompts.prompt_from_json` reads (and parsed by
 the same code): ``{"messages": [...]}`` (assistant turns included: the conversation is sent as
 is), ``{"prompt": "…"}``, a JSON string, or a JSON list of messages. An object may also give
 ``"max_tokens"`` or ``"output_tokens"`` (one of them, an integer of 1 or more): the output
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.prompts import Prompt, _prompt_from_json
+from harness.prompts import Prompt, prompt_from_json
 from harness.workload.records import counted, is_integer, read_record_file, sample_indices, shown
 from harness.workload.sharegpt import LengthFilter, estimate_tokens
 
@@ -98,7 +98,7 @@ def read_jsonl_dataset(
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{where}:{exc.colno}: not JSON ({exc.msg})") from None
-        prompt = _prompt_from_json(item, where)
+        prompt = prompt_from_json(item, where)
         requested = _requested_output(item, where)
         if output_tokens is not None and requested is None:
             raise ConfigError(

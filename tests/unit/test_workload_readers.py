@@ -400,10 +400,8 @@ def test_byte_order_mark_is_dropped(tmp_path: Path) -> None:
     assert read_jsonl_dataset(path).prompts == ("hello",)
 
 
-def test_file_limit_is_the_prompt_files_limit() -> None:
-    from harness.prompts import MAX_PROMPT_FILE_BYTES
-
-    assert MAX_RECORD_FILE_BYTES == MAX_PROMPT_FILE_BYTES == 256 * 1024 * 1024
+def test_file_limit_is_256_mib() -> None:
+    assert MAX_RECORD_FILE_BYTES == 256 * 1024 * 1024
 
 
 # --- JSONL prompts --------------------------------------------------------------------------
