@@ -246,7 +246,8 @@ class LLMUser(User):
             record.turn = turn
             record.prefix_reuse = prefix_reuse
             record.requested_input_tokens = item.requested_input_tokens
-            record.requested_output_tokens = params.get("max_tokens")
+            # what the workload asked for (the run's own max_tokens is a cap, not a length)
+            record.requested_output_tokens = item.max_tokens
             try:
                 client.send(record, body)
                 if t_first is None:

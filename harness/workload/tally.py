@@ -84,7 +84,10 @@ class ModeTally:
     def observe(self, record: RequestRecord) -> None:
         """Count one request of this mode that was not cancelled."""
         timed = record.timed
-        if timed:
+        asked = (
+            record.requested_input_tokens is not None or record.requested_output_tokens is not None
+        )
+        if timed and asked:  # lengths are compared where the workload asked for one
             served_output: int | None = record.output_tokens
             if record.mode is Mode.BATCH and record.output_tokens_source != "server":
                 served_output = None  # no usage: the count is of messages, not tokens
