@@ -11,7 +11,6 @@ length requested for that prompt. Errors are one line, ``FILE:LINE: field: what 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,14 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.prompts import Prompt, prompt_from_json
-from harness.workload.records import counted, is_integer, read_record_file, sample_indices, shown
+from harness.workload.records import (
+    counted,
+    is_integer,
+    json_lines,
+    read_record_file,
+    sample_indices,
+    shown,
+)
 from harness.workload.sharegpt import LengthFilter, estimate_tokens
 
 #: the keys a line may give its requested output length under
@@ -90,14 +96,7 @@ def read_jsonl_dataset(
     text = read_record_file(file)
     prompts: list[tuple[Prompt, int | None]] = []
     filtered = 0
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{file}:{number}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where}:{exc.colno}: not JSON ({exc.msg})") from None
+    for where, item in json_lines(text, file):
         prompt = prompt_from_json(item, where)
         requested = _requested_output(item, where)
         if output_tokens is not None and requested is None:

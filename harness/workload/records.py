@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,20 @@ MAX_RECORD_FILE_BYTES = 256 * 1024 * 1024
 
 #: the longest value an error message quotes before cutting it with "…"
 _SHOWN_CHARS = 40
+
+
+def json_lines(text: str, file: Path) -> Iterator[tuple[str, Any]]:
+    """Each non-blank line of a JSONL text, parsed, with where it is (``FILE:LINE``); a line
+    that is not JSON is a one-line `ConfigError` naming its line and column."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{file}:{number}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}:{exc.colno}: not JSON ({exc.msg})") from None
+        yield where, item
 
 
 def read_record_file(file: Path) -> str:

@@ -22,7 +22,6 @@ library and the pure harness modules only; it never reads the clock.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.workload.records import counted, is_integer, read_record_file, shown
+from harness.workload.records import counted, is_integer, json_lines, read_record_file, shown
 
 #: tokens per hash block in Mooncake's traces
 MOONCAKE_BLOCK_TOKENS = 512
@@ -121,14 +120,7 @@ def read_trace(
     time_key: str | None = None
     first_date: datetime | None = None  # ISO times are read as seconds since the first line's
     rows: list[tuple[float, int, int, tuple[int, ...]]] = []  # (time in the file's unit, …)
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{file}:{number}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where}:{exc.colno}: not JSON ({exc.msg})") from None
+    for where, item in json_lines(text, file):
         if not isinstance(item, dict):
             raise ConfigError(
                 f'{where}: got {shown(item)} (expected an object {{"timestamp": …, '
