@@ -317,6 +317,14 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
         help="show the effective configuration (secrets redacted) and where each value "
         "came from, then exit",
     )
+    run.add_argument(
+        "--target",
+        action="append",
+        default=None,
+        metavar="NAME=URL",
+        help="an endpoint compared side by side with the others (repeat it; docs/targets.md): "
+        "every target gets the same prompts on the same schedule",
+    )
     add_load_flags(run, users=32, run_time="60s")
     _add_llm_options(run, settings, skip=frozenset())
 
@@ -329,6 +337,13 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
     sweep.add_argument("scenario", nargs="?", default=None, help="a scenario YAML file")
     sweep.add_argument("--host", default=None, help="base URL up to and including /v1")
     sweep.add_argument("--locustfile", "-f", default=None, help="a locustfile of your own")
+    sweep.add_argument(
+        "--target",
+        action="append",
+        default=None,
+        metavar="NAME=URL",
+        help="an endpoint swept side by side with the others (repeat it)",
+    )
     points = sweep.add_mutually_exclusive_group(required=True)
     points.add_argument("--rates", default=None, help="open-loop rates, e.g. 1,2,4 (per second)")
     points.add_argument("--concurrency", default=None, help="closed-loop user counts, e.g. 1,8,32")
@@ -445,6 +460,11 @@ def _run(args: argparse.Namespace, *, sweep: bool = False) -> int:
     from harness.scenario import load_scenario
 
     environ = os.environ
+    given_targets = getattr(args, "target", None)
+    if given_targets:
+        if getattr(args, "llm_targets", None):
+            raise ConfigError("run: give the targets once (--target or --llm-targets)")
+        args.llm_targets = ",".join(given_targets)
     named = getattr(args, "llm_scenario", None)
     if named is not None and args.scenario is not None and named != args.scenario:
         raise ConfigError("run: give the scenario file once (SCENARIO.yaml or --llm-scenario)")

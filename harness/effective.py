@@ -177,9 +177,27 @@ def plan_run(
     warnings = list(s.warnings) if s else []
     warnings += _unknown_variables(environ, known_variables())
 
-    # target
+    # target, or targets side by side
     host = p.locust_option("--host", "host", "LOCUST_HOST", "target.base_url", _read_url, None)
-    if host.value is None:
+    targets = p.setting("targets")
+    listed: tuple[tuple[str, str], ...] = targets.value or ()
+    listed_source = targets.source
+    if not listed and s is not None and s.targets:
+        listed = tuple((t.name, t.base_url) for t in s.targets)
+        listed_source = _origin(s, "targets")
+    if listed:
+        if host.value is not None:
+            raise ConfigError(
+                f"run: {host.where} names one target and the run has targets "
+                f"({', '.join(n for n, _ in listed)}): list every endpoint in targets, or "
+                "drop --host"
+            )
+        for name, url in listed:
+            _read_url(url, f"target {name}")
+        shown_targets = ", ".join(f"{n}={redact_url(u)}" for n, u in listed)
+        p.add("targets", shown_targets, listed_source)
+        host = Resolved(listed[0][1], listed[0][1], listed_source, targets.layer, "targets")
+    elif host.value is None:
         where = f"set target.base_url in {label} or pass" if s else "pass"
         problem = f"no target: {where} --host URL (base URL up to and including /v1)"
         if host_required:

@@ -51,6 +51,7 @@ from harness.settings import (
 )
 from harness.slo import SLO, check_goodput_gates, with_default_failure_gate
 from harness.target import Target, Timeouts
+from harness.targets import RunTarget, TargetSpec, resolve_targets
 from harness.workload.source import Workload
 
 if TYPE_CHECKING:
@@ -190,6 +191,8 @@ class RunConfig:
     #: `--llm-goodput` / the scenario's `goodput:`: the limits a request's own figures must
     #: meet to count towards goodput (harness.load.goodput); None: no goodput figures
     goodput: GoodputLimits | None = None
+    #: the endpoints compared side by side (harness.targets); () for a run with one target
+    targets: tuple[RunTarget, ...] = ()
 
     @classmethod
     def from_options(
@@ -220,6 +223,19 @@ class RunConfig:
             scenario,
             warnings,
         )
+        specs: tuple[TargetSpec, ...] = tuple(
+            TargetSpec(name, url) for name, url in value("targets") or ()
+        ) or (scenario.targets if scenario else ())
+        targets = resolve_targets(
+            specs,
+            api_key=api_key,
+            api_key_env=key_env.value,
+            models=models,
+            chat=endpoint != "completions",
+            pricing=dict(scenario.pricing) if scenario else {},
+        )
+        if targets:
+            target = targets[0].target
         mix = value("mix")
         timeouts = Timeouts(**{f"{name}_s": value(f"{name}_timeout") for name in TIMEOUT_NAMES})
         goodput = value("goodput")
@@ -253,6 +269,7 @@ class RunConfig:
             api_key_env=key_env.value,
             load=LoadSettings.from_options(options, scenario),
             goodput=goodput,
+            targets=targets,
         )
 
     def request_params(self) -> dict[str, Any]:

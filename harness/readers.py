@@ -19,6 +19,7 @@ from harness.exporters.prometheus_config import check_scenario_name, parse_bucke
 from harness.load.goodput import EXAMPLE, LIMIT_KEYS, GoodputLimits
 from harness.scenario import parse_duration, parse_mix
 from harness.strict_yaml import suggest
+from harness.targets import parse_targets_text
 
 #: a setting's reader: (value as given, what an error names) -> the typed value
 Read = Callable[[Any, str], Any]
@@ -30,6 +31,11 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def read_text(value: Any, where: str) -> str:
     """Text, surrounding whitespace removed."""
     return str(value).strip()
+
+
+def read_targets(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """``NAME=URL[,NAME=URL…]``: the endpoints compared side by side (harness.targets)."""
+    return parse_targets_text(str(value), where)
 
 
 def read_models(value: Any, where: str) -> tuple[str, ...]:

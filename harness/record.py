@@ -33,6 +33,9 @@ class RequestRecord:
     mode: Mode
     model: str
     endpoint: str
+    #: the name of the target it was sent to (`targets:`, docs/targets.md); "" when the run
+    #: has one target
+    target: str = ""
     t0: float = 0.0
     t_sched: float | None = None
     #: `mix: paired`: the pair this request belongs to (one prompt, both modes, one due time)

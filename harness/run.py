@@ -113,6 +113,9 @@ class LLMRun:
     calibration: Calibration | None = None
     #: one line saying what the users send (the scenario's workload), "" for prompts
     workload_description: str = ""
+    #: the endpoints compared side by side, in the scenario's order: each one's `host`
+    #: (credentials removed), `protocol` and, for a gateway, `via`; empty for one target
+    targets: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def begin_plan(self, plan: LoadPlan) -> None:
         """A test with a load plan starts (its figures are kept per stage)."""
@@ -205,7 +208,11 @@ class LLMRun:
             client_saturated=self.client_saturated,
         )
         duration = self.measured_window_s() if self.plan is not None else self.duration_s()
-        summary = build_summary(self.stats.summary(duration), run=run)
+        first = next(iter(self.targets), None)
+        # with targets, `modes` keeps the first target's figures (a reader of one target's)
+        summary = build_summary(self.stats.summary(duration, target=first), run=run)
+        if self.targets:
+            summary["targets"] = self.targets_block(duration)
         for mode, block in self.workload_stats.summary().items():
             if mode in summary["modes"]:
                 summary["modes"][mode]["workload"] = block
@@ -250,6 +257,18 @@ class LLMRun:
                     if index < len(summary["stages"]):
                         summary["stages"][index]["stopped_early"] = {"waiting": waiting}
         return summary
+
+    def targets_block(self, duration_s: float) -> dict[str, Any]:
+        """summary.json's ``targets``: per target, its host, protocol, `via`, the models
+        that answered and its `modes` (the same figures as `modes`, of its requests only)."""
+        block: dict[str, Any] = {}
+        groups = list(self.stats.groups())
+        for name, info in self.targets.items():
+            entry: dict[str, Any] = dict(info)
+            entry["models"] = sorted({g.model for g in groups if g.target == name and g.model})
+            entry["modes"] = self.stats.summary(duration_s, target=name)
+            block[name] = entry
+        return block
 
     def elapsed_s(self) -> float | None:
         """Seconds since the plan's epoch, to the stop (or now)."""

@@ -43,6 +43,7 @@ from harness.slo import (
     SLO,
 )
 from harness.strict_yaml import Node, read_yaml
+from harness.targets import ANY_MODEL, MAX_TARGETS, TargetSpec, check_target_name, check_vias
 from harness.workload.config import read_prompts_section
 from harness.workload.source import Workload
 
@@ -99,6 +100,7 @@ _SETTING_ATTRIBUTES = {
 _TOP_KEYS = (
     "name",
     "target",
+    "targets",
     "request",
     "prompts",
     "mix",
@@ -187,6 +189,8 @@ class Scenario:
     api_key_file: str | None = None
     api_key: Secret | None = None
     models: tuple[str, ...] = ()
+    #: `targets:`: endpoints compared side by side (harness.targets); () for one target
+    targets: tuple[TargetSpec, ...] = ()
     # request
     max_tokens: int | None = None
     temperature: float | None = None
@@ -285,6 +289,7 @@ class _Loader:
             self.set("name", keys["name"].string(environ=self.environ), keys["name"])
         sections = (
             ("target", self.target),
+            ("targets", self.targets),
             ("request", self.request),
             ("prompts", self.prompts),
             ("mix", self.mix),
@@ -295,6 +300,10 @@ class _Loader:
             ("mock", self.mock),
             ("goodput", self.goodput),
         )
+        if "target" in keys and "targets" in keys:
+            raise keys["targets"].error(
+                "set target (one endpoint) or targets (several, side by side), not both"
+            )
         for key, read in sections:
             if key in keys:
                 read(keys[key])
@@ -355,7 +364,122 @@ class _Loader:
         if "api_key_file" in keys:
             self.api_key_file(keys["api_key_file"])
 
+    def targets(self, node: Node) -> None:
+        items = node.items(what="a list of targets, each with name and base_url")
+        if not items:
+            raise node.error("expected at least one target")
+        if len(items) > MAX_TARGETS:
+            raise node.error(f"at most {MAX_TARGETS} targets, got {len(items)}")
+        targets: list[TargetSpec] = []
+        for item in items:
+            target = self.one_target(item)
+            if any(t.name == target.name for t in targets):
+                raise item.error(f"target {target.name!r} is listed twice")
+            targets.append(target)
+        result = tuple(targets)
+        try:
+            check_vias(result, node.path)
+        except ConfigError as exc:
+            raise node.error(str(exc).removeprefix(f"{node.path}: ")) from None
+        self.set("targets", result, node)
+
+    def one_target(self, node: Node) -> TargetSpec:
+        allowed = (
+            "name",
+            "base_url",
+            "protocol",
+            "endpoint",
+            "api_key_env",
+            "api_key_file",
+            "api_key",
+            "model",
+            "models",
+            "pricing",
+            "metrics_url",
+            "via",
+        )
+        keys = node.mapping(allowed, what="a mapping with name and base_url")
+        for needed in ("name", "base_url"):
+            if needed not in keys:
+                raise node.error(f"missing key {needed!r}")
+        if "api_key" in keys:
+            raise keys["api_key"].error(
+                "not allowed: the key itself never goes in a scenario; set api_key_env: NAME "
+                "(the environment variable that holds it) or api_key_file: PATH"
+            )
+        name_node = keys["name"]
+        try:
+            name = check_target_name(name_node.string().strip(), "name")
+        except ConfigError as exc:
+            raise name_node.error(str(exc).removeprefix("name: ")) from None
+        url_node = keys["base_url"]
+        url, notes = normalise_base_url(url_node.string(environ=self.environ), url_node)
+        for note in notes:
+            self.warn(url_node, note)
+        models: tuple[str, ...] = ()
+        if "model" in keys and "models" in keys:
+            raise keys["models"].error("set model or models, not both")
+        if "model" in keys:
+            models = (keys["model"].string(environ=self.environ).strip(),)
+        if "models" in keys:
+            model_items = keys["models"].items(what="a list of model names")
+            if not model_items:
+                raise keys["models"].error("expected at least one model name")
+            models = tuple(i.string(environ=self.environ).strip() for i in model_items)
+        if "api_key_env" in keys and "api_key_file" in keys:
+            raise keys["api_key_file"].error("set api_key_env or api_key_file, not both")
+        key_env: str | None = None
+        key: Secret | None = None
+        if "api_key_env" in keys:
+            key_env, key = self.read_key_env(keys["api_key_env"])
+        if "api_key_file" in keys:
+            key = self.read_key_file(keys["api_key_file"])
+        pricing: dict[str, Price] = {}
+        if "pricing" in keys:
+            pricing = self.target_pricing(keys["pricing"])
+        metrics_url = None
+        if "metrics_url" in keys:
+            metrics_url = keys["metrics_url"].string(environ=self.environ).strip()
+            if not metrics_url.startswith(("http://", "https://")):
+                raise keys["metrics_url"].error(
+                    "expected an http:// or https:// URL of the target's Prometheus metrics"
+                )
+        return TargetSpec(
+            name=name,
+            base_url=url,
+            api_key_env=key_env,
+            api_key=key,
+            models=models,
+            protocol=keys["protocol"].choice(PROTOCOLS) if "protocol" in keys else "openai",
+            endpoint=keys["endpoint"].choice(ENDPOINTS) if "endpoint" in keys else None,
+            pricing=pricing,
+            metrics_url=metrics_url,
+            via=keys["via"].string().strip() if "via" in keys else None,
+        )
+
+    def target_pricing(self, node: Node) -> dict[str, Price]:
+        """A target's prices: ``{input, output}`` for all its models, or by model."""
+        entries = node.entries(what="a mapping: {input, output} or model name to prices")
+        if set(entries) <= {"input", "output"}:
+            return {ANY_MODEL: self.price(node)}
+        return {model: self.price(value) for model, (_, value) in entries.items()}
+
+    def price(self, value: Node) -> Price:
+        keys = value.mapping(("input", "output"), what="a mapping with input and output")
+        for needed in ("input", "output"):
+            if needed not in keys:
+                raise value.error(f"missing key {needed!r} (dollars per million {needed} tokens)")
+        return Price(
+            keys["input"].number(minimum=0.0, maximum=1_000_000.0),
+            keys["output"].number(minimum=0.0, maximum=1_000_000.0),
+        )
+
     def api_key_env(self, node: Node) -> None:
+        name, key = self.read_key_env(node)
+        self.set("api_key_env", name, node)
+        self.values["api_key"] = key
+
+    def read_key_env(self, node: Node) -> tuple[str, Secret]:
         name = node.string()  # never interpolated: ${X} here would put the key in its place
         if not _ENV_NAME.fullmatch(name):
             raise node.error(
@@ -373,10 +497,14 @@ class _Loader:
             raise node.error(f"{name} is set but empty")
         for note in notes:
             self.warn(node, note)
-        self.set("api_key_env", name, node)
-        self.values["api_key"] = Secret(key)
+        return name, Secret(key)
 
     def api_key_file(self, node: Node) -> None:
+        key = self.read_key_file(node)
+        self.set("api_key_file", str(self.resolve_path(node)), node)
+        self.values["api_key"] = key
+
+    def read_key_file(self, node: Node) -> Secret:
         file = self.resolve_path(node)
         notes: list[str] = []
         try:
@@ -385,8 +513,7 @@ class _Loader:
             raise node.error(str(exc)) from None
         for note in notes:
             self.warn(node, note)
-        self.set("api_key_file", str(file), node)
-        self.values["api_key"] = Secret(key)
+        return Secret(key)
 
     def resolve_path(self, node: Node) -> Path:
         file = Path(node.string(environ=self.environ))
@@ -558,6 +685,11 @@ class _Loader:
         )
         if "base_url" in self.values:
             raise node.error("set target.base_url or mock, not both (mock is the target)")
+        if "targets" in self.values:
+            raise node.error(
+                "set targets or mock, not both (mock is one target; start mocks with "
+                "`locust-llm mock` and list their URLs in targets)"
+            )
         args: list[str] = []
         personality = "openai"
         if "personality" in keys:
@@ -623,16 +755,7 @@ class _Loader:
     def pricing(self, node: Node) -> None:
         prices: dict[str, Price] = {}
         for model, (_, value) in node.entries(what="a mapping of model name to prices").items():
-            keys = value.mapping(("input", "output"), what="a mapping with input and output")
-            for needed in ("input", "output"):
-                if needed not in keys:
-                    raise value.error(
-                        f"missing key {needed!r} (dollars per million {needed} tokens)"
-                    )
-            prices[model] = Price(
-                keys["input"].number(minimum=0.0, maximum=1_000_000.0),
-                keys["output"].number(minimum=0.0, maximum=1_000_000.0),
-            )
+            prices[model] = self.price(value)
         self.set("pricing", prices, node)
 
 

@@ -43,6 +43,7 @@ from harness.readers import (
     read_positive_int,
     read_positive_number,
     read_switch,
+    read_targets,
     read_temperature,
     read_text,
     read_timeout,
@@ -289,6 +290,13 @@ _RUN: tuple[Setting, ...] = (
         "A scenario YAML file (docs/scenario.md): target, request, prompts, mix, "
         "timeouts, SLOs, pricing. --llm-… options override it.",
         read_text,
+        empty_is_unset=True,
+    ),
+    Setting(
+        "targets",
+        "Endpoints compared side by side, NAME=URL[,NAME=URL…]: each gets the same prompts "
+        "on the same schedule (docs/targets.md); replaces the scenario's targets.",
+        read_targets,
         empty_is_unset=True,
     ),
     Setting(

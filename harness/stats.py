@@ -38,8 +38,8 @@ _REP_FACTOR = 2 / (1 + GAMMA)
 #: Version of the wire form exchanged between workers and the master (2: the tail_s
 #: histogram, the reconnects, backoff_s and token_count_excess counters; 3: the open-loop
 #: schedule_lag_s and from_schedule_* histograms; 4: the goodput_judged and goodput_met
-#: counters).
-WIRE_VERSION = 4
+#: counters; 5: each group's target).
+WIRE_VERSION = 5
 
 _PERCENTILES = (50, 90, 95, 99)
 
@@ -445,11 +445,13 @@ class GroupStats:
     gaps but no per-token samples: their ITL could only be measured per chunk.
     """
 
-    __slots__ = (*_COUNTERS, *_TALLIES, *HISTOGRAM_NAMES, "mode", "model")
+    __slots__ = (*_COUNTERS, *_TALLIES, *HISTOGRAM_NAMES, "mode", "model", "target")
 
-    def __init__(self, mode: str, model: str) -> None:
+    def __init__(self, mode: str, model: str, target: str = "") -> None:
         self.mode = mode
         self.model = model
+        #: the target's name (`targets:`); "" when the run has one target
+        self.target = target
         self.requests = 0
         self.attempts = 0
         self.output_tokens = 0
@@ -586,13 +588,13 @@ class GroupStats:
 
     def copy(self) -> GroupStats:
         """An independent group with the same data."""
-        new = GroupStats(self.mode, self.model)
+        new = GroupStats(self.mode, self.model, self.target)
         new.merge(self)
         return new
 
     def to_wire(self) -> dict[str, Any]:
         """A msgpack/JSON-safe dict; empty histograms are left out."""
-        wire: dict[str, Any] = {"mode": self.mode, "model": self.model}
+        wire: dict[str, Any] = {"mode": self.mode, "model": self.model, "target": self.target}
         for name in _COUNTERS:
             wire[name] = getattr(self, name)
         for name in _TALLIES:
@@ -603,7 +605,7 @@ class GroupStats:
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> GroupStats:
         """Rebuild a group from `to_wire()`'s output."""
-        group = cls(wire["mode"], wire["model"])
+        group = cls(wire["mode"], wire["model"], str(wire.get("target", "")))
         for name in _COUNTERS:
             setattr(group, name, wire[name])
         for name in _TALLIES:
@@ -671,12 +673,12 @@ def _add_tally(into: dict[str, int], other: dict[str, int]) -> None:
         into[key] = into.get(key, 0) + n
 
 
-GroupKey = tuple[str, str]
-"""(mode, model)"""
+GroupKey = tuple[str, str, str]
+"""(mode, model, target)"""
 
 
 class RunStats:
-    """All groups of a run, keyed by (mode, model), and the worker → master exchange.
+    """All groups of a run, keyed by (mode, model, target), and the worker → master exchange.
 
     Locally, `observe()` every record and read `summary()` / `groups()`. On a worker,
     call `take_delta()` every report (Locust's `report_to_master`) and ship its result;
@@ -693,8 +695,8 @@ class RunStats:
         self._totals: dict[GroupKey, GroupStats] = {}
 
     def observe(self, record: RequestRecord) -> None:
-        """Count one finished request in its (mode, model) group."""
-        key = (str(record.mode), record.model)
+        """Count one finished request in its (mode, model, target) group."""
+        key = (str(record.mode), record.model, record.target)
         group = self._pending.get(key)
         if group is None:
             group = self._pending[key] = GroupStats(*key)
@@ -736,8 +738,13 @@ class RunStats:
         _merge_groups(view, self._pending.values(), copy=True)
         return view
 
-    def summary(self, duration_s: float) -> dict[str, Any]:
-        """The `"modes"` part of summary.json, over `duration_s` seconds.
+    def target_names(self) -> list[str]:
+        """The targets that requests were counted for, sorted ("" for a one-target run)."""
+        return sorted({group.target for group in self._view().values()})
+
+    def summary(self, duration_s: float, *, target: str | None = None) -> dict[str, Any]:
+        """The `"modes"` part of summary.json, over `duration_s` seconds: of the requests
+        sent to `target` (a name of `targets:`), or of every request when None.
 
         Keyed by mode ("stream" first, then "batch"), each aggregated over models with:
         requests, outcomes, errors; the histograms' summaries (ttft_s, ttfc_s, itl_s,
@@ -758,7 +765,8 @@ class RunStats:
         """
         by_mode: dict[str, list[GroupStats]] = {}
         for group in self._view().values():
-            by_mode.setdefault(group.mode, []).append(group)
+            if target is None or group.target == target:
+                by_mode.setdefault(group.mode, []).append(group)
         order = [m for m in MODES if m in by_mode]
         order += sorted(m for m in by_mode if m not in order)
         modes: dict[str, Any] = {}
@@ -784,7 +792,7 @@ def _merge_groups(
     into: dict[GroupKey, GroupStats], groups: Iterable[GroupStats], *, copy: bool
 ) -> None:
     for group in groups:
-        key = (group.mode, group.model)
+        key = (group.mode, group.model, group.target)
         mine = into.get(key)
         if mine is None:
             into[key] = group.copy() if copy else group

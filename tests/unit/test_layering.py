@@ -121,6 +121,7 @@ LAYERS = (
             "harness.workload.trace",
             "harness.workload.source",
             "harness.workload.config",
+            "harness.targets",
         ),
         may_import=frozenset({"core", "config"}),
         libraries=frozenset({"yaml"}),
@@ -128,7 +129,7 @@ LAYERS = (
     Layer(
         "report",
         "the reports: plain functions of a finished run's summary",
-        ("harness.report.*",),
+        ("harness.report.*", "harness.compare.*"),
         may_import=frozenset({"core", "config", "report"}),
     ),
     Layer(

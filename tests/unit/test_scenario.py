@@ -150,7 +150,7 @@ def test_a_duplicate_top_level_key_names_both_lines() -> None:
         (
             "targte:\n  model: m\n",
             "scenario.yaml:1:1: unknown key 'targte' — did you mean 'target'? (allowed: name, "
-            "target, request, prompts, mix, load, timeouts, slos, pricing, mock, goodput)",
+            "target, targets, request, prompts, mix, load, timeouts, slos, pricing, mock, goodput)",
         ),
         (
             "request:\n  n: 2\n",
@@ -230,8 +230,8 @@ def test_an_empty_or_comment_only_file(text: str) -> None:
 
 def test_a_top_level_list() -> None:
     assert error_of("- target: x\n- load: y\n") == (
-        "scenario.yaml:1:1: expected a mapping of keys (name, target, request, prompts, mix, "
-        "load, timeouts, slos, pricing, mock, goodput) at the top level, got a list"
+        "scenario.yaml:1:1: expected a mapping of keys (name, target, targets, request, prompts, "
+        "mix, load, timeouts, slos, pricing, mock, goodput) at the top level, got a list"
     )
 
 

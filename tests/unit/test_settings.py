@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES: dict[Any, str] = {
     readers.read_text: "some-value",
     readers.read_models: "tiny-model",
+    readers.read_targets: "a=http://127.0.0.1:1/v1,b=http://127.0.0.1:2/v1",
     readers.read_positive_int: "16",
     readers.read_integer: "3",
     readers.read_temperature: "0.5",

@@ -803,19 +803,34 @@ def test_the_new_summary_keys_of_a_mode_have_exact_values() -> None:
     assert (figures["reconnects"], figures["backoff_s"]) == (0, 0.0)
 
 
-def test_wire_v4_carries_tail_reconnects_backoff_and_excess() -> None:
+def test_wire_v5_carries_the_target_tail_reconnects_backoff_and_excess() -> None:
     worker, master = RunStats(), RunStats()
     r = stream_record(5, server_tokens=8)
     r.reconnects, r.backoff_s = 2, 0.75
+    r.target = "gateway"
     worker.observe(r)
     wire = msgpack.unpackb(msgpack.packb(worker.take_delta(), use_bin_type=True), raw=False)
-    assert wire["v"] == 4
+    assert wire["v"] == 5
     master.merge_wire(wire)
     [group] = master.groups()
+    assert group.target == "gateway"
     assert (group.reconnects, group.backoff_s, group.token_count_excess) == (2, 0.75, 1)
     assert group.tail_s.count == 1
-    with pytest.raises(ValueError, match="wire version 3"):
-        master.merge_wire({"v": 3, "groups": []})  # a worker of the previous version
+    with pytest.raises(ValueError, match="wire version 4"):
+        master.merge_wire({"v": 4, "groups": []})  # a worker of the previous version
+
+
+def test_each_target_has_its_own_figures_and_none_is_all_of_them() -> None:
+    stats = RunStats()
+    for target, tokens in (("fast", 3), ("fast", 3), ("slow", 7)):
+        r = stream_record(tokens)
+        r.target = target
+        stats.observe(r)
+    assert stats.target_names() == ["fast", "slow"]
+    assert stats.summary(10.0, target="fast")["stream"]["requests"] == 2
+    assert stats.summary(10.0, target="slow")["stream"]["output_tokens"] == 7
+    assert stats.summary(10.0)["stream"]["requests"] == 3
+    assert stats.summary(10.0, target="other") == {}
 
 
 # ---------------------------------------------------------------- deltas of a cumulative histogram

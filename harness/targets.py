@@ -1,0 +1,153 @@
+"""The endpoints of a run compared side by side: `TargetSpec`, and reading `--llm-targets`.
+
+A run has one target (`target:` or `--host`) or several (`targets:` in the scenario, or
+``--llm-targets fast=http://…/v1,slow=http://…/v1`` / repeated ``locust-llm run --target
+NAME=URL``). Every target gets the same prompts on the same schedule (docs/targets.md); each
+has a name (a label in every report and metric), its base URL, its key's variable, its
+models, protocol, prices and metrics URL, and `via`: the name of the target it fronts when it
+is a gateway (its overhead is the difference). Pure: standard library and the pure core.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from harness.errors import ConfigError
+from harness.target import Target
+
+if TYPE_CHECKING:
+    from harness.scenario import Price, Secret
+
+#: a target's name: a label value, a file-name part and a CLI word at once
+TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: the key of a price that applies to every model of a target
+ANY_MODEL = "*"
+#: how many targets one run may compare (each multiplies the users needed)
+MAX_TARGETS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    """One endpoint of a run. `base_url` is checked (harness.target.Target.parse); the key is
+    resolved from `api_key_env` (or `api_key_file`) and never printed."""
+
+    name: str
+    base_url: str
+    api_key_env: str | None = None
+    api_key: Secret | None = None
+    models: tuple[str, ...] = ()
+    protocol: str = "openai"
+    #: `chat` or `completions`; None: the run's endpoint
+    endpoint: str | None = None
+    #: dollars per million tokens, by model (`ANY_MODEL` for all of them); empty: the run's
+    pricing: Mapping[str, Price] = field(default_factory=dict)
+    #: the target's own Prometheus endpoint (the server's view)
+    metrics_url: str | None = None
+    #: this target is a gateway in front of the target of this name (gateway overhead)
+    via: str | None = None
+
+    def price_for(self, model: str) -> Price | None:
+        """The price of `model` on this target: its own, else the target's any-model one."""
+        return self.pricing.get(model) or self.pricing.get(ANY_MODEL)
+
+
+def check_target_name(name: str, where: str) -> str:
+    """`name` when it is a valid target name, else `ConfigError` naming `where`."""
+    if not TARGET_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: target name {name!r}: expected letters, digits, '_', '.' or '-' "
+            "(at most 64, starting with a letter or digit)"
+        )
+    return name
+
+
+def parse_targets_text(text: str, where: str) -> tuple[tuple[str, str], ...]:
+    """``fast=http://a/v1,slow=http://b/v1`` → (name, URL) pairs; () for an empty text.
+
+    Names must be unique and valid (`check_target_name`); URLs are checked by the caller.
+    """
+    pairs: list[tuple[str, str]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, url = part.partition("=")
+        if not sep or not url.strip():
+            raise ConfigError(f"{where}: expected NAME=URL[,NAME=URL…], got {part!r}")
+        name = check_target_name(name.strip(), where)
+        if any(name == seen for seen, _ in pairs):
+            raise ConfigError(f"{where}: target {name!r} is given twice")
+        pairs.append((name, url.strip()))
+    if len(pairs) > MAX_TARGETS:
+        raise ConfigError(f"{where}: at most {MAX_TARGETS} targets, got {len(pairs)}")
+    return tuple(pairs)
+
+
+def check_vias(targets: tuple[TargetSpec, ...], where: str) -> None:
+    """Every `via` names another target of the run; `ConfigError` otherwise."""
+    names = [t.name for t in targets]
+    for target in targets:
+        if target.via is None:
+            continue
+        if target.via == target.name:
+            raise ConfigError(f"{where}: target {target.name!r}: via names itself")
+        if target.via not in names:
+            raise ConfigError(
+                f"{where}: target {target.name!r}: via {target.via!r} is not a target of "
+                f"the run (targets: {', '.join(names)})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RunTarget:
+    """A target as a run uses it: its spec with the run's settings filled in (key, models,
+    endpoint and prices the target does not set itself), its URL parsed."""
+
+    name: str
+    target: Target
+    api_key: str | None
+    models: tuple[str, ...]
+    chat: bool
+    protocol: str
+    pricing: Mapping[str, Price]
+    #: the variable the key came from, for preflight's "no key: set …"
+    api_key_env: str
+    metrics_url: str | None = None
+    via: str | None = None
+
+    @property
+    def display(self) -> str:
+        """The base URL without credentials: safe for logs, reports and labels."""
+        return self.target.display
+
+
+def resolve_targets(
+    specs: tuple[TargetSpec, ...],
+    *,
+    api_key: str | None,
+    api_key_env: str,
+    models: tuple[str, ...],
+    chat: bool,
+    pricing: Mapping[str, Price],
+) -> tuple[RunTarget, ...]:
+    """The run's targets from their specs and the run-wide values they fall back to."""
+    out: list[RunTarget] = []
+    for spec in specs:
+        chat_here = chat if spec.endpoint is None else spec.endpoint != "completions"
+        out.append(
+            RunTarget(
+                name=spec.name,
+                target=Target.parse(spec.base_url),
+                api_key=spec.api_key.reveal() if spec.api_key is not None else api_key,
+                models=spec.models or models,
+                chat=chat_here,
+                protocol=spec.protocol,
+                pricing=dict(spec.pricing) if spec.pricing else dict(pricing),
+                api_key_env=spec.api_key_env or api_key_env,
+                metrics_url=spec.metrics_url,
+                via=spec.via,
+            )
+        )
+    return tuple(out)
