@@ -163,7 +163,8 @@ def test_a_failing_target_leaves_the_others_measured(
         assert broken[mode]["errors"]["http_5xx"] == broken[mode]["outcomes"]["failed"]
     for name, ttft in (("fast", 0.100), ("slow", 0.300)):
         modes = summary["targets"][name]["modes"]
-        assert modes["stream"]["errors"] == {} and modes["batch"]["errors"] == {}
+        assert modes["stream"]["errors"] == {}
+        assert modes["batch"]["errors"] == {}
         assert p50(summary, name, "stream", "ttft_s") == pytest.approx(ttft, abs=0.012)
 
 
@@ -180,7 +181,8 @@ def test_a_target_that_cannot_be_reached_stops_the_run_and_is_named(
     )
     assert result.returncode == 2, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert errors and "target down" in errors[0], result.stderr[-2000:]
+    assert errors, result.stderr[-2000:]
+    assert "target down" in errors[0], result.stderr[-2000:]
     assert served(mocks["fast"]) == {}  # nothing was sent to any target
 
 

@@ -85,9 +85,12 @@ def test_a_scenario_lists_targets_with_their_own_keys_models_and_prices(tmp_path
     assert upstream.base_url == "http://127.0.0.1:8001/v1"  # the endpoint is never doubled
     assert upstream.pricing == {ANY_MODEL: Price(1.0, 2.0)}
     assert upstream.price_for("any") == Price(1.0, 2.0)
-    assert gateway.api_key.reveal() == KEY and KEY not in repr(gateway)
-    assert gateway.models == ("a", "b") and gateway.via == "upstream"
-    assert gateway.price_for("a") == Price(3.0, 4.0) and gateway.price_for("b") is None
+    assert gateway.api_key.reveal() == KEY
+    assert KEY not in repr(gateway)
+    assert gateway.models == ("a", "b")
+    assert gateway.via == "upstream"
+    assert gateway.price_for("a") == Price(3.0, 4.0)
+    assert gateway.price_for("b") is None
     assert any("chat/completions" in w for w in s.warnings)  # type: ignore[attr-defined]
 
 
@@ -178,4 +181,5 @@ def test_each_arrival_is_copied_to_every_target_lane_with_its_ordinal_and_time()
 def test_one_target_keeps_the_schedule_as_it_is() -> None:
     arrivals = [Arrival(0, 0, "stream", 0.5)]
     assert list(fan_out(iter(arrivals), {"stream": ("stream",)})) == arrivals
-    assert lane_of("stream", "") == "stream" and lane_of("batch", "gw") == "batch@gw"
+    assert lane_of("stream", "") == "stream"
+    assert lane_of("batch", "gw") == "batch@gw"
