@@ -14,7 +14,10 @@ Runs are short (≤ 8 s) with few users: the machine has 2 shared cores.
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MockProcess, free_port, locust_llm, run_mock
+from tests.conftest import ROOT, MockProcess, free_port, locust_llm, run_mock
 from tests.delay_proxy import delay_proxy
 
 pytestmark = pytest.mark.slow
@@ -212,3 +215,53 @@ def test_the_overhead_of_a_gateway_that_adds_30_ms_reads_30_ms(tmp_path: Path) -
     assert abs(stream["itl_p99_s"]["value_s"]) < 0.003
     batch = overhead["modes"]["batch"]
     assert batch["e2e_s"]["value_s"] == pytest.approx(0.030, abs=0.002)
+
+
+def test_master_and_workers_split_every_target_alike(
+    tmp_path: Path, mocks: dict[str, MockProcess]
+) -> None:
+    """Distributed: every process makes the same per-target classes from the same settings,
+    and the master sends each lane's arrivals where that lane has users."""
+    for mock in mocks.values():
+        mock.reset_stats()
+    fast, slow = mocks["fast"], mocks["slow"]
+    targets = f"fast={fast.url},slow={slow.url}"
+    locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "harness" / "locustfile.py")]
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    workers = [
+        subprocess.Popen(
+            [*locust, "--worker", "--master-port", str(port), "--llm-targets", targets],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=tmp_path,
+            env=environ,
+        )
+        for _ in range(2)
+    ]
+    try:
+        master = subprocess.run(
+            [
+                *locust, "--master", "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", str(port), "--expect-workers", "2", "--headless",
+                "-u", "16", "-r", "16", "-t", "6s", "--llm-rate", "4",
+                "--llm-targets", targets, "--llm-out", str(tmp_path / "report"),
+                "--exit-code-on-error", "0", "--only-summary", "--stop-timeout", "5",
+            ],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=environ,
+        )  # fmt: skip
+    finally:
+        for worker in workers:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    assert master.returncode == 0, master.stderr[-3000:]
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    lanes = summary["run"]["load"]["by_mode"]
+    assert summary["run"]["load"]["processes"] == 2
+    for mode in ("stream", "batch"):
+        assert lanes[f"{mode}@fast"]["sent"] == lanes[f"{mode}@slow"]["sent"] > 0
+        for name in ("fast", "slow"):
+            assert served(mocks[name]).get(mode, 0) == sent(summary, name, mode)
+    assert p50(summary, "slow", "stream", "ttft_s") == pytest.approx(0.300, abs=0.012)

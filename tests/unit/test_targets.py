@@ -183,3 +183,9 @@ def test_one_target_keeps_the_schedule_as_it_is() -> None:
     assert list(fan_out(iter(arrivals), {"stream": ("stream",)})) == arrivals
     assert lane_of("stream", "") == "stream"
     assert lane_of("batch", "gw") == "batch@gw"
+
+
+def test_the_example_compares_two_priced_targets() -> None:
+    example = load_scenario(Path(__file__).parents[2] / "examples" / "targets.yaml", {})
+    assert [t.name for t in example.targets] == ["fast", "slow"]
+    assert all(t.price_for("any model") is not None for t in example.targets)
