@@ -9,7 +9,8 @@ Each finished request is published once:
    every sink;
 3. Locust `request` events, one row per *request*, never per chunk: `stream e2e`
    (the request itself: success, or failure named by its error class), and for successful
-   streams `stream ttft` and `stream tpot`; `batch e2e` for batch requests. This is the only
+   streams `stream ttft` and `stream tpot`; `batch e2e` for batch requests (with several
+   targets each row is the target's: `fast: stream e2e`). This is the only
    place where durations become milliseconds. A cancelled request (in flight when the run
    stopped) is neither success nor failure: it gets no row.
 
@@ -54,7 +55,9 @@ def publish(environment: Environment, record: RequestRecord, response_bytes: int
     fire_request = environment.events.request.fire
     mode = record.mode
     e2e_s = record.e2e_s
-    name = f"{mode.value} e2e"
+    # with several targets, Locust's table has each target's rows: `fast: stream e2e`
+    row = f"{record.target}: " if record.target else ""
+    name = f"{row}{mode.value} e2e"
     exception: Exception | None = None
     if record.outcome not in SUCCESS_OUTCOMES:
         if record.outcome is Outcome.EMPTY:
@@ -62,7 +65,7 @@ def publish(environment: Environment, record: RequestRecord, response_bytes: int
         else:
             assert record.error_class is not None
             exception = RequestError(record.error_class, status=record.status)
-    context = {"model": record.model}
+    context = {"model": record.model, "target": record.target}
     fire_request(
         request_type=REQUEST_TYPE,
         name=name,
@@ -78,7 +81,7 @@ def publish(environment: Environment, record: RequestRecord, response_bytes: int
     if ttft_s is not None:
         fire_request(
             request_type=REQUEST_TYPE,
-            name="stream ttft",
+            name=f"{row}stream ttft",
             response_time=_ms(ttft_s),
             response_length=0,
             response=None,
@@ -89,7 +92,7 @@ def publish(environment: Environment, record: RequestRecord, response_bytes: int
     if tpot_s is not None:
         fire_request(
             request_type=REQUEST_TYPE,
-            name="stream tpot",
+            name=f"{row}stream tpot",
             response_time=_ms(tpot_s),
             response_length=0,
             response=None,
