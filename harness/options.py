@@ -483,7 +483,9 @@ def apply_to_environment(environment: Environment, config: RunConfig) -> None:
     (a weight of 0 spawns none); scenario prompts replace the classes' default prompts (a
     locustfile's own `prompts` stay).
     """
-    if not environment.host and config.target is not None and config.scenario is not None:
+    if not environment.host and config.targets:
+        environment.host = config.targets[0].display  # Locust's own; each user has its target
+    elif not environment.host and config.target is not None and config.scenario is not None:
         environment.host = config.scenario.base_url
     default_prompts: Any = None
     users_module = sys.modules.get("harness.users")

@@ -243,6 +243,7 @@ class LLMRun:
                 pacer=self.pacer,
                 workers=self.workers,
                 client_saturated=self.client_saturated,
+                copies=max(len(self.targets), 1),
             )
             if self.sweep:
                 summary["run"]["load"]["sweep"] = self.sweep

@@ -41,6 +41,7 @@ from harness.events import publish
 from harness.exit_code import ExitCode
 from harness.load import open_loop as open_loop_module
 from harness.load.open_loop import Due, LoadState, PacingStopped, load_state, next_due
+from harness.load.schedule import lane_of
 from harness.options import (
     RunConfig,
     add_llm_options,
@@ -54,6 +55,7 @@ from harness.record import RequestRecord
 from harness.redact import REDACTOR, install_log_redaction
 from harness.retry import INTERRUPTED_STREAM, Backoff, RetryPolicy, is_retryable
 from harness.run import llm_run, verdict_for
+from harness.targets import RunTarget
 from harness.transport import TransportUnsupported
 from harness.workload.source import Session, WorkItem, Workload
 
@@ -91,11 +93,20 @@ class LLMUser(User):
     #: prompts sent, picked at random: user message texts or lists of chat messages
     prompts: Sequence[Prompt] = DEFAULT_PROMPTS
 
+    #: the target's name (`targets:`): set on the per-target subclasses the harness makes
+    #: of each user class when the run has several targets; "" otherwise
+    target_name: ClassVar[str] = ""
+    #: the open-loop queue this class's users take their due requests from (harness.load.
+    #: schedule.lane_of); "": the mode's own
+    lane: ClassVar[str] = ""
+
     _model_by_host: ClassVar[dict[str, str]] = {}
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self._client: LLMClient | None = None
+        self._target_name = ""
+        self._api_key: str | None = None
         self._model = ""
         self._params: dict[str, Any] = {}
         self._retry = RetryPolicy()
@@ -125,22 +136,29 @@ class LLMUser(User):
 
     def _start(self) -> None:
         config = _run_config(self.environment)
-        if not self.host:
-            raise ConfigError("no target: pass --host http://HOST:PORT/v1")
-        target = Target.parse(self.host)
-        chat = config.chat if self.chat is None else self.chat
+        run_target = _run_target_of(config, type(self).target_name)
+        if run_target is not None:
+            target, api_key, chat = run_target.target, run_target.api_key, run_target.chat
+        else:
+            if not self.host:
+                raise ConfigError("no target: pass --host http://HOST:PORT/v1")
+            target, api_key, chat = Target.parse(self.host), config.api_key, config.chat
+        chat = chat if self.chat is None else self.chat
         self._client = LLMClient(
             target=target,
             protocol=make_protocol(chat=chat),
-            api_key=config.api_key,
+            api_key=api_key,
             timeouts=config.timeouts,
         )
+        self._target_name = type(self).target_name
+        self._api_key = api_key
         self._params = config.request_params()
         if self.max_tokens is not None:
             self._params["max_tokens"] = self.max_tokens
         if self.temperature is not None:
             self._params["temperature"] = self.temperature
-        self._model = self.model or _next_model(config) or self._discover_model(target)
+        models = run_target.models if run_target is not None else config.models
+        self._model = self.model or _next_model(models) or self._discover_model(target)
         self._stream_fallback = config.stream_fallback
         self._retry = RetryPolicy(attempts=config.retries, max_backoff_s=config.retry_max_backoff_s)
         self._backoff = Backoff(max_s=config.backoff_max_s)
@@ -161,12 +179,10 @@ class LLMUser(User):
         """Send one completion with a prompt picked from `prompts` (or the scenario's
         workload); a multi-turn workload replays one whole conversation."""
         workload = self._workload
-        if workload is None:
-            self.send_completion(random.choice(self.prompts))
-        elif workload.multi_turn:
-            self.converse(workload.session_at(self._keys.getrandbits(48)))
-        else:
+        if workload is None or not workload.multi_turn:
             self.send_completion(None)
+        else:
+            self.converse(workload.session_at(self._draw_key()))
 
     def converse(self, session: Session) -> list[RequestRecord]:
         """Replay a conversation turn by turn: each human turn is a request carrying the
@@ -219,7 +235,7 @@ class LLMUser(User):
         pair: int | None = None
         index: int | None = None
         if planned is not None and fallback_from is None and t_sched is None and await_due:
-            due = self._await_arrival(planned, mode)
+            due = self._await_arrival(planned, lane_of(str(mode), self._target_name))
             if due is not None:
                 t_sched, pair, index = due
         if item is None:
@@ -241,6 +257,7 @@ class LLMUser(User):
         while True:
             attempt += 1
             record = client.new_record(mode, self._model)
+            record.target = self._target_name
             record.t_sched = t_sched
             record.pair = pair
             record.turn = turn
@@ -294,11 +311,14 @@ class LLMUser(User):
         """What this request sends: the given prompt, or the workload's (or `prompts`')
         pick — the pair's own with `mix: paired`, the trace's entry in a trace replay."""
         workload = self._workload
+        if pair is None and prompt is None and self._target_name and index is not None:
+            # several targets, open loop: each gets the arrival's own prompt
+            pair = index
         if workload is None:
             if pair is not None:  # paired: the prompt is the pair's, in both modes
                 prompt = self.prompts[random.Random(pair).randrange(len(self.prompts))]
             elif prompt is None:
-                prompt = random.choice(self.prompts)
+                prompt = self.prompts[random.Random(self._draw_key()).randrange(len(self.prompts))]
             return WorkItem(_sendable(prompt))
         if workload.trace is not None and index is not None:
             return workload.item_at(index)
@@ -306,7 +326,15 @@ class LLMUser(User):
             return workload.item_at(pair)
         if prompt is not None:
             return WorkItem(_sendable(prompt))
-        return workload.item_at(self._keys.getrandbits(48))
+        return workload.item_at(self._draw_key())
+
+    def _draw_key(self) -> int:
+        """The key of this user's next pick of the workload: at random for a run with one
+        target; with several, the next of its lane's sequence, the same for every target
+        (each target gets the same prompts in the same order)."""
+        if not self._target_name:
+            return self._keys.getrandbits(48)
+        return _next_lane_key(self.environment, lane_of(str(self.mode), self._target_name))
 
     def _pause(self, seconds: float) -> None:
         """Wait `seconds` (a person's think time) as Locust's `wait_time` does: the user
@@ -319,14 +347,15 @@ class LLMUser(User):
         finally:
             self._state = LOCUST_STATE_RUNNING
 
-    def _await_arrival(self, planned: LoadState, mode: Mode) -> Due | None:
-        """The due time of this user's next open-loop request (None: send at once, a users
-        stage). Waiting, the user counts as waiting: stopping it stops it at once."""
+    def _await_arrival(self, planned: LoadState, lane: str) -> Due | None:
+        """The due time of this user's next open-loop request of `lane` (its mode, or its
+        mode and target; None: send at once, a users stage). Waiting, the user counts as
+        waiting: stopping it stops it at once."""
         if self._state == LOCUST_STATE_STOPPING:
             raise StopUser
         self._state = LOCUST_STATE_WAITING
         try:
-            return next_due(planned, str(mode))
+            return next_due(planned, lane)
         except PacingStopped:
             raise StopUser from None
         finally:
@@ -357,8 +386,7 @@ class LLMUser(User):
         if cached:
             return cached
         assert self._client is not None
-        api_key = _run_config(self.environment).api_key
-        model = discover_model(target, self._client.protocol, api_key)
+        model = discover_model(target, self._client.protocol, self._api_key)
         LLMUser._model_by_host[target.display] = model
         return model
 
@@ -387,11 +415,39 @@ def _run_config(environment: Environment) -> RunConfig:
 _model_turn = itertools.count()
 
 
-def _next_model(config: RunConfig) -> str:
+def _next_model(models: Sequence[str]) -> str:
     """The next of the configured models ("" when none is configured: discover one)."""
-    if not config.models:
-        return config.model
-    return config.models[next(_model_turn) % len(config.models)]
+    if not models:
+        return ""
+    return models[next(_model_turn) % len(models)]
+
+
+def _run_target_of(config: RunConfig, name: str) -> RunTarget | None:
+    """The run's target of this name (None: a run with one target)."""
+    if not name:
+        return None
+    for run_target in config.targets:
+        if run_target.name == name:
+            return run_target
+    raise ConfigError(f"target {name!r} is not one of the run's targets")
+
+
+#: per process and lane, how many picks its users made (several targets: each lane walks
+#: the same sequence of keys, so every target gets the same prompts in the same order)
+_lane_picks: weakref.WeakKeyDictionary[Environment, dict[str, itertools.count[int]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _next_lane_key(environment: Environment, lane: str) -> int:
+    counters = _lane_picks.get(environment)
+    if counters is None:
+        counters = _lane_picks[environment] = {}
+    counter = counters.get(lane)
+    if counter is None:
+        counter = counters[lane] = itertools.count()
+    # a fixed scramble of the pick's ordinal: a random-looking, repeatable sequence
+    return (next(counter) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & ((1 << 48) - 1)
 
 
 # ------------------------------------------------------------------ the workload, calibrated
@@ -670,6 +726,43 @@ def _drop_subclassed_bases(environment: Environment) -> None:
             del available[name]
 
 
+def _split_by_target(environment: Environment, config: RunConfig) -> None:
+    """With several targets, each LLM user class becomes one subclass per target
+    (``StreamingUser_fast``, ``StreamingUser_slow``) with the same weight: Locust then splits
+    every mode's users evenly across the targets, on one process or many (every process
+    makes the same classes from the same settings), and each open-loop lane has its users."""
+    if not config.targets:
+        return
+    classes = environment.user_classes
+    available: dict[str, Any] | None = environment.available_user_classes
+    split: list[Any] = []
+    for user_class in classes:
+        if not (isinstance(user_class, type) and issubclass(user_class, LLMUser)):
+            split.append(user_class)
+            continue
+        if user_class.target_name:  # already split (a test started again)
+            split.append(user_class)
+            continue
+        for run_target in config.targets:
+            name = f"{user_class.__name__}_{run_target.name}"
+            subclass = type(
+                name,
+                (user_class,),
+                {
+                    "__module__": user_class.__module__,
+                    "__doc__": f"{user_class.__name__} sending to target {run_target.name}.",
+                    "target_name": run_target.name,
+                    "lane": lane_of(str(user_class.mode), run_target.name),
+                },
+            )
+            split.append(subclass)
+            if available is not None:
+                available[name] = subclass
+        if available is not None:
+            available.pop(user_class.__name__, None)
+    classes[:] = split
+
+
 @events.init_command_line_parser.add_listener
 def _on_parser(parser: Any, **_: Any) -> None:
     add_llm_options(parser)
@@ -698,6 +791,11 @@ def _on_init(environment: Environment, **_: Any) -> None:
         if config.api_key:
             REDACTOR.add(config.api_key)
         apply_to_environment(environment, config)
+        _split_by_target(environment, config)
+        llm_run(environment).targets = {
+            t.name: {"host": t.display, "protocol": t.protocol, **({"via": t.via} if t.via else {})}
+            for t in config.targets
+        }
         if config.workload is not None:
             llm_run(environment).workload_description = config.workload.description
         _check_load_plan(environment, config)
@@ -743,6 +841,8 @@ def _check_load_plan(environment: Environment, config: RunConfig) -> None:
     if options is None or getattr(options, "worker", False):
         return
     users = int(getattr(options, "num_users", None) or 1)
+    if config.targets:
+        _check_targets_plan(environment, config, users)
     if config.workload is not None and config.workload.multi_turn and config.load.paired:
         raise ConfigError(
             "mix: paired sends one prompt in both modes at once; a conversation (turns: all) "
@@ -762,7 +862,38 @@ def _check_load_plan(environment: Environment, config: RunConfig) -> None:
         )
 
 
+def _check_targets_plan(environment: Environment, config: RunConfig, users: int) -> None:
+    """What several targets cannot run with (one line, nothing sent), and too few users."""
+    names = ", ".join(t.name for t in config.targets)
+    load = config.load
+    if load.paired:
+        raise ConfigError(
+            f"targets ({names}): mix: paired pairs each prompt's two modes on one target; "
+            "compare targets with a mix of weights (every target gets the same prompts)"
+        )
+    if load.stages or load.sweep is not None:
+        raise ConfigError(
+            f"targets ({names}): stages and sweeps measure one target at a time; run the "
+            "sweep once per target, or compare targets at one load"
+        )
+    modes = sum(1 for c in environment.user_classes if getattr(c, "target_name", "")) or 1
+    if users < modes:
+        logger.warning(
+            "locust-llm: %d users for %d user classes (each mode × %d targets): some target "
+            "gets no user of a mode; use at least %d users",
+            users,
+            modes,
+            len(config.targets),
+            modes,
+        )
+
+
 def _preflight(environment: Environment, config: RunConfig) -> None:
+    if config.targets:
+        if config.preflight:
+            for run_target in config.targets:
+                _preflight_target(run_target, config)
+        return
     if not config.preflight or not environment.host:
         return
     target = Target.parse(environment.host)
@@ -779,3 +910,23 @@ def _preflight(environment: Environment, config: RunConfig) -> None:
         logger.warning("locust-llm: %s", warning)
     if result.models and not config.model:
         LLMUser._model_by_host.setdefault(target.display, result.models[0])
+
+
+def _preflight_target(run_target: RunTarget, config: RunConfig) -> None:
+    """One target's preflight; its failure names the target (nothing is sent to any)."""
+    try:
+        result = preflight(
+            run_target.target,
+            api_key=run_target.api_key,
+            model=run_target.models[0] if run_target.models else "",
+            api_key_env=run_target.api_key_env,
+            timeout_s=config.timeouts.connect_s,
+            wait_s=config.preflight_wait_s,
+            on_wait=lambda line: logger.warning("locust-llm: target %s: %s", run_target.name, line),
+        )
+    except PreflightError as exc:
+        raise PreflightError(f"target {run_target.name}: {exc}") from None
+    for warning in result.warnings:
+        logger.warning("locust-llm: target %s: %s", run_target.name, warning)
+    if result.models and not run_target.models:
+        LLMUser._model_by_host.setdefault(run_target.display, result.models[0])

@@ -54,6 +54,7 @@ from harness.load.schedule import (
     Shard,
     arrival_times,
     arrivals,
+    fan_out,
     interleave,
     shard_arrivals,
 )
@@ -120,8 +121,19 @@ class OpenLoop:
     """This process's share of an open-loop schedule: paced into per-mode queues of due times
     that the users `take`."""
 
-    def __init__(self, plan: LoadPlan, shard: Shard, epoch: float, tally: ArrivalTally) -> None:
+    def __init__(
+        self,
+        plan: LoadPlan,
+        shard: Shard,
+        epoch: float,
+        tally: ArrivalTally,
+        lanes: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.plan = plan
+        #: per mode, the queues its arrivals are copied to (one per target; harness.load.
+        #: schedule.fan_out): the mode itself for a run with one target
+        self.lanes = {m: (lanes or {}).get(m) or (m,) for m, _ in plan.mode_weights}
+        every_lane = [lane for names in self.lanes.values() for lane in names]
         self.shard = shard
         #: perf_counter time of the schedule's 0
         self.epoch = epoch
@@ -129,9 +141,9 @@ class OpenLoop:
         #: due times not yet taken, whether each is a warm-up arrival, its stage, its pair,
         #: its ordinal in the whole schedule (a trace's entry)
         self._due: dict[str, deque[tuple[float, bool, int, int | None, int]]] = {
-            m: deque() for m, _ in plan.mode_weights
+            lane: deque() for lane in every_lane
         }
-        self._waiting: dict[str, deque[Event]] = {m: deque() for m, _ in plan.mode_weights}
+        self._waiting: dict[str, deque[Event]] = {lane: deque() for lane in every_lane}
         self._pacer = Pacer()
         self._feed = SegmentFeed(plan)
         self._stopped = False
@@ -167,7 +179,7 @@ class OpenLoop:
                 self._feed, plan.arrival, burstiness=plan.burstiness, seed=plan.seed
             )
         every = arrivals(times, plan.mode_weights, seed=plan.seed, paired=plan.paired)
-        return shard_arrivals(every, self.shard)
+        return shard_arrivals(fan_out(every, self.lanes), self.shard)
 
     def _dispatch(self) -> None:
         epoch, pacer, tally = self.epoch, self._pacer, self.tally
@@ -215,8 +227,9 @@ class OpenLoop:
                 waiting.popleft().set()
 
     def take(self, mode: str) -> Due | None:
-        """Wait for the next due request of `mode`; its due time (perf_counter) and pair, or
-        None when the stage now is a users stage (send at once, closed loop)."""
+        """Wait for the next due request of `mode` (its lane with several targets:
+        ``stream@fast``); its due time (perf_counter) and pair, or None when the stage now
+        is a users stage (send at once, closed loop)."""
         due = self._due.get(mode)
         if due is None:
             return None
@@ -316,6 +329,19 @@ def next_due(state: LoadState, mode: str) -> Due | None:
     return open_loop.take(mode)
 
 
+def lanes_by_mode(environment: Environment) -> dict[str, tuple[str, ...]]:
+    """Per mode, the lanes its users wait in (``stream@fast``, ``stream@slow`` with several
+    targets; the mode alone otherwise), from the user classes' `lane`."""
+    lanes: dict[str, set[str]] = {}
+    for user_class in environment.user_classes:
+        mode = getattr(user_class, "mode", None)
+        if mode is None:
+            continue
+        lane = getattr(user_class, "lane", "") or str(mode)
+        lanes.setdefault(str(mode), set()).add(lane)
+    return {mode: tuple(sorted(names)) for mode, names in lanes.items()}
+
+
 def mode_weights(environment: Environment) -> dict[str, int]:
     """The user classes' weights summed by mode: the mix of open-loop arrivals."""
     weights: dict[str, int] = {}
@@ -389,18 +415,19 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
 
 
 def _warn_small_pool(environment: Environment, plan: LoadPlan) -> None:
-    modes = [m for m, w in plan.mode_weights if w > 0]
+    lanes = lanes_by_mode(environment)
+    queues = sum(len(lanes.get(m, (m,))) for m, w in plan.mode_weights if w > 0)
     runner = environment.runner
     workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
-    if plan.max_in_flight < len(modes) * max(workers, 1):
+    if plan.max_in_flight < queues * max(workers, 1):
         logger.warning(
-            "locust-llm: %d users for %d mode(s) on %d process(es): some process has no user "
-            "for a mode, and its share of that mode's arrivals will not be sent; use at least "
-            "%d users (the in-flight pool)",
+            "locust-llm: %d users for %d mode(s) and target(s) on %d process(es): some process "
+            "has no user for one, and its share of those arrivals will not be sent; use at "
+            "least %d users (the in-flight pool)",
             plan.max_in_flight,
-            len(modes),
+            queues,
             workers,
-            len(modes) * workers,
+            queues * workers,
         )
 
 
@@ -460,9 +487,13 @@ def _started(environment: Environment, state: LoadState) -> None:
 
 
 def _slots(environment: Environment, counts: list[dict[str, int]]) -> dict[str, tuple[int, ...]]:
-    """Per mode, the cycle of worker indices its arrivals go to: in proportion to the
-    users of that mode each worker runs (Locust may give one worker all of a class)."""
-    mode_of = {c.__name__: str(getattr(c, "mode", "")) for c in environment.user_classes}
+    """Per lane (a mode, or a mode and target), the cycle of worker indices its arrivals go
+    to: in proportion to the users of that lane each worker runs (Locust may give one worker
+    all of a class)."""
+    mode_of = {
+        c.__name__: str(getattr(c, "lane", "") or getattr(c, "mode", ""))
+        for c in environment.user_classes
+    }
     modes = sorted({m for m in mode_of.values() if m})
     slots = {}
     for mode in modes:
@@ -481,7 +512,9 @@ def _start_pacing(environment: Environment, state: LoadState, shard: Shard, epoc
     state.epoch = epoch
     if state.plan.is_open:
         run = llm_run(environment)
-        state.open_loop = OpenLoop(state.plan, shard, epoch, run.arrivals)
+        state.open_loop = OpenLoop(
+            state.plan, shard, epoch, run.arrivals, lanes=lanes_by_mode(environment)
+        )
         state.pacer = state.open_loop.pacer_kind
         state.open_loop.start()
     state.ready.set()

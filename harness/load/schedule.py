@@ -144,6 +144,28 @@ def arrivals(
         counts[mode] += 1
 
 
+def lane_of(mode: str, target: str) -> str:
+    """The queue a request waits in: its mode, and with several targets its target
+    (``stream@fast``): each target's users take their own copy of every arrival."""
+    return f"{mode}@{target}" if target else mode
+
+
+def fan_out(every: Iterator[Arrival], lanes: Mapping[str, Sequence[str]]) -> Iterator[Arrival]:
+    """Each arrival once per lane of its mode (`lanes`: mode → lanes, harness.load.schedule
+    `lane_of`), same ordinal and due time: with several targets, every target gets the same
+    request at the same time. A mode without lanes keeps its arrivals as they are."""
+    if all(tuple(names) == (mode,) for mode, names in lanes.items()):
+        yield from every
+        return
+    for arrival in every:
+        names = lanes.get(arrival.mode)
+        if not names:
+            yield arrival
+            continue
+        for lane in names:
+            yield Arrival(arrival.index, arrival.mode_index, lane, arrival.t_s)
+
+
 @dataclass(frozen=True, slots=True)
 class Shard:
     """This process's share of the schedule. `slots[mode]` is a cycle of process indices:

@@ -45,8 +45,10 @@ def load_block(
     pacer: str,
     workers: int,
     client_saturated: bool,
+    copies: int = 1,
 ) -> dict[str, Any]:
-    """`run.load` of summary.json."""
+    """`run.load` of summary.json. `copies`: how many targets each arrival is sent to
+    (every count is of requests, so the offered rate is the schedule's times `copies`)."""
     block: dict[str, Any] = {"kind": "open" if plan.is_open else "closed"}
     if plan.duration_s is not None:
         elapsed_s = min(elapsed_s, plan.duration_s)  # the stop came a moment after the end
@@ -58,6 +60,7 @@ def load_block(
     if not plan.is_open:
         return block
     seconds, offered = _open_window(plan, elapsed_s)
+    offered *= copies
     total = arrivals.total()
     block["process"] = plan.arrival
     if plan.arrival == "gamma":

@@ -24,11 +24,12 @@ DEFAULT_RECEIVED_CAP = 10_000
 
 
 def received_entry(gen: Generation) -> dict[str, object]:
-    """One ``received`` entry: ``prompt_tokens``, ``messages``, ``max_tokens``, ``ignore_eos``,
-    ``min_tokens``, ``roles``, ``assistant``, ``first_user``, ``last_user``, ``prefix_sha1``
-    (see `harness.mock.prompt.Prompt` for what each says)."""
+    """One ``received`` entry: ``mode`` (stream or batch), ``prompt_tokens``, ``messages``,
+    ``max_tokens``, ``ignore_eos``, ``min_tokens``, ``roles``, ``assistant``, ``first_user``,
+    ``last_user``, ``prefix_sha1`` (see `harness.mock.prompt.Prompt` for what each says)."""
     prompt = gen.prompt
     return {
+        "mode": "stream" if gen.stream else "batch",
         "prompt_tokens": prompt.tokens,
         "messages": prompt.messages,
         "max_tokens": gen.max_tokens,

@@ -186,6 +186,7 @@ def test_a_reset_reads_the_received_log_then_empties_it() -> None:
     log.record(gen)
     log.record(gen)
     entry = {
+        "mode": "batch",
         "prompt_tokens": 3 + 4 + 1,
         "messages": 1,
         "max_tokens": 4,
