@@ -16,7 +16,7 @@ Conventions every panel follows (checked by tests/integration/test_dashboards.py
   default, so the variable resolves to it without anyone choosing;
 - every selector carries the `$scenario`, `$target`, `$model`, `$mode` and `$instance`
   variables (the harness's own health families have no target/model/mode labels: scenario and
-  instance only; the open-loop arrival counters are per mode: no target or model);
+  instance only; the open-loop arrival counters are per mode and target: no model);
 - targets compare side by side: every aggregation of a family with the `target` label keeps
   it (`sum by (…, target, …)`) and the legends name it (`{{target}} {{mode}}`), except the
   heatmaps, which draw one distribution (the selected targets together: pick one target). In
@@ -53,8 +53,8 @@ SEL = (
 STREAM = SEL.replace('mode=~"$mode"', 'mode="stream"')
 BATCH = SEL.replace('mode=~"$mode"', 'mode="batch"')
 HSEL = 'scenario=~"$scenario", instance=~"$instance"'
-#: the open-loop counters are per mode only (not per model)
-OSEL = 'scenario=~"$scenario", mode=~"$mode", instance=~"$instance"'
+#: the open-loop counters are per mode and target only (not per model)
+OSEL = 'scenario=~"$scenario", target=~"$target", mode=~"$mode", instance=~"$instance"'
 #: outcomes whose latencies are timed (DESIGN.md §2); failures are failed + empty
 TIMED = 'outcome=~"ok|ok_length|content_filtered"'
 FAILED = 'outcome=~"failed|empty"'
@@ -532,12 +532,14 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
         (row("Open loop: offered vs achieved load (locust-llm run --rate)"), 24, 1),
         (timeseries(
             "Offered vs achieved requests per second",
-            "Open loop only (--llm-rate): the plan's rate, the requests that fell due on the "
-            "arrival schedule, and the requests that finished. Achieved under offered means "
+            "Open loop only (--llm-rate): the plan's rate (each target gets all of it), the "
+            "requests that fell due on the arrival schedule, and the requests that finished, "
+            "by target. Achieved under offered means "
             "the in-flight cap was reached (the server is slower than the rate) or the load "
             "generator could not keep up: see the schedule lag.",
             [target("A", f"sum (llm_offered_rate_per_second{{{HSEL}}})", "offered (plan)"),
-             target("B", rate("llm_scheduled_requests_total", OSEL), "due"),
+             target("B", rate("llm_scheduled_requests_total", OSEL, by="target"),
+                    legend("target", "due")),
              target("C", rate("llm_requests_total", f"{SEL}, outcome!=\"cancelled\"",
                               by="target"),
                     legend("target", "finished"))],
@@ -567,7 +569,7 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
         (timeseries(
             "Dropped requests per second (waited past --llm-max-schedule-lag)",
             "Open loop: due requests never sent. No data without --llm-max-schedule-lag.",
-            [target("A", rate("llm_dropped_requests_total", OSEL, by="mode"), "{{mode}}")],
+            [target("A", rate("llm_dropped_requests_total", OSEL, by=BY), legend(BY))],
             unit="reqps"), 12, 8),
         (row("Load generator health: can these numbers be trusted?"), 24, 1),
         (stat(

@@ -28,6 +28,8 @@ compares targets, `target`)::
     llm_e2e_from_schedule_seconds                   open loop: histograms (from the schedule)
     llm_scheduled_requests_total{mode, scenario}    open loop: requests that fell due
     llm_dropped_requests_total{mode, scenario}      open loop: dropped past max_schedule_lag
+                                                    (both by target too: each target has its
+                                                    own copy of every arrival)
     llm_offered_rate_per_second{scenario}           open loop: the plan's rate now
     llm_turn_requests_total{mode, turn, scenario},
     llm_turn_ttft_seconds, llm_turn_first_visible_seconds   multi-turn conversations by turn
@@ -37,8 +39,8 @@ of the scenario's `targets:`: a closed, validated list, never a URL). A run with
 has no target names, and its families then have no `target` label at all: their series and
 the queries on them are exactly those of a run before targets existed (Prometheus treats an
 absent label and an empty one alike, so `target=~".*"` matches both). The harness's own
-health and the open-loop arrival families are the load generator's, not a target's: they
-never carry it.
+health families and the offered rate are the load generator's, not a target's: they never
+carry it. The open-loop arrival counters do, each target's lane (`stream@fast`) its own.
 
 Bucket layouts and option validation live in `prometheus_config`. Bucket counts come from
 `LatencyHistogram.cumulative_counts`, which never undercounts and may count a value at most
@@ -137,6 +139,13 @@ def label_names(with_target: bool, *names: str) -> tuple[str, ...]:
     return (*names, TARGET_LABEL) if with_target else names
 
 
+def split_lane(lane: str) -> tuple[str, str]:
+    """An open-loop lane's (mode, target): `stream@fast` → ("stream", "fast"), `stream` →
+    ("stream", ""). The inverse of harness.load.schedule.lane_of (a target name has no `@`)."""
+    mode, _, target = lane.partition("@")
+    return mode, target
+
+
 class EndpointBook:
     """The endpoint (path template, e.g. `/v1/chat/completions`) of each (mode, model, target)
     group.
@@ -187,9 +196,11 @@ class HarnessHealth:
     #: share of one core by process: `local`, or `master` and `worker-<index>`
     cpu_ratio: Mapping[str, float]
     loop_lag: LatencyHistogram
-    #: open loop, per mode: (requests that fell due, dropped); empty for closed loop
+    #: open loop, per lane: (requests that fell due, dropped); empty for closed loop. A lane
+    #: is a mode, or with several targets `mode@target` (harness.load.schedule.lane_of)
     arrivals: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-    #: open loop: the plan's offered rate now (requests per second); None for closed loop
+    #: open loop: the plan's offered rate now (requests per second; each target gets it);
+    #: None for closed loop
     offered_rate_per_s: float | None = None
 
 
@@ -359,7 +370,9 @@ class LLMCollector(Collector):
         yield from self._open_loop(health)
 
     def _open_loop(self, health: HarnessHealth) -> Iterator[Metric]:
-        labels = ("mode", "scenario")
+        lanes = sorted((*split_lane(lane), counts) for lane, counts in health.arrivals.items())
+        with_target = any(target for _, target, _ in lanes)
+        labels = label_names(with_target, "mode", "scenario")
         scheduled = CounterMetricFamily(
             "llm_scheduled_requests",
             "Open loop: requests that fell due on the arrival schedule (warm-up excluded).",
@@ -371,14 +384,15 @@ class LLMCollector(Collector):
             "--llm-max-schedule-lag.",
             labels=labels,
         )
-        for mode, (n_scheduled, n_dropped) in sorted(health.arrivals.items()):
-            scheduled.add_metric((mode, self._scenario), n_scheduled)
-            dropped.add_metric((mode, self._scenario), n_dropped)
+        for mode, target, (n_scheduled, n_dropped) in lanes:
+            values = (mode, self._scenario, target) if with_target else (mode, self._scenario)
+            scheduled.add_metric(values, n_scheduled)
+            dropped.add_metric(values, n_dropped)
         yield scheduled
         yield dropped
         offered = GaugeMetricFamily(
             "llm_offered_rate_per_second",
-            "Open loop: the requests per second the load plan offers now.",
+            "Open loop: the requests per second the load plan offers now (to each target).",
             labels=("scenario",),
         )
         if health.offered_rate_per_s is not None:

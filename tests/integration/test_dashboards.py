@@ -46,7 +46,8 @@ DS_VARIABLE = "${datasource}"
 BUILTIN_VARIABLES = {"__rate_interval", "__range", "__interval", "__range_s"}
 #: the harness's families without model/mode labels (DESIGN.md §4, exporter docstring)
 HEALTH_FAMILIES = ("llm_harness_", "llm_requests_in_flight", "llm_offered_rate_per_second")
-#: open-loop counters: per mode, not per model (arrivals fall due before a model is chosen)
+#: open-loop counters: per mode and target, not per model (arrivals fall due before a model is
+#: chosen)
 MODE_ONLY_FAMILIES = ("llm_scheduled_requests", "llm_dropped_requests")
 #: variables that offer nothing on a one-target run (no `target` label): Grafana selects All
 EMPTY_WITHOUT_TARGETS = {"target"}
@@ -230,10 +231,10 @@ def _check_expr(expr: str, variables: set[str]) -> list[str]:
             if f'{label}=~"${label}"' not in selector:
                 problems.append(f'{family}: no {label}=~"${label}" matcher')
         if not family.startswith(HEALTH_FAMILIES):
-            if not family.startswith(MODE_ONLY_FAMILIES):
-                for label in ("target", "model"):
-                    if f'{label}=~"${label}"' not in selector:
-                        problems.append(f'{family}: no {label}=~"${label}" matcher')
+            labels = ("target",) if family.startswith(MODE_ONLY_FAMILIES) else ("target", "model")
+            for label in labels:
+                if f'{label}=~"${label}"' not in selector:
+                    problems.append(f'{family}: no {label}=~"${label}" matcher')
             if not re.search(r'mode=~"\$mode"|mode="(stream|batch)"', selector):
                 problems.append(f"{family}: no mode matcher")
     for family in re.findall(r"\b(llm_\w+)\b(?![{\w])", expr):
@@ -268,7 +269,7 @@ def test_every_query_uses_the_variables_and_rate_interval(name: str) -> None:
 
 def _is_targeted(family: str) -> bool:
     """Whether `family` has the `target` label in a run that compares targets."""
-    return not family.startswith(HEALTH_FAMILIES + MODE_ONLY_FAMILIES)
+    return not family.startswith(HEALTH_FAMILIES)
 
 
 def _target_problems(panel: dict[str, Any], query: dict[str, Any]) -> list[str]:

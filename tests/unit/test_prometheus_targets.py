@@ -38,15 +38,13 @@ from tests.unit.test_prometheus import (
     stream_record,
 )
 
-#: families that are the load generator's own, or per mode only: never a target's
+#: families that are the load generator's own: never a target's
 UNTARGETED = frozenset(
     {
         "llm_requests_in_flight",
         "llm_harness_users",
         "llm_harness_cpu_ratio",
         "llm_harness_loop_lag_seconds",
-        "llm_scheduled_requests",
-        "llm_dropped_requests",
         "llm_offered_rate_per_second",
     }
 )
@@ -112,12 +110,14 @@ def group(mode: str, target: str, endpoint: str = CHAT) -> dict[str, str]:
     return {**labels, "target": target}
 
 
-def health() -> HarnessHealth:
+def health(arrivals: dict[str, tuple[int, int]] | None = None) -> HarnessHealth:
+    """The harness's state; open loop with `arrivals` by lane (`stream@a`: due, dropped)."""
     lag = LatencyHistogram()
     lag.record(0.001)
     return HarnessHealth(
         users=2, in_flight=1, cpu_ratio={"local": 0.1}, loop_lag=lag,
-        arrivals={"stream": (4, 0)}, offered_rate_per_s=2.0,
+        arrivals=arrivals if arrivals is not None else {"stream@a": (4, 0), "stream@b": (4, 1)},
+        offered_rate_per_s=2.0,
     )  # fmt: skip
 
 
@@ -183,7 +183,7 @@ def test_every_family_of_a_group_carries_the_target_and_the_harness_families_do_
             seen_untargeted.add(family)
         else:
             assert sample.labels[TARGET_LABEL] in ("a", "b"), sample
-            assert set(GROUP_LABELS) <= set(sample.labels), sample
+            assert {"mode", "scenario"} <= set(sample.labels), sample
             seen_targeted.add(family)
         assert set(sample.labels) <= ALLOWED_LABELS, sample
     assert seen_untargeted == UNTARGETED
@@ -198,7 +198,21 @@ def test_every_family_of_a_group_carries_the_target_and_the_harness_families_do_
         "llm_goodput_requests",
         "llm_schedule_lag_seconds",
         "llm_e2e_from_schedule_seconds",
+        "llm_scheduled_requests",
+        "llm_dropped_requests",
     } <= seen_targeted
+
+
+def test_open_loop_arrivals_are_counted_per_targets_lane() -> None:
+    arrivals = {"stream@a": (10, 0), "stream@b": (10, 3), "batch@a": (5, 0), "batch@b": (5, 1)}
+    registry = registry_of(stats_of(two_target_records()), health=health(arrivals))
+    for lane, (due, dropped) in arrivals.items():
+        mode, target = lane.split("@")
+        labels = {"mode": mode, "scenario": "default", "target": target}
+        assert registry.get_sample_value("llm_scheduled_requests_total", labels) == due
+        assert registry.get_sample_value("llm_dropped_requests_total", labels) == dropped
+    modes = {s.labels["mode"] for s in samples(registry) if s.name.startswith("llm_scheduled")}
+    assert modes == {"stream", "batch"}  # never a lane name as a mode
 
 
 def test_each_targets_endpoint_is_its_own() -> None:
@@ -247,7 +261,7 @@ def test_the_exposition_of_two_targets_passes_promtool_check_metrics() -> None:
 
 
 def test_a_one_target_run_exposes_no_target_label_at_all() -> None:
-    registry = registry_of(stats_of(mixed_records()), health=health())
+    registry = registry_of(stats_of(mixed_records()), health=health({"stream": (4, 1)}))
     text = generate_latest(registry).decode()
     assert "target=" not in text  # not even target="": the series are those of before
     requests = [s for s in samples(registry) if s.name == "llm_requests_total"]
@@ -259,6 +273,8 @@ def test_a_one_target_run_exposes_no_target_label_at_all() -> None:
         "outcome": "ok", "error_class": "none",
     }  # fmt: skip
     assert registry.get_sample_value("llm_requests_total", stream_ok) == 5
+    due = {"mode": "stream", "scenario": "default"}
+    assert registry.get_sample_value("llm_scheduled_requests_total", due) == 4
 
 
 def test_a_one_target_runs_series_are_the_same_whatever_else_the_run_did() -> None:
