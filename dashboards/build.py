@@ -14,8 +14,14 @@ Conventions every panel follows (checked by tests/integration/test_dashboards.py
 - the datasource is the `datasource` template variable (type prometheus), never a name; the
   provisioned Prometheus (deploy/grafana/provisioning) has the fixed uid `prometheus` and is the
   default, so the variable resolves to it without anyone choosing;
-- every selector carries the `$scenario`, `$model`, `$mode` and `$instance` variables (the
-  harness's own health families have no model/mode labels: scenario and instance only);
+- every selector carries the `$scenario`, `$target`, `$model`, `$mode` and `$instance`
+  variables (the harness's own health families have no target/model/mode labels: scenario and
+  instance only; the open-loop arrival counters are per mode and target: no model);
+- targets compare side by side: every aggregation of a family with the `target` label keeps
+  it (`sum by (…, target, …)`) and the legends name it (`{{target}} {{mode}}`), except the
+  heatmaps, which draw one distribution (the selected targets together: pick one target). In
+  a one-target run the label is absent, the `target` variable offers nothing and resolves to
+  its All value `.*`, which matches the absent label: the queries are those of before;
 - every `rate()` uses `[$__rate_interval]`; totals over the dashboard's range use
   `increase(…[$__range])`;
 - percentiles are `histogram_quantile(q, sum by (le, …) (rate(…_bucket[$__rate_interval])))` over
@@ -38,25 +44,37 @@ TITLE = "locust-llm: batch vs streaming"
 SCHEMA_VERSION = 41  # Grafana 11.6
 DS: dict[str, str] = {"type": "prometheus", "uid": "${datasource}"}
 
-#: label matchers of the per-(mode, model) families, and of the harness's own health families
-SEL = 'scenario=~"$scenario", model=~"$model", mode=~"$mode", instance=~"$instance"'
+#: label matchers of the per-(mode, model, target) families, and of the harness's own health
+#: families
+SEL = (
+    'scenario=~"$scenario", target=~"$target", model=~"$model", mode=~"$mode", '
+    'instance=~"$instance"'
+)
 STREAM = SEL.replace('mode=~"$mode"', 'mode="stream"')
 BATCH = SEL.replace('mode=~"$mode"', 'mode="batch"')
 HSEL = 'scenario=~"$scenario", instance=~"$instance"'
-#: the open-loop counters are per mode only (not per model)
-OSEL = 'scenario=~"$scenario", mode=~"$mode", instance=~"$instance"'
+#: the open-loop counters are per mode and target only (not per model)
+OSEL = 'scenario=~"$scenario", target=~"$target", mode=~"$mode", instance=~"$instance"'
 #: outcomes whose latencies are timed (DESIGN.md §2); failures are failed + empty
 TIMED = 'outcome=~"ok|ok_length|content_filtered"'
 FAILED = 'outcome=~"failed|empty"'
 #: the load generator's event-loop lag above which its timestamps are not trusted (DESIGN §5)
 LOOP_LAG_LIMIT_S = 0.02
 PERCENTILES = ((0.5, "p50"), (0.95, "p95"), (0.99, "p99"))
+#: the grouping of the per-target figures: targets side by side, each mode apart
+BY = "target, mode"
 
 
 # ----------------------------------------------------------------------------- PromQL helpers
 
 
-def quantile(q: float, family: str, by: str = "mode", sel: str = SEL, window: str = "") -> str:
+def legend(by: str, suffix: str = "") -> str:
+    """The legend naming each label of `by`: `{{target}} {{mode}}`, then `suffix`."""
+    names = " ".join("{{" + label.strip() + "}}" for label in by.split(",") if label.strip())
+    return f"{names} {suffix}".strip()
+
+
+def quantile(q: float, family: str, by: str = BY, sel: str = SEL, window: str = "") -> str:
     """`histogram_quantile(q, sum by (le, BY) (rate(FAMILY_bucket{SEL}[$__rate_interval])))`;
     with `window`, `increase(…[window])` instead (a percentile over the whole range)."""
     group = f"le, {by}" if by else "le"
@@ -72,8 +90,9 @@ def rate(family: str, sel: str = SEL, by: str = "") -> str:
     return f"sum{grouping} (rate({family}{{{sel}}}[$__rate_interval]))"
 
 
-def increase(family: str, sel: str = SEL) -> str:
-    return f"sum (increase({family}{{{sel}}}[$__range]))"
+def increase(family: str, sel: str = SEL, by: str = "") -> str:
+    grouping = f" by ({by})" if by else ""
+    return f"sum{grouping} (increase({family}{{{sel}}}[$__range]))"
 
 
 def target(
@@ -91,10 +110,9 @@ def target(
     }
 
 
-def percentile_targets(family: str, by: str = "mode", sel: str = SEL) -> list[dict[str, Any]]:
-    label = "{{" + by + "}} " if by else ""
+def percentile_targets(family: str, by: str = BY, sel: str = SEL) -> list[dict[str, Any]]:
     return [
-        target(chr(ord("A") + i), quantile(q, family, by, sel), f"{label}{name}")
+        target(chr(ord("A") + i), quantile(q, family, by, sel), legend(by, name))
         for i, (q, name) in enumerate(PERCENTILES)
     ]
 
@@ -274,8 +292,9 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
     speedup = [
         target(
             ref,
-            f"{quantile(q, fv, '', BATCH, '$__range')} / {quantile(q, fv, '', STREAM, '$__range')}",
-            name,
+            f"{quantile(q, fv, 'target', BATCH, '$__range')}"
+            f" / {quantile(q, fv, 'target', STREAM, '$__range')}",
+            legend("target", name),
             instant=True,
         )
         for ref, (q, name) in zip("AB", PERCENTILES[:2], strict=True)
@@ -283,28 +302,30 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
     headline = [
         target(
             chr(ord("A") + i),
-            quantile(q, fv, "mode", SEL, "$__range"),
-            "{{mode}} " + name,
+            quantile(q, fv, BY, SEL, "$__range"),
+            legend(BY, name),
             instant=True,
         )
         for i, (q, name) in enumerate(PERCENTILES)
     ]
     cost_rate = (
-        f"({rate('llm_input_tokens_total')} * $price_input_per_mtok"
-        f" + {rate('llm_output_tokens_total')} * $price_output_per_mtok) * 3600 / 1e6 > 0"
+        f"({rate('llm_input_tokens_total', by='target')} * $price_input_per_mtok"
+        f" + {rate('llm_output_tokens_total', by='target')} * $price_output_per_mtok)"
+        " * 3600 / 1e6 > 0"
     )
     cost_total = (
-        f"({increase('llm_input_tokens_total')} * $price_input_per_mtok"
-        f" + {increase('llm_output_tokens_total')} * $price_output_per_mtok) / 1e6 > 0"
+        f"({increase('llm_input_tokens_total', by='target')} * $price_input_per_mtok"
+        f" + {increase('llm_output_tokens_total', by='target')} * $price_output_per_mtok)"
+        " / 1e6 > 0"
     )
     cost_per_request = (
         f"{cost_total.removesuffix(' > 0')}"
-        f" / {increase('llm_requests_total', SEL + ', ' + TIMED)} > 0"
+        f" / {increase('llm_requests_total', SEL + ', ' + TIMED, by='target')} > 0"
     )
-    finished = rate("llm_requests_total", SEL + ', outcome!="cancelled"', by="mode")
+    finished = rate("llm_requests_total", SEL + ', outcome!="cancelled"', by=BY)
     failure_ratio = (
-        f"({rate('llm_requests_total', SEL + ', ' + FAILED, by='mode')}"
-        f" or {rate('llm_requests_total', by='mode')} * 0) / {finished}"
+        f"({rate('llm_requests_total', SEL + ', ' + FAILED, by=BY)}"
+        f" or {rate('llm_requests_total', by=BY)} * 0) / {finished}"
     )
     vllm = 'model_name=~"$model"'
     reliable_mappings = [
@@ -336,8 +357,8 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
                 [
                     target(
                         "A",
-                        quantile(0.95, "llm_ttft_seconds", "", STREAM),
-                        "client p95",
+                        quantile(0.95, "llm_ttft_seconds", "target", STREAM),
+                        legend("target", "client p95"),
                     ),
                     target(
                         "B",
@@ -346,10 +367,10 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
                     ),
                     target(
                         "C",
-                        quantile(0.95, "llm_ttft_seconds", "", STREAM)
-                        + " - on() "
+                        quantile(0.95, "llm_ttft_seconds", "target", STREAM)
+                        + " - on() group_left () "
                         + quantile(0.95, "vllm:time_to_first_token_seconds", "", vllm),
-                        "client - server",
+                        legend("target", "client - server"),
                     ),
                 ],
             ),
@@ -363,7 +384,11 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
                 "vllm:inter_token_latency_seconds (vllm:time_per_output_token_seconds in "
                 "versions before 0.11).",
                 [
-                    target("A", quantile(0.5, "llm_itl_seconds", "", SEL), "client p50"),
+                    target(
+                        "A",
+                        quantile(0.5, "llm_itl_seconds", "target", SEL),
+                        legend("target", "client p50"),
+                    ),
                     target(
                         "B",
                         quantile(0.5, "vllm:inter_token_latency_seconds", "", vllm),
@@ -436,36 +461,38 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
         (timeseries(
             "Output tokens per request (mean) by mode",
             "Output tokens / timed requests: checks max_tokens and how long answers are.",
-            [target("A", f"{rate('llm_output_tokens_total', by='mode')} / "
-                         f"{rate('llm_requests_total', SEL + ', ' + TIMED, by='mode')}",
-                    "{{mode}}")],
+            [target("A", f"{rate('llm_output_tokens_total', by=BY)} / "
+                         f"{rate('llm_requests_total', SEL + ', ' + TIMED, by=BY)}",
+                    legend(BY))],
             unit="short"), 12, 8),
         (row("Distributions"), 24, 1),
         (heatmap(
             "TTFT heatmap (streaming)",
             "Requests per TTFT bucket and interval: a second band means a second population "
-            "(cache hits, queueing, a slow replica).", "llm_ttft_seconds", SEL), 12, 9),
+            "(cache hits, queueing, a slow replica). One distribution for the selected targets "
+            "together: pick one target to see its own.", "llm_ttft_seconds", SEL), 12, 9),
         (heatmap(
             "ITL heatmap (streaming)",
             "Per-token gaps per bucket and interval: stalls show as a band far above the "
-            "decode speed.", "llm_itl_seconds", SEL), 12, 9),
+            "decode speed. One distribution for the selected targets together: pick one target "
+            "to see its own.", "llm_itl_seconds", SEL), 12, 9),
         (row("Throughput"), 24, 1),
         (timeseries(
             "Requests per second by mode and outcome",
             "Finished requests: ok, ok_length (cut by max_tokens), content_filtered, empty, "
             "failed, cancelled.",
-            [target("A", rate("llm_requests_total", by="mode, outcome"),
-                    "{{mode}} {{outcome}}")],
+            [target("A", rate("llm_requests_total", by=f"{BY}, outcome"),
+                    legend(f"{BY}, outcome"))],
             unit="reqps", stack=True), 8, 8),
         (timeseries(
             "Output tokens per second by mode",
             "Output tokens of requests that did not fail (server usage, else counted chunks).",
-            [target("A", rate("llm_output_tokens_total", by="mode"), "{{mode}}")],
+            [target("A", rate("llm_output_tokens_total", by=BY), legend(BY))],
             unit="short", stack=True), 8, 8),
         (timeseries(
             "Input tokens per second by mode",
             "Prompt tokens the server reported (usage.prompt_tokens).",
-            [target("A", rate("llm_input_tokens_total", by="mode"), "{{mode}}")],
+            [target("A", rate("llm_input_tokens_total", by=BY), legend(BY))],
             unit="short", stack=True), 8, 8),
         (row("Errors"), 24, 1),
         (timeseries(
@@ -473,21 +500,21 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
             "One error class per failed request (the closed list in harness/errors.py); "
             "empty = a 200 with no token. No data: no failures.",
             [target("A", rate("llm_requests_total", SEL + ", " + FAILED,
-                              by="mode, outcome, error_class"),
-                    "{{mode}} {{error_class}} ({{outcome}})")],
+                              by=f"{BY}, outcome, error_class"),
+                    legend(BY, "{{error_class}} ({{outcome}})"))],
             unit="reqps", stack=True), 10, 8),
         (timeseries(
             "Failure ratio by mode",
             "(failed + empty) / finished requests, cancelled excluded. 0 when nothing failed.",
-            [target("A", failure_ratio, "{{mode}}")],
+            [target("A", failure_ratio, legend(BY))],
             unit="percentunit", steps=((0.01, "orange"), (0.05, "red"))), 7, 8),
         (timeseries(
             "Stream anomalies per second by kind",
             "Non-standard things seen on the wire (e.g. token_count_mismatch: server usage "
             "disagreed with counted chunks; itl_basis_unknown: ITL only measurable per chunk). "
             "No data: a clean stream.",
-            [target("A", rate("llm_stream_anomalies_total", by="mode, kind"),
-                    "{{mode}} {{kind}}")],
+            [target("A", rate("llm_stream_anomalies_total", by=f"{BY}, kind"),
+                    legend(f"{BY}, kind"))],
             unit="short"), 7, 8),
         (row("Concurrency"), 24, 1),
         (timeseries(
@@ -505,14 +532,17 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
         (row("Open loop: offered vs achieved load (locust-llm run --rate)"), 24, 1),
         (timeseries(
             "Offered vs achieved requests per second",
-            "Open loop only (--llm-rate): the plan's rate, the requests that fell due on the "
-            "arrival schedule, and the requests that finished. Achieved under offered means "
+            "Open loop only (--llm-rate): the plan's rate (each target gets all of it), the "
+            "requests that fell due on the arrival schedule, and the requests that finished, "
+            "by target. Achieved under offered means "
             "the in-flight cap was reached (the server is slower than the rate) or the load "
             "generator could not keep up: see the schedule lag.",
             [target("A", f"sum (llm_offered_rate_per_second{{{HSEL}}})", "offered (plan)"),
-             target("B", rate("llm_scheduled_requests_total", OSEL), "due"),
-             target("C", rate("llm_requests_total", f"{SEL}, outcome!=\"cancelled\""),
-                    "finished")],
+             target("B", rate("llm_scheduled_requests_total", OSEL, by="target"),
+                    legend("target", "due")),
+             target("C", rate("llm_requests_total", f"{SEL}, outcome!=\"cancelled\"",
+                              by="target"),
+                    legend("target", "finished"))],
             unit="reqps"), 12, 8),
         (timeseries(
             "Schedule lag p50 / p95 / p99 (the wait for a free user)",
@@ -524,22 +554,22 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
             "First visible output p95: from the send vs from the schedule",
             "Open loop: the gap between the two lines is coordinated omission made visible, "
             "the time requests waited in the load generator before being sent.",
-            [target("A", quantile(0.95, "llm_first_visible_seconds"), "{{mode}} from send"),
+            [target("A", quantile(0.95, "llm_first_visible_seconds"), legend(BY, "from send")),
              target("B", quantile(0.95, "llm_first_visible_from_schedule_seconds"),
-                    "{{mode}} from schedule")]), 12, 8),
+                    legend(BY, "from schedule"))]), 12, 8),
         (timeseries(
             "Goodput: requests per second that met every goodput limit",
             "Requests whose own TTFT, TPOT or ITL and E2E met the --llm-goodput limits "
             "(in an open loop, timed from the due time), next to all that finished. No data "
             "without goodput limits.",
-            [target("A", rate("llm_goodput_requests_total", by="mode"), "{{mode}} goodput"),
-             target("B", rate("llm_requests_total", f"{SEL}, outcome!=\"cancelled\"", by="mode"),
-                    "{{mode}} finished")],
+            [target("A", rate("llm_goodput_requests_total", by=BY), legend(BY, "goodput")),
+             target("B", rate("llm_requests_total", f"{SEL}, outcome!=\"cancelled\"", by=BY),
+                    legend(BY, "finished"))],
             unit="reqps"), 12, 8),
         (timeseries(
             "Dropped requests per second (waited past --llm-max-schedule-lag)",
             "Open loop: due requests never sent. No data without --llm-max-schedule-lag.",
-            [target("A", rate("llm_dropped_requests_total", OSEL, by="mode"), "{{mode}}")],
+            [target("A", rate("llm_dropped_requests_total", OSEL, by=BY), legend(BY))],
             unit="reqps"), 12, 8),
         (row("Load generator health: can these numbers be trusted?"), 24, 1),
         (stat(
@@ -569,18 +599,19 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
             "Estimated cost per hour at the current rate",
             "(input tokens/s × $ per 1M input + output tokens/s × $ per 1M output) × 3600. "
             "Computed from the token counters and the dashboard's price variables (the harness "
-            "exports no prices). No data: the prices are 0.",
-            [target("A", cost_rate, "$/h")],
+            "exports no prices; every target gets the same ones, the report prices each "
+            "target's own). No data: the prices are 0.",
+            [target("A", cost_rate, legend("target", "$/h"))],
             unit="currencyUSD"), 12, 7),
         (stat(
             "Estimated cost over the range",
             "Token counters' increase over the dashboard's range × the price variables.",
-            [target("A", cost_total, "total", instant=True)],
+            [target("A", cost_total, legend("target", "total"), instant=True)],
             unit="currencyUSD", no_value="set prices"), 6, 7),
         (stat(
             "Estimated cost per request",
             "Estimated cost over the range / timed requests.",
-            [target("A", cost_per_request, "per request", instant=True)],
+            [target("A", cost_per_request, legend("target", "per request"), instant=True)],
             unit="currencyUSD", no_value="set prices", decimals=5), 6, 7),
         (server_row, 24, 1),
     ]
@@ -672,13 +703,23 @@ def variables() -> list[dict[str, Any]]:
             "hide": 0,
         },
         query_variable("scenario", "Scenario", "label_values(llm_requests_total, scenario)"),
+        # a one-target run has no target label: no options, so Grafana selects All, whose
+        # value `.*` matches the absent label (`target=~".*"`)
         query_variable(
-            "model", "Model", 'label_values(llm_requests_total{scenario=~"$scenario"}, model)'
+            "target",
+            "Target",
+            'label_values(llm_requests_total{scenario=~"$scenario"}, target)',
+        ),
+        query_variable(
+            "model",
+            "Model",
+            'label_values(llm_requests_total{scenario=~"$scenario", target=~"$target"}, model)',
         ),
         query_variable(
             "mode",
             "Mode",
-            'label_values(llm_requests_total{scenario=~"$scenario", model=~"$model"}, mode)',
+            "label_values(llm_requests_total{"
+            'scenario=~"$scenario", target=~"$target", model=~"$model"}, mode)',
         ),
         query_variable(
             "instance",
@@ -715,9 +756,9 @@ def dashboard() -> dict[str, Any]:
                 }
             ]
         },
-        "description": "Batch vs streaming under the same load: first visible output, TTFT, "
-        "ITL, TPOT, E2E, throughput, errors and the load generator's health, from the "
-        "locust-llm exporter (Locust master, --llm-prometheus-port). Generated by "
+        "description": "Batch vs streaming under the same load, and targets side by side: first "
+        "visible output, TTFT, ITL, TPOT, E2E, throughput, errors and the load generator's "
+        "health, from the locust-llm exporter (Locust master, --llm-prometheus-port). Generated by "
         "dashboards/build.py: edit that, not this file.",
         "editable": True,
         "fiscalYearStartMonth": 0,

@@ -188,7 +188,7 @@ def attach(environment: Environment) -> PrometheusExporter:
     is_worker = isinstance(environment.runner, WorkerRunner)
 
     def on_record(record: RequestRecord, **_: Any) -> None:
-        book.observe(record.mode, record.model, record.endpoint)
+        book.observe(record.mode, record.model, record.endpoint, record.target)
 
     def on_report_to_master(client_id: str, data: dict[str, Any]) -> None:
         data[REPORT_KEY] = {"in_flight": run.in_flight, "endpoints": book.to_wire()}

@@ -7,7 +7,8 @@ equals the summary's figure and a master that merged its workers' deltas exposes
 `CollectorRegistry`. This module imports prometheus_client and the pure core only: never Locust
 or gevent (the Locust glue is `harness.exporters.prometheus`).
 
-Families (base units; labels `mode`, `model`, `endpoint`, `scenario`)::
+Families (base units; labels `mode`, `model`, `endpoint`, `scenario` and, in a run that
+compares targets, `target`)::
 
     llm_requests_total{…, outcome, error_class}     counter, every finished request
     llm_ttft_seconds, llm_ttfc_seconds, llm_itl_seconds, llm_tpot_seconds,
@@ -27,7 +28,19 @@ Families (base units; labels `mode`, `model`, `endpoint`, `scenario`)::
     llm_e2e_from_schedule_seconds                   open loop: histograms (from the schedule)
     llm_scheduled_requests_total{mode, scenario}    open loop: requests that fell due
     llm_dropped_requests_total{mode, scenario}      open loop: dropped past max_schedule_lag
+                                                    (both by target too: each target has its
+                                                    own copy of every arrival)
     llm_offered_rate_per_second{scenario}           open loop: the plan's rate now
+    llm_turn_requests_total{mode, turn, scenario},
+    llm_turn_ttft_seconds, llm_turn_first_visible_seconds   multi-turn conversations by turn
+
+`target` is the name of the endpoint a group's requests went to (`GroupStats.target`, a name
+of the scenario's `targets:`: a closed, validated list, never a URL). A run with one target
+has no target names, and its families then have no `target` label at all: their series and
+the queries on them are exactly those of a run before targets existed (Prometheus treats an
+absent label and an empty one alike, so `target=~".*"` matches both). The harness's own
+health families and the offered rate are the load generator's, not a target's: they never
+carry it. The open-loop arrival counters do, each target's lane (`stream@fast`) its own.
 
 Bucket layouts and option validation live in `prometheus_config`. Bucket counts come from
 `LatencyHistogram.cumulative_counts`, which never undercounts and may count a value at most
@@ -95,29 +108,53 @@ LATENCY_FAMILIES: tuple[LatencyFamily, ...] = (
                   "Open loop: end to end timed from the due time, not the send."),
 )  # fmt: skip
 
-#: Labels of the per-(mode, model) families
+#: Labels of the per-(mode, model, target) families (`TARGET_LABEL` follows in a run that
+#: compares targets)
 GROUP_LABELS = ("mode", "model", "endpoint", "scenario")
+#: the label naming a group's target; only on the families of a run with targets
+TARGET_LABEL = "target"
 #: Every label name this exporter may emit (besides Prometheus's own `le`)
 ALLOWED_LABELS = frozenset(
-    {*GROUP_LABELS, "outcome", "error_class", "source", "kind", "process", "turn", "le"}
-)
+    {*GROUP_LABELS, TARGET_LABEL, "outcome", "error_class", "source", "kind", "process", "turn",
+     "le"}
+)  # fmt: skip
 #: `error_class` of a request that did not fail; of a failure without a class
 NO_ERROR_CLASS, UNKNOWN = "none", "unknown"
 
 
 # ------------------------------------------------------------------------------ the collector
 
-#: each group with its label values, in GROUP_LABELS order
-_Labelled = Sequence[tuple[GroupStats, tuple[str, ...]]]
+
+@dataclass(frozen=True, slots=True)
+class _Labelled:
+    """The groups of one scrape with their label values, and the label names they fill:
+    `GROUP_LABELS`, plus `TARGET_LABEL` when the run compares targets."""
+
+    names: tuple[str, ...]
+    rows: Sequence[tuple[GroupStats, tuple[str, ...]]]
+
+
+def label_names(with_target: bool, *names: str) -> tuple[str, ...]:
+    """`names`, then `TARGET_LABEL` when the series are a target's (`with_target`)."""
+    return (*names, TARGET_LABEL) if with_target else names
+
+
+def split_lane(lane: str) -> tuple[str, str]:
+    """An open-loop lane's (mode, target): `stream@fast` → ("stream", "fast"), `stream` →
+    ("stream", ""). The inverse of harness.load.schedule.lane_of (a target name has no `@`)."""
+    mode, _, target = lane.partition("@")
+    return mode, target
 
 
 class EndpointBook:
-    """The endpoint (path template, e.g. `/v1/chat/completions`) of each (mode, model) group.
+    """The endpoint (path template, e.g. `/v1/chat/completions`) of each (mode, model, target)
+    group.
 
-    `RunStats` groups by (mode, model) only, so the endpoint label is learned from records
-    (`observe`) and shipped from workers to the master (`to_wire` / `merge_wire`). A group
-    whose requests went to more than one endpoint is labelled `mixed`; one not seen yet,
-    `unknown`.
+    `RunStats` does not keep endpoints, so the endpoint label is learned from records
+    (`observe`) and shipped from workers to the master (`to_wire` / `merge_wire`: lists
+    ``[mode, model, endpoint, target]``; a 3-item list from an older worker is target "").
+    A group whose requests went to more than one endpoint is labelled `mixed`; one not seen
+    yet, `unknown`.
     """
 
     MIXED = "mixed"
@@ -125,10 +162,10 @@ class EndpointBook:
     __slots__ = ("_by_group",)
 
     def __init__(self) -> None:
-        self._by_group: dict[tuple[str, str], str] = {}
+        self._by_group: dict[tuple[str, str, str], str] = {}
 
-    def observe(self, mode: str, model: str, endpoint: str) -> None:
-        key = (str(mode), model)
+    def observe(self, mode: str, model: str, endpoint: str, target: str = "") -> None:
+        key = (str(mode), model, target)
         known = self._by_group.get(key)
         if known is None:
             self._by_group[key] = endpoint
@@ -136,14 +173,18 @@ class EndpointBook:
             self._by_group[key] = self.MIXED
 
     def to_wire(self) -> list[list[str]]:
-        return [[mode, model, endpoint] for (mode, model), endpoint in self._by_group.items()]
+        return [
+            [mode, model, endpoint, target]
+            for (mode, model, target), endpoint in self._by_group.items()
+        ]
 
     def merge_wire(self, wire: Iterable[Sequence[str]]) -> None:
-        for mode, model, endpoint in wire:
-            self.observe(mode, model, endpoint)
+        for item in wire:
+            mode, model, endpoint, *rest = item
+            self.observe(mode, model, endpoint, rest[0] if rest else "")
 
-    def __call__(self, mode: str, model: str) -> str:
-        return self._by_group.get((mode, model), UNKNOWN)
+    def __call__(self, mode: str, model: str, target: str = "") -> str:
+        return self._by_group.get((mode, model, target), UNKNOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +196,11 @@ class HarnessHealth:
     #: share of one core by process: `local`, or `master` and `worker-<index>`
     cpu_ratio: Mapping[str, float]
     loop_lag: LatencyHistogram
-    #: open loop, per mode: (requests that fell due, dropped); empty for closed loop
+    #: open loop, per lane: (requests that fell due, dropped); empty for closed loop. A lane
+    #: is a mode, or with several targets `mode@target` (harness.load.schedule.lane_of)
     arrivals: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-    #: open loop: the plan's offered rate now (requests per second); None for closed loop
+    #: open loop: the plan's offered rate now (requests per second; each target gets it);
+    #: None for closed loop
     offered_rate_per_s: float | None = None
 
 
@@ -172,7 +215,7 @@ class LLMCollector(Collector):
         True
 
     `stats` is called at every scrape (the run may replace its `RunStats` at test start);
-    `endpoint_of(mode, model)` names a group's endpoint; `buckets` overrides layouts by key
+    `endpoint_of(mode, model, target)` names a group's endpoint; `buckets` overrides layouts by key
     (`DEFAULT_BUCKETS`' keys), each checked with `check_buckets`.
     """
 
@@ -181,7 +224,7 @@ class LLMCollector(Collector):
         stats: Callable[[], RunStats],
         *,
         scenario: str = DEFAULT_SCENARIO,
-        endpoint_of: Callable[[str, str], str] | None = None,
+        endpoint_of: Callable[[str, str, str], str] | None = None,
         health: Callable[[], HarnessHealth | None] | None = None,
         buckets: Mapping[str, Sequence[float]] | None = None,
         workload: Callable[[], WorkloadStats] | None = None,
@@ -189,7 +232,7 @@ class LLMCollector(Collector):
         self._stats = stats
         self._workload = workload
         self._scenario = scenario
-        self._endpoint_of = endpoint_of or (lambda mode, model: UNKNOWN)
+        self._endpoint_of = endpoint_of or (lambda mode, model, target: UNKNOWN)
         self._health = health
         layouts = dict(DEFAULT_BUCKETS)
         for key, bounds in (buckets or {}).items():
@@ -203,14 +246,16 @@ class LLMCollector(Collector):
         """The families without data: their names let the registry refuse a duplicate and
         serve `?name[]=` filters, without reading the run's state at registration."""
         empty = HarnessHealth(0, 0, {}, LatencyHistogram()) if self._health else None
-        return list(self._families([], empty))
+        return list(self._families(_Labelled(GROUP_LABELS, []), empty))
 
     def collect(self) -> Iterator[Metric]:
-        groups = sorted(self._stats().groups(), key=lambda g: (g.mode, g.model))
-        labelled = [
-            (g, (g.mode, g.model, self._endpoint_of(g.mode, g.model), self._scenario))
-            for g in groups
-        ]
+        groups = sorted(self._stats().groups(), key=lambda g: (g.target, g.mode, g.model))
+        with_target = any(g.target for g in groups)  # a run that compares targets
+        rows = []
+        for g in groups:
+            values = (g.mode, g.model, self._endpoint_of(g.mode, g.model, g.target), self._scenario)
+            rows.append((g, (*values, g.target) if with_target else values))
+        labelled = _Labelled(label_names(with_target, *GROUP_LABELS), rows)
         return self._families(labelled, self._health() if self._health is not None else None)
 
     def _families(self, labelled: _Labelled, health: HarnessHealth | None) -> Iterator[Metric]:
@@ -228,18 +273,21 @@ class LLMCollector(Collector):
 
     def _latency(self, family: LatencyFamily, labelled: _Labelled) -> Metric:
         metric = HistogramMetricFamily(
-            family.name, family.help, labels=GROUP_LABELS, unit="seconds"
+            family.name, family.help, labels=labelled.names, unit="seconds"
         )
         bounds, les = self._buckets[family.key]
-        for group, labels in labelled:
+        for group, labels in labelled.rows:
             histogram: LatencyHistogram = getattr(group, family.figure)
             if histogram.count:  # figures that do not apply are absent, never 0
                 metric.add_metric(labels, _buckets(histogram, bounds, les), histogram.sum)
         return metric
 
     def _turns(self, workload: WorkloadStats) -> Iterator[Metric]:
-        """Multi-turn conversations, by turn bucket (1, 2, 3, 4-7, 8+: bounded labels)."""
-        labels = ("mode", "turn", "scenario")
+        """Multi-turn conversations, by turn bucket (1, 2, 3, 4-7, 8+: bounded labels) and, in
+        a run that compares targets, by target."""
+        tallies = workload.tallies()
+        with_target = any(tally.target for tally in tallies)
+        labels = label_names(with_target, "mode", "turn", "scenario")
         requests = CounterMetricFamily(
             "llm_turn_requests",
             "Requests of multi-turn conversations by turn (1, 2, 3, 4-7, 8+), cancelled ones "
@@ -263,12 +311,14 @@ class LLMCollector(Collector):
                 ("first_visible", "first_visible", "First visible output"),
             )
         ]
-        for tally in workload.tallies():
+        for tally in tallies:
             for turn in TURN_BUCKETS:
                 n = tally.counts.get(f"by_turn.{turn}.requests")
                 if not n:
                     continue
-                values = (tally.mode, turn, self._scenario)
+                values: tuple[str, ...] = (tally.mode, turn, self._scenario)
+                if with_target:
+                    values = (*values, tally.target)
                 requests.add_metric(values, n)
                 for metric, figure, key in histograms:
                     histogram = tally.histograms.get(f"by_turn.{turn}.{figure}")
@@ -320,7 +370,9 @@ class LLMCollector(Collector):
         yield from self._open_loop(health)
 
     def _open_loop(self, health: HarnessHealth) -> Iterator[Metric]:
-        labels = ("mode", "scenario")
+        lanes = sorted((*split_lane(lane), counts) for lane, counts in health.arrivals.items())
+        with_target = any(target for _, target, _ in lanes)
+        labels = label_names(with_target, "mode", "scenario")
         scheduled = CounterMetricFamily(
             "llm_scheduled_requests",
             "Open loop: requests that fell due on the arrival schedule (warm-up excluded).",
@@ -332,14 +384,15 @@ class LLMCollector(Collector):
             "--llm-max-schedule-lag.",
             labels=labels,
         )
-        for mode, (n_scheduled, n_dropped) in sorted(health.arrivals.items()):
-            scheduled.add_metric((mode, self._scenario), n_scheduled)
-            dropped.add_metric((mode, self._scenario), n_dropped)
+        for mode, target, (n_scheduled, n_dropped) in lanes:
+            values = (mode, self._scenario, target) if with_target else (mode, self._scenario)
+            scheduled.add_metric(values, n_scheduled)
+            dropped.add_metric(values, n_dropped)
         yield scheduled
         yield dropped
         offered = GaugeMetricFamily(
             "llm_offered_rate_per_second",
-            "Open loop: the requests per second the load plan offers now.",
+            "Open loop: the requests per second the load plan offers now (to each target).",
             labels=("scenario",),
         )
         if health.offered_rate_per_s is not None:
@@ -368,9 +421,9 @@ def _requests(labelled: _Labelled) -> Metric:
         "llm_requests",
         "Finished requests by outcome (ok, ok_length, content_filtered, empty, failed, "
         "cancelled) and error class (the closed list; none unless failed).",
-        labels=(*GROUP_LABELS, "outcome", "error_class"),
+        labels=(*labelled.names, "outcome", "error_class"),
     )
-    for group, labels in labelled:
+    for group, labels in labelled.rows:
         for outcome, n in sorted(group.outcomes.items()):
             if outcome != Outcome.FAILED:
                 metric.add_metric((*labels, outcome, NO_ERROR_CLASS), n)
@@ -389,12 +442,12 @@ def _tokens(labelled: _Labelled) -> Iterator[Metric]:
         "llm_output_tokens",
         "Output tokens of requests that did not fail, by where the count came from "
         "(server usage, or counted chunks).",
-        labels=(*GROUP_LABELS, "source"),
+        labels=(*labelled.names, "source"),
     )
     inputs = CounterMetricFamily(
-        "llm_input_tokens", "Input tokens the server reported.", labels=GROUP_LABELS
+        "llm_input_tokens", "Input tokens the server reported.", labels=labelled.names
     )
-    for group, labels in labelled:
+    for group, labels in labelled.rows:
         for source, n in sorted(group.output_tokens_by_source.items()):
             output.add_metric((*labels, source), n)
         inputs.add_metric(labels, group.input_tokens)
@@ -409,9 +462,9 @@ def _anomalies(labelled: _Labelled) -> Metric:
         "stream_not_honored, …); also token_count_mismatch (server usage disagreed with "
         "counted chunks) and itl_basis_unknown (a request's ITL could only be measured per "
         "chunk).",
-        labels=(*GROUP_LABELS, "kind"),
+        labels=(*labelled.names, "kind"),
     )
-    for group, labels in labelled:
+    for group, labels in labelled.rows:
         kinds = dict(group.anomalies)
         if group.token_count_mismatch:
             kinds["token_count_mismatch"] = group.token_count_mismatch
@@ -427,16 +480,16 @@ def _path(labelled: _Labelled) -> Iterator[Metric]:
         "llm_reconnects",
         "Requests written again on a fresh connection because the server had closed the "
         "kept-alive one before any response byte (not failures, not inside TTFT).",
-        labels=GROUP_LABELS,
+        labels=labelled.names,
     )
     backoff = CounterMetricFamily(
         "llm_backoff_seconds",
         "Seconds users waited backing off after consecutive instant failures, before "
         "sending requests.",
-        labels=GROUP_LABELS,
+        labels=labelled.names,
         unit="seconds",
     )
-    for group, labels in labelled:
+    for group, labels in labelled.rows:
         reconnects.add_metric(labels, group.reconnects)
         backoff.add_metric(labels, group.backoff_s)
     yield reconnects
@@ -448,9 +501,9 @@ def _goodput(labelled: _Labelled) -> Metric:
         "llm_goodput_requests",
         "Requests whose own figures met every goodput limit (--llm-goodput, the scenario's "
         "goodput:); absent when the run has no goodput limits.",
-        labels=GROUP_LABELS,
+        labels=labelled.names,
     )
-    for group, labels in labelled:
+    for group, labels in labelled.rows:
         if group.goodput_judged:  # figures that do not apply are absent, never 0
             metric.add_metric(labels, group.goodput_met)
     return metric

@@ -4,7 +4,9 @@
 finished request, ship `take_delta()` from a worker and `merge_wire()` it on the master
 (deltas are disjoint, so the master ends with the union), `reset()` on Locust's "reset
 stats", and read `summary()`, keyed by mode ("stream" first), each block only with the parts
-that have data::
+that have data. Like `RunStats`, it keeps a run's targets apart (one tally per mode and
+target, `tallies()`) and `summary(target=…)` reads one of them; without a target, every
+target's requests together::
 
     {"lengths": {"input": {"requested": H, "served": H}, "output": {...}},
      "by_turn": {"1": {"requests": n, "ttft_s": H, "first_visible_s": H, "e2e_s": H,
@@ -50,6 +52,8 @@ WIRE_VERSION = 1
 #: served lengths whose mean differs from the requested mean by more than this share warn
 LENGTH_DRIFT = 0.10
 
+#: a tally's key: (mode, target)
+_Key = tuple[str, str]
 _TURN_FIGURES = ("ttft_s", "first_visible_s", "e2e_s", "input_tokens")
 _PREFIX_FIGURES = ("ttft_s", "first_visible_s")
 #: figures that are token lengths, shown without a confidence interval
@@ -66,7 +70,8 @@ def turn_bucket(turn: int) -> str:
 
 
 class ModeTally:
-    """The workload figures of one mode's requests, as flat named counts and histograms.
+    """The workload figures of one mode's requests to one target ("" in a one-target run), as
+    flat named counts and histograms.
 
     Names are dotted paths into the summary block: ``lengths.input.requested``,
     ``by_turn.4-7.requests``, ``prefix.reuse.ttft_s``. ``pairs.<direction>.*`` are three
@@ -74,10 +79,11 @@ class ModeTally:
     and the sums of each), which `warnings` compares; they are not in the summary.
     """
 
-    __slots__ = ("counts", "histograms", "mode")
+    __slots__ = ("counts", "histograms", "mode", "target")
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, target: str = "") -> None:
         self.mode = mode
+        self.target = target
         self.counts: dict[str, int] = {}
         self.histograms: dict[str, LatencyHistogram] = {}
 
@@ -140,7 +146,7 @@ class ModeTally:
 
     def copy(self) -> ModeTally:
         """An independent tally with the same data."""
-        new = ModeTally(self.mode)
+        new = ModeTally(self.mode, self.target)
         new.merge(self)
         return new
 
@@ -148,6 +154,7 @@ class ModeTally:
         """A msgpack/JSON-safe dict."""
         return {
             "mode": self.mode,
+            "target": self.target,
             "counts": dict(self.counts),
             "histograms": {name: h.to_wire() for name, h in self.histograms.items()},
         }
@@ -155,7 +162,7 @@ class ModeTally:
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> ModeTally:
         """Rebuild a tally from `to_wire()`'s output."""
-        tally = cls(wire["mode"])
+        tally = cls(wire["mode"], str(wire.get("target", "")))  # no target: an older worker
         tally.counts.update(wire["counts"])
         for name, h in wire["histograms"].items():
             tally.histograms[name] = LatencyHistogram.from_wire(h)
@@ -242,7 +249,7 @@ def _drift_line(mode: str, direction: str, requested: float, served: float, drif
 
 
 class WorkloadStats:
-    """The workload figures of a run by mode, and the worker → master exchange.
+    """The workload figures of a run by mode and target, and the worker → master exchange.
 
     As `harness.stats.RunStats`: locally `observe()` and read `summary()`; on a worker ship
     `take_delta()` each report, on the master `merge_wire()` each one. The wire form is
@@ -252,18 +259,18 @@ class WorkloadStats:
     __slots__ = ("_pending", "_totals")
 
     def __init__(self) -> None:
-        # observations since the last take_delta, and everything before it
-        self._pending: dict[str, ModeTally] = {}
-        self._totals: dict[str, ModeTally] = {}
+        # observations since the last take_delta, and everything before it, by (mode, target)
+        self._pending: dict[_Key, ModeTally] = {}
+        self._totals: dict[_Key, ModeTally] = {}
 
     def observe(self, record: RequestRecord) -> None:
         """Count one finished request (a cancelled one is not counted)."""
         if record.outcome is Outcome.CANCELLED:
             return
-        mode = str(record.mode)
-        tally = self._pending.get(mode)
+        key = (str(record.mode), record.target)
+        tally = self._pending.get(key)
         if tally is None:
-            tally = self._pending[mode] = ModeTally(mode)
+            tally = self._pending[key] = ModeTally(*key)
         tally.observe(record)
 
     def take_delta(self) -> dict[str, Any]:
@@ -289,42 +296,61 @@ class WorkloadStats:
         self._pending = {}
         self._totals = {}
 
-    def _view(self) -> dict[str, ModeTally]:
+    def _view(self) -> dict[_Key, ModeTally]:
         if not self._pending:
             return self._totals
         if not self._totals:
             return self._pending
-        view = {mode: tally.copy() for mode, tally in self._totals.items()}
+        view = {key: tally.copy() for key, tally in self._totals.items()}
         _merge_tallies(view, self._pending.values(), copy=True)
         return view
 
     def tallies(self) -> list[ModeTally]:
-        """Every mode's tally with all data so far ("stream" first). Read-only."""
-        return self._ordered()
-
-    def _ordered(self) -> list[ModeTally]:
+        """Every (mode, target) tally with all data so far ("stream" first, then by target).
+        Read-only."""
         view = self._view()
-        order = [m for m in MODES if m in view] + sorted(m for m in view if m not in MODES)
-        return [view[m] for m in order]
+        return [view[key] for key in sorted(view, key=_mode_order)]
 
-    def summary(self) -> dict[str, dict[str, Any]]:
-        """The blocks by mode ("stream" first), only modes with data."""
-        blocks = {tally.mode: tally.summary() for tally in self._ordered()}
+    def _by_mode(self, target: str | None) -> list[ModeTally]:
+        """One tally per mode ("stream" first): `target`'s, or every target's merged."""
+        merged: dict[_Key, ModeTally] = {}
+        tallies = (t for t in self.tallies() if target is None or t.target == target)
+        for tally in tallies:
+            key = (tally.mode, "")
+            mine = merged.get(key)
+            if mine is None:
+                merged[key] = mine = ModeTally(tally.mode, tally.target if target else "")
+            mine.merge(tally)
+        return list(merged.values())
+
+    def summary(self, *, target: str | None = None) -> dict[str, dict[str, Any]]:
+        """The blocks by mode ("stream" first), only modes with data: of the requests sent to
+        `target` (a name of `targets:`), or of every request when None."""
+        blocks = {tally.mode: tally.summary() for tally in self._by_mode(target)}
         return {mode: block for mode, block in blocks.items() if block}
 
     def warnings(self) -> list[str]:
-        """Lengths served far from those requested: one line per mode and direction."""
-        return [line for tally in self._ordered() for line in tally.warnings()]
+        """Lengths served far from those requested: one line per mode and direction, over
+        every target's requests."""
+        return [line for tally in self._by_mode(None) for line in tally.warnings()]
 
 
-def _wire(tallies: dict[str, ModeTally]) -> dict[str, Any]:
+def _mode_order(key: _Key) -> tuple[int, str, str]:
+    mode, target = key
+    return (MODES.index(mode) if mode in MODES else len(MODES), mode, target)
+
+
+def _wire(tallies: dict[_Key, ModeTally]) -> dict[str, Any]:
     return {"v": WIRE_VERSION, "modes": [t.to_wire() for t in tallies.values()]}
 
 
-def _merge_tallies(into: dict[str, ModeTally], tallies: Iterable[ModeTally], *, copy: bool) -> None:
+def _merge_tallies(
+    into: dict[_Key, ModeTally], tallies: Iterable[ModeTally], *, copy: bool
+) -> None:
     for tally in tallies:
-        mine = into.get(tally.mode)
+        key = (tally.mode, tally.target)
+        mine = into.get(key)
         if mine is None:
-            into[tally.mode] = tally.copy() if copy else tally
+            into[key] = tally.copy() if copy else tally
         else:
             mine.merge(tally)

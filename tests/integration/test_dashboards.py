@@ -3,14 +3,16 @@
 1. The committed JSON is exactly dashboards/build.py's output.
 2. Structure: unique ids, every panel and target on the `datasource` variable, every variable a
    query uses exists, `rate()` over `$__rate_interval`, percentiles from `sum by (le, …)`, the
-   common label matchers on every selector, a grid without overlaps.
+   common label matchers on every selector, targets kept apart in every aggregation and named
+   in its legend, a grid without overlaps.
 3. `promtool check rules` on every panel query (and variable query) turned into a recording
    rule, template variables substituted.
 4. A real run: the mock, a Locust master and one worker exporting on a free port, scraped every
    second by a real Prometheus (/usr/bin/prometheus). Every variable query and every panel
    query then goes through Prometheus's HTTP API with the variables substituted as Grafana
    would, and must be valid and return data. The few that cannot have data on a clean run are
-   listed in MAY_BE_EMPTY, with the reason.
+   listed in MAY_BE_EMPTY, with the reason. The run has one target: the `target` label is
+   absent, the `target` variable offers nothing and takes its All value, as Grafana does.
 """
 
 from __future__ import annotations
@@ -44,8 +46,15 @@ DS_VARIABLE = "${datasource}"
 BUILTIN_VARIABLES = {"__rate_interval", "__range", "__interval", "__range_s"}
 #: the harness's families without model/mode labels (DESIGN.md §4, exporter docstring)
 HEALTH_FAMILIES = ("llm_harness_", "llm_requests_in_flight", "llm_offered_rate_per_second")
-#: open-loop counters: per mode, not per model (arrivals fall due before a model is chosen)
+#: open-loop counters: per mode and target, not per model (arrivals fall due before a model is
+#: chosen)
 MODE_ONLY_FAMILIES = ("llm_scheduled_requests", "llm_dropped_requests")
+#: variables that offer nothing on a one-target run (no `target` label): Grafana selects All
+EMPTY_WITHOUT_TARGETS = {"target"}
+#: an aggregation right over a family: its grouping and the family
+_AGGREGATION = re.compile(
+    r"\b(?:sum|max|min|avg|count)(?: by \(([^)]*)\))? \((?:(?:rate|increase)\()?(llm_\w+)\{"
+)
 
 #: (panel title, refId) whose query may return nothing on a clean run against the mock; each
 #: is still sent to Prometheus and must be valid.
@@ -135,6 +144,7 @@ def _label_values(definition: str) -> tuple[str, str]:
 OFFLINE_VALUES = {
     "datasource": "prometheus",
     "scenario": ".*",
+    "target": ".*",
     "model": ".*",
     "mode": "stream|batch",
     "instance": ".*",
@@ -174,7 +184,7 @@ def test_dashboard_structure(name: str) -> None:
     assert len(titles) == len(set(titles)), "panel titles are unique (the tests key on them)"
 
     variables = _variables(dashboard)
-    assert {"datasource", "scenario", "model", "mode", "instance"} <= set(variables)
+    assert {"datasource", "scenario", "target", "model", "mode", "instance"} <= set(variables)
     datasource = variables["datasource"]
     assert datasource["type"] == "datasource"
     assert datasource["query"] == "prometheus"
@@ -221,8 +231,10 @@ def _check_expr(expr: str, variables: set[str]) -> list[str]:
             if f'{label}=~"${label}"' not in selector:
                 problems.append(f'{family}: no {label}=~"${label}" matcher')
         if not family.startswith(HEALTH_FAMILIES):
-            if 'model=~"$model"' not in selector and not family.startswith(MODE_ONLY_FAMILIES):
-                problems.append(f'{family}: no model=~"$model" matcher')
+            labels = ("target",) if family.startswith(MODE_ONLY_FAMILIES) else ("target", "model")
+            for label in labels:
+                if f'{label}=~"${label}"' not in selector:
+                    problems.append(f'{family}: no {label}=~"${label}" matcher')
             if not re.search(r'mode=~"\$mode"|mode="(stream|batch)"', selector):
                 problems.append(f"{family}: no mode matcher")
     for family in re.findall(r"\b(llm_\w+)\b(?![{\w])", expr):
@@ -248,6 +260,78 @@ def test_every_query_uses_the_variables_and_rate_interval(name: str) -> None:
     # and the checker itself catches what it is meant to
     assert _check_expr("rate(llm_requests_total{}[5m])", variables)
     assert _check_expr('sum(llm_harness_users{scenario=~"$scenario", instance=~"$nope"})', set())
+    untargeted = 'llm_requests_total{scenario=~"$scenario", model=~"$model", mode=~"$mode", '
+    untargeted += 'instance=~"$instance"}'
+    assert _check_expr(untargeted, variables) == [
+        'llm_requests_total: no target=~"$target" matcher'
+    ]
+
+
+def _is_targeted(family: str) -> bool:
+    """Whether `family` has the `target` label in a run that compares targets."""
+    return not family.startswith(HEALTH_FAMILIES)
+
+
+def _target_problems(panel: dict[str, Any], query: dict[str, Any]) -> list[str]:
+    """Where one query mixes targets up, or hides which series is which."""
+    problems = []
+    grouped_by_target = False
+    for grouping, family in _AGGREGATION.findall(query["expr"]):
+        if not _is_targeted(family):
+            continue
+        labels = {label.strip() for label in grouping.split(",") if label.strip()}
+        if panel["type"] == "heatmap":  # one distribution: the selected targets together
+            if labels != {"le"}:
+                problems.append(f"{family}: a heatmap sums by (le) only, not by ({grouping})")
+        elif "target" not in labels:
+            problems.append(f"{family}: aggregated without target, by ({grouping})")
+        grouped_by_target |= "target" in labels
+    if grouped_by_target and "{{target}}" not in query["legendFormat"]:
+        problems.append(f"legend {query['legendFormat']!r} does not name the target")
+    return problems
+
+
+@pytest.mark.parametrize("name", sorted(_dashboards()))
+def test_targets_compare_side_by_side_in_every_panel(name: str) -> None:
+    dashboard = _dashboards()[name]
+    problems = [
+        f"{panel['title']} {query['refId']}: {problem}"
+        for panel, query in _targets(dashboard)
+        for problem in _target_problems(panel, query)
+    ]
+    assert not problems, "\n".join(problems)
+    heatmaps = [p for p in _panels(dashboard) if p["type"] == "heatmap"]
+    for heatmap in heatmaps:  # they say how to see one target's distribution
+        assert "pick one target" in heatmap["description"], heatmap["title"]
+    # and the checker catches a panel that sums targets together or hides them
+    timeseries = {"type": "timeseries"}
+    summed = {"expr": "sum by (mode) (rate(llm_requests_total{x}[1m]))", "legendFormat": "m"}
+    assert _target_problems(timeseries, summed) == [
+        "llm_requests_total: aggregated without target, by (mode)"
+    ]
+    unnamed = {"expr": "sum by (target) (llm_input_tokens_total{x})", "legendFormat": "{{mode}}"}
+    assert _target_problems(timeseries, unnamed) == ["legend '{{mode}}' does not name the target"]
+    assert (
+        _target_problems(timeseries, {"expr": "sum (llm_harness_users{x})", "legendFormat": ""})
+        == []
+    )
+
+
+def test_the_target_variable_offers_every_target_and_all_of_them_by_default() -> None:
+    variables = _variables(_dashboards()["locust-llm.json"])
+    target = variables["target"]
+    assert target["type"] == "query"
+    assert target["definition"] == 'label_values(llm_requests_total{scenario=~"$scenario"}, target)'
+    assert target["multi"] is True
+    assert target["includeAll"] is True
+    # a one-target run has no target label: no options, Grafana selects All and substitutes
+    # this value, which matches a series without the label
+    assert target["allValue"] == ".*"
+    assert target["current"]["value"] == ["$__all"]
+    names = list(variables)
+    assert names.index("scenario") < names.index("target") < names.index("model")
+    for chained in ("model", "mode"):  # a target's own models and modes
+        assert 'target=~"$target"' in variables[chained]["definition"]
 
 
 def _variable_problems(variable: dict[str, Any], earlier: set[str]) -> list[str]:
@@ -299,9 +383,11 @@ def test_the_issues_panels_are_there() -> None:
         return any(all(n in e for n in needles) for e in exprs.values())
 
     for q in ("0.5", "0.95", "0.99"):
-        assert has(f"histogram_quantile({q}, sum by (le, mode)", "llm_first_visible_seconds")
+        assert has(
+            f"histogram_quantile({q}, sum by (le, target, mode)", "llm_first_visible_seconds"
+        )
     for family in ("ttft", "itl", "tpot", "e2e"):
-        assert has(f"histogram_quantile(0.99, sum by (le, mode) (rate(llm_{family}_seconds")
+        assert has(f"histogram_quantile(0.99, sum by (le, target, mode) (rate(llm_{family}_seconds")
     heatmaps = [p for p in panels if p["type"] == "heatmap"]
     families = (re.search(r"\b(llm_\w+)\{", h["targets"][0]["expr"]) for h in heatmaps)
     assert sorted(m.group(1) for m in families if m) == [
@@ -317,7 +403,7 @@ def test_the_issues_panels_are_there() -> None:
     assert has("llm_harness_loop_lag_seconds_bucket")
     assert has("$price_output_per_mtok")
     assert has("llm_offered_rate_per_second", "rate(llm_scheduled_requests_total")
-    assert has("histogram_quantile(0.99, sum by (le, mode) (rate(llm_schedule_lag_seconds")
+    assert has("histogram_quantile(0.99, sum by (le, target, mode) (rate(llm_schedule_lag_seconds")
     assert has("llm_first_visible_from_schedule_seconds_bucket")
     assert has("rate(llm_dropped_requests_total")
     assert has("rate(llm_goodput_requests_total")
@@ -413,7 +499,9 @@ class ScrapedRun:
 
     def variable_values(self, dashboard: dict[str, Any]) -> dict[str, str]:
         """Run each query variable as Grafana does (label values of the matching series, its
-        chained variables substituted) and select every value it offers."""
+        chained variables substituted) and select every value it offers; one that offers
+        nothing (only `EMPTY_WITHOUT_TARGETS`) takes its All value, as Grafana selects All
+        when a variable with "include All" has no options."""
         values = {**OFFLINE_VALUES, "__range": f"{math.ceil(self.end - self.start) + 5}s"}
         for variable in _variables(dashboard).values():
             if variable["type"] != "query":
@@ -425,6 +513,10 @@ class ScrapedRun:
                 start=self.start,
                 end=self.end,
             )["data"]
+            if not found and variable["name"] in EMPTY_WITHOUT_TARGETS:
+                assert variable["includeAll"], variable["name"]
+                values[variable["name"]] = variable["allValue"]
+                continue
             assert found, f"${variable['name']}: {variable['definition']} offers nothing"
             values[variable["name"]] = "|".join(re.escape(v).replace("\\", "\\\\") for v in found)
         return values
@@ -539,6 +631,7 @@ def test_the_exposition_passes_promtool_check_metrics(scraped_run: ScrapedRun) -
 def test_every_variable_offers_the_runs_values(scraped_run: ScrapedRun) -> None:
     values = scraped_run.variable_values(_dashboards()["locust-llm.json"])
     assert values["scenario"] == re.escape(SCENARIO).replace("\\", "\\\\")
+    assert values["target"] == ".*"  # one target: no label, no options, All (matches no label)
     assert values["model"] == "mock\\\\-llm"
     assert sorted(values["mode"].split("|")) == ["batch", "stream"]
     assert values["instance"].replace("\\\\", "") == scraped_run.exporter_target

@@ -4,7 +4,9 @@ The master serves /metrics from its merged statistics (workers never serve); Deb
 `prometheus` scrapes it every second; after the run (during `--llm-prometheus-linger`) the
 figures Prometheus stored must equal summary.json's, its TTFT median must sit within one bucket
 of the mock's true TTFT, labels must be bounded, the API key must appear nowhere, and
-`promtool check metrics` must pass on the exposition.
+`promtool check metrics` must pass on the exposition. A `locust-llm run` comparing two targets
+(two mocks of different speeds) is scraped too: each target has its own series, equal to its
+block of summary.json, and its own TTFT.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -28,7 +31,7 @@ import pytest
 from harness.errors import ErrorClass, Outcome
 from harness.exporters.prometheus_collector import ALLOWED_LABELS
 from harness.exporters.prometheus_config import TTFT_BUCKETS_S
-from tests.conftest import ROOT, run_mock
+from tests.conftest import ROOT, run_mock, system_tool
 from tests.conftest import free_port as _free_port
 from tests.conftest import stop_process as _stop
 
@@ -237,6 +240,134 @@ def test_master_and_two_workers_export_what_prometheus_scrapes_equal_to_the_summ
         finally:
             for process in processes:
                 _stop(process)
+
+
+def test_a_run_comparing_two_targets_is_scraped_with_each_targets_own_series(
+    tmp_path: Path,
+) -> None:
+    promtool = system_tool("promtool")
+    metrics_port = _free_port()
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    out = tmp_path / "report"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    environ.pop("OPENAI_API_KEY", None)
+    env = {
+        **environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": CANARY,
+        "LOCUST_LLM_PROMETHEUS_PORT": str(metrics_port), "LOCUST_LLM_PROMETHEUS_LINGER": "10s",
+    }  # fmt: skip
+    profile = ("--itl", "10ms", "--tokens", "8")
+    with contextlib.ExitStack() as stack:
+        fast = stack.enter_context(run_mock("--ttft", "100ms", *profile))
+        slow = stack.enter_context(run_mock("--ttft", "300ms", *profile))
+        prom = stack.enter_context(_prometheus(tmp_path, f"127.0.0.1:{metrics_port}"))
+        log = stack.enter_context((tmp_path / "run.log").open("w"))
+        run = subprocess.Popen(
+            [
+                sys.executable, "-m", "harness.cli", "run",
+                "--target", f"fast={fast.url}", "--target", f"slow={slow.url}",
+                "--users", "4", "--run-time", "6s", "--headless", "--out", str(out),
+            ],
+            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not (out / "summary.json").exists():
+                assert run.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "the run did not end"
+                time.sleep(0.2)
+            time.sleep(0.3)
+            summary = json.loads((out / "summary.json").read_text())
+            exposition = httpx.get(metrics_url, timeout=5).text
+            targets = summary["targets"]
+            assert list(targets) == ["fast", "slow"]
+            expected = {
+                (name, mode): float(block["requests"])
+                for name, target in targets.items()
+                for mode, block in target["modes"].items()
+            }
+            assert min(expected.values()) > 0
+
+            # Prometheus's last scrape: each target's counts, equal to its block of the summary
+            deadline = time.monotonic() + 8
+            while True:
+                result = _query(prom, "sum by (target, mode) (llm_requests_total)")
+                requests = {
+                    (r["metric"].get("target", ""), r["metric"]["mode"]): float(r["value"][1])
+                    for r in result
+                }
+                if requests == expected or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert requests == expected
+            per_target = _by(prom, "sum by (target) (llm_requests_total)", "target")
+            assert set(per_target) == {"fast", "slow"}
+            assert per_target["fast"] > per_target["slow"]  # the fast one served more
+
+            # each target's own TTFT: the median from its buckets, within one bucket of the truth
+            medians = _by(
+                prom,
+                "histogram_quantile(0.5, sum by (le, target) "
+                '(llm_ttft_seconds_bucket{mode="stream"}))',
+                "target",
+            )
+            for name, truth in (("fast", 0.100), ("slow", 0.300)):
+                i = TTFT_BUCKETS_S.index(truth)
+                assert TTFT_BUCKETS_S[i - 1] <= medians[name] <= TTFT_BUCKETS_S[i + 1], medians
+
+            # the dashboard's panels, every target selected (Grafana's All): side by side
+            headline = _dashboard_query(
+                "First visible output p50 / p95 / p99 over the range: streaming vs batch"
+            )
+            first_visible = {
+                (r["metric"]["target"], r["metric"]["mode"]): float(r["value"][1])
+                for r in _query(prom, headline)
+            }
+            assert set(first_visible) == {(t, m) for t in targets for m in ("stream", "batch")}
+            assert first_visible["fast", "stream"] < first_visible["slow", "stream"]
+            assert first_visible["fast", "batch"] < first_visible["slow", "batch"]
+            throughput = _query(prom, _dashboard_query("Requests per second by mode and outcome"))
+            assert {r["metric"]["target"] for r in throughput} == {"fast", "slow"}
+
+            # the target label: names only (no URL), on every group's series; never on the
+            # harness's own
+            response = httpx.get(
+                prom + "/api/v1/series", params={"match[]": '{__name__=~"llm_.+"}'}, timeout=5
+            )
+            series = response.json()["data"]
+            harness = ("llm_harness_", "llm_requests_in_flight", "llm_offered_rate_per_second")
+            for labels in series:
+                assert set(labels) <= ALLOWED_LABELS | {"__name__", "job", "instance"}, labels
+                if labels["__name__"].startswith(harness):
+                    assert "target" not in labels, labels
+                else:
+                    assert labels.get("target") in ("fast", "slow"), labels
+            for text in (exposition, response.text):
+                assert fast.url not in text
+                assert slow.url not in text
+                assert CANARY not in text
+
+            check = subprocess.run(
+                [promtool, "check", "metrics"], input=exposition, capture_output=True,
+                text=True, timeout=30, check=False,
+            )  # fmt: skip
+            assert check.returncode == 0, check.stdout + check.stderr
+            assert run.wait(timeout=30) == 0, (tmp_path / "run.log").read_text()[-3000:]
+        finally:
+            _stop(run)
+
+
+#: the dashboard's variables as Grafana substitutes them with every value selected
+_ALL = {"__rate_interval": "15s", "__range": "2m", "price_input_per_mtok": "1",
+        "price_output_per_mtok": "1"}  # fmt: skip
+
+
+def _dashboard_query(title: str, ref: str = "A") -> str:
+    """Query `ref` of the dashboard's panel `title`, its variables set to All (`.*`)."""
+    dashboard = json.loads((ROOT / "dashboards" / "locust-llm.json").read_text())
+    panels = [p for row in dashboard["panels"] for p in (row, *row.get("panels", []))]
+    panel = next(p for p in panels if p["title"] == title)
+    expr: str = next(t["expr"] for t in panel["targets"] if t["refId"] == ref)
+    return re.sub(r"\$(\w+)", lambda m: _ALL.get(m.group(1), ".*"), expr)
 
 
 def _locust_init(*args: str) -> subprocess.CompletedProcess[str]:

@@ -253,6 +253,46 @@ def test_a_worker_keeps_its_totals_after_shipping_deltas() -> None:
     assert worker.summary() == stats_of(*records).summary()
 
 
+def sent_to(target: str, *records: RequestRecord) -> list[RequestRecord]:
+    for record in records:
+        record.target = target
+    return list(records)
+
+
+def test_targets_are_kept_apart_and_together_they_are_the_run() -> None:
+    def records(a: str, b: str) -> list[RequestRecord]:
+        return [
+            *sent_to(a, stream(turn=1, ttft=0.25), stream(turn=2, ttft=0.5)),
+            *sent_to(b, stream(turn=1, ttft=0.75), batch()),
+        ]
+
+    stats = stats_of(*records("a", "b"))
+    assert [(t.mode, t.target) for t in stats.tallies()] == [
+        ("stream", "a"), ("stream", "b"), ("batch", "b"),
+    ]  # fmt: skip
+    only_a = stats.summary(target="a")["stream"]["by_turn"]
+    assert set(only_a) == {"1", "2"}
+    assert figures(only_a["1"]["ttft_s"]) == (1, 0.25, 0.25, 0.25)
+    assert stats.summary(target="other") == {}
+    # without a target: every target's requests together, as in a run without targets
+    together = stats_of(*records("", ""))
+    assert stats.summary() == together.summary()
+    assert figures(stats.summary()["stream"]["by_turn"]["1"]["ttft_s"])[0] == 2
+
+
+def test_the_target_crosses_the_wire_and_an_older_workers_wire_is_target_less() -> None:
+    worker = stats_of(*sent_to("a", stream(turn=1)), *sent_to("b", stream(turn=1)))
+    master = WorkloadStats()
+    master.merge_wire(json.loads(json.dumps(worker.take_delta())))
+    assert [t.target for t in master.tallies()] == ["a", "b"]
+    older = stats_of(stream(turn=1)).to_wire()
+    for tally in older["modes"]:
+        del tally["target"]
+    master.merge_wire(older)
+    assert [t.target for t in master.tallies()] == ["", "a", "b"]
+    assert master.summary()["stream"]["by_turn"]["1"]["requests"] == 3
+
+
 def test_reset_forgets_everything() -> None:
     stats = stats_of(*mixed_records())
     stats.take_delta()
