@@ -241,14 +241,20 @@ def failure_ratio(modes: Mapping[str, Any], mode: str | None) -> tuple[float | N
 
 
 def harness_failures(summary: Mapping[str, Any]) -> int:
-    """Requests that failed because of the harness itself (error class harness_internal)."""
-    modes = summary.get("modes")
-    if not isinstance(modes, Mapping):
-        return 0
+    """Requests that failed because of the harness itself (error class harness_internal),
+    over every target of a run with ``targets`` (its ``modes`` are the first target's)."""
+    targets = summary.get("targets")
+    if isinstance(targets, Mapping) and targets:
+        entries = [e.get("modes") for e in targets.values() if isinstance(e, Mapping)]
+    else:
+        entries = [summary.get("modes")]
     total = 0
-    for figures in modes.values():
-        errors = figures.get("errors") if isinstance(figures, Mapping) else None
-        if isinstance(errors, Mapping):
-            n = errors.get(ErrorClass.HARNESS_INTERNAL, 0)
-            total += n if isinstance(n, int) else 0
+    for modes in entries:
+        if not isinstance(modes, Mapping):
+            continue
+        for figures in modes.values():
+            errors = figures.get("errors") if isinstance(figures, Mapping) else None
+            if isinstance(errors, Mapping):
+                n = errors.get(ErrorClass.HARNESS_INTERNAL, 0)
+                total += n if isinstance(n, int) else 0
     return total

@@ -14,7 +14,11 @@ Routes, all behind `--web-login` when it is on (`auth_required_if_enabled`) and 
 - `GET /llm/stats`: the live document for API clients (`LIVE_SCHEMA`): the summary.json
   document so far, the headline comparison, the load generator's health and the table;
 - `GET /llm/summary.json` and `GET /llm/summary.md`: the run's summary, generated on demand;
-- `GET /llm/stats/csv`: one CSV row per (mode, model) with the percentiles in seconds.
+- `GET /llm/stats/csv`: one CSV row per (mode, model) with the percentiles in seconds (per
+  target, mode and model in a run with targets).
+
+With targets (``targets:``), the tab shows the endpoints side by side: a row per target under
+each figure, the comparison and the gateway overhead (harness.report.live).
 
 What the tab shows is harness.report.live (functions of a summary document, callable
 without a running Locust); the recent loop lag is harness.stats.LagWindow's.
@@ -39,6 +43,7 @@ from harness.report.live import (
     LoadGeneratorHealth,
     live_document,
     models_by_mode,
+    models_by_target,
     stats_csv,
     table_rows,
 )
@@ -96,11 +101,15 @@ class LLMTab:
             state=str(getattr(runner, "state", "missing")),
             user_count=int(getattr(runner, "user_count", 0) or 0),
             worker_count=worker_count,
+            target_models=models_by_target(self.run.stats),
         )
 
     def rows(self) -> list[dict[str, str]]:
         health = load_generator_health(self.run, self.window, time.monotonic())
-        return table_rows(self.summary(), models_by_mode(self.run.stats), health)
+        stats = self.run.stats
+        return table_rows(
+            self.summary(), models_by_mode(stats), health, target_models=models_by_target(stats)
+        )
 
     def blueprint(self, url_prefix: str | None, protect: Callable[[View], View]) -> Blueprint:
         """The `/llm/…` routes, each wrapped by `protect` (`auth_required_if_enabled`)."""
@@ -125,7 +134,10 @@ class LLMTab:
         @bp.route("/llm/stats/csv")
         @protect
         def llm_stats_csv() -> Response:
-            body = stats_csv(self.summary(), models_by_mode(self.run.stats))
+            stats = self.run.stats
+            body = stats_csv(
+                self.summary(), models_by_mode(stats), target_models=models_by_target(stats)
+            )
             return _download(body, "llm_stats.csv", "text/csv")
 
         return bp

@@ -9,8 +9,16 @@ harness.report.path), and plots:
 first visible output streaming vs batch, latency CDFs per mode (first visible output, TTFT,
 E2E, ITL), TTFT/ITL and first visible output over time, throughput over time, errors by
 class; then the estimated cost and the run's details. Figures absent from the summary show
-"no data" instead of a zero. Pure: a function of the summary document, standard library
-only; every string from the summary is escaped.
+"no data" instead of a zero.
+
+With ``targets`` (endpoints compared side by side) the headline comes first (which target has
+the lower figure, named only when significant: harness.report.targets), the table has a
+column per target and mode, the gateway overhead and the cost per target and per 1,000
+requests have their tables (harness.report.html_targets), and every plot of the run's figures
+has one series per target and mode, each its own colour, named in the legend
+(`series_color`); the plots over time are of all targets together (the timeline is not kept
+per target). Pure: a function of the summary document, standard library only; every string
+from the summary is escaped.
 """
 
 from __future__ import annotations
@@ -22,6 +30,12 @@ from typing import Any
 from harness.errors import MODES
 from harness.exit_code import ExitCode, slo_exit_code
 from harness.report.cost import format_dollars
+from harness.report.html_targets import (
+    overhead_section,
+    target_cost_section,
+    target_views,
+    targets_section,
+)
 from harness.report.intervals import INTERVALS_NOTE
 from harness.report.load import load_line, load_notes, stage_rows
 from harness.report.markdown import (
@@ -40,10 +54,18 @@ from harness.report.path import (
     stream_not_honored_warning,
 )
 from harness.report.svg import Bar, Series, bar_chart, line_chart
+from harness.report.targets import headline_lines, target_entries, target_modes
 from harness.report.timeline import rate_points
 from harness.report.workload import length_rows, turn_rows, workload_notes
 
 COLORS = {"stream": "#1b6ac9", "batch": "#d9620b"}
+#: the colours of a run with targets, one per (target, mode) in order: target 1 streaming,
+#: target 1 batch, target 2 streaming, … (dashed once they run out)
+TARGET_PALETTE = (
+    "#1b6ac9", "#d9620b", "#1e8e3e", "#c5221f", "#7b3fb8", "#8c564b", "#d63384", "#5f6368",
+    "#9e9d24", "#0097a7", "#3949ab", "#ef6c00", "#43a047", "#e53935", "#8e24aa", "#6d4c41",
+    "#ad1457", "#455a64", "#827717", "#00838f",
+)  # fmt: skip
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1d1f;
@@ -56,6 +78,7 @@ h1{font-size:1.5rem;margin:0 0 4px}h2{font-size:1.15rem;margin:28px 0 10px}
 table{border-collapse:collapse;background:#fff;font-size:.9rem;margin:6px 0}
 th,td{border:1px solid #ddd;padding:5px 10px;text-align:right}
 th:first-child,td:first-child{text-align:left}thead th{background:#eef0f3}
+th[colspan]{text-align:center}
 tr.headline td{font-weight:700}td.fail{color:#c5221f;font-weight:600}
 td.pass{color:#1e8e3e;font-weight:600}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}
@@ -80,27 +103,38 @@ def render_html(summary: Mapping[str, Any]) -> str:
         f'<div class="run">{escape(_run_line(run))}</div>',
         _verdict(summary),
     ]
-    sentence = headline_sentence(summary)
-    if sentence:
-        body.append(f'<p class="headline">{escape(sentence)}</p>')
+    targets = target_entries(summary)
+    for line in headline_lines(summary):
+        body.append(f'<p class="headline">{escape(line)}</p>')
+    for name, view in target_views(summary):
+        sentence = headline_sentence(view)
+        if sentence:
+            shown = f"{name}: {sentence}" if name else sentence
+            body.append(f'<p class="headline">{escape(shown)}</p>')
     if run.get("client_saturated") is True:
         body.append(
             '<p class="warning">The load generator was saturated during this run '
             "(client_saturated): these latencies include its own delays and overstate the "
             "server's.</p>"
         )
-    warning = stream_not_honored_warning(_modes(summary).get("stream", {}))
-    if warning is not None:
-        body.append(f'<p class="warning">{escape(warning)}</p>')
+    for name, view in target_views(summary):
+        warning = stream_not_honored_warning(_modes(view).get("stream", {}))
+        if warning is not None:
+            shown = f"Warning: {name}: {warning.removeprefix('Warning: ')}" if name else warning
+            body.append(f'<p class="warning">{escape(shown)}</p>')
     body += _slo_section(summary.get("slos"))
-    body += _comparison_section(summary)
+    if targets:
+        body += targets_section(summary)
+        body += overhead_section(summary)
+    else:
+        body += _comparison_section(summary)
     body += _load_section(summary)
     body += _workload_section(summary)
     body += _path_section(summary)
     body.append("<h2>Plots</h2>")
     body.append(f'<div class="grid">{"".join(_figures(summary))}</div>')
     body += _errors_section(summary)
-    body += _cost_section(summary.get("cost"))
+    body += target_cost_section(summary) if targets else _cost_section(summary.get("cost"))
     body += _details_section(run)
     body.append(
         "<footer>Durations are measured with the load generator's monotonic clock; "
@@ -255,7 +289,6 @@ def _workload_section(summary: Mapping[str, Any]) -> list[str]:
 def _path_section(summary: Mapping[str, Any]) -> list[str]:
     """The server path per mode and the anomalies that occurred, one sentence each."""
     paths = server_paths(summary)
-    modes = _modes(summary)
     rows = []
     for mode in MODES:
         described = describe_path(paths.get(mode))
@@ -264,9 +297,10 @@ def _path_section(summary: Mapping[str, Any]) -> list[str]:
                 f"<tr><td>{escape(MODE_TITLES[mode])}</td><td>{escape(described)}</td></tr>"
             )
     items = [
-        f'<li class="anomaly"><b>{escape(MODE_TITLES[mode])}: {escape(a.kind)} '
+        f'<li class="anomaly"><b>{escape(_series_label(name, mode))}: {escape(a.kind)} '
         f"{a.times:,}</b> — {escape(a.meaning)}.</li>"
-        for mode, figures in modes.items()
+        for name, view in target_views(summary)
+        for mode, figures in _modes(view).items()
         for a in path_anomalies(figures, paths.get(mode))
     ]
     if not rows and not items:
@@ -286,20 +320,23 @@ def _path_section(summary: Mapping[str, Any]) -> list[str]:
 
 def _errors_section(summary: Mapping[str, Any]) -> list[str]:
     rows = []
-    for mode, figures in _modes(summary).items():
-        errors = figures.get("errors")
-        if isinstance(errors, Mapping):
+    for target, view in target_views(summary):
+        for mode, figures in _modes(view).items():
+            errors = figures.get("errors")
+            if not isinstance(errors, Mapping):
+                continue
             for name, n in sorted(errors.items(), key=lambda kv: (-kv[1], kv[0])):
                 if isinstance(n, int) and n:
                     rows.append(
-                        f"<tr><td>{escape(MODE_TITLES[mode])}</td><td>{escape(name)}</td>"
-                        f"<td>{n:,}</td></tr>"
+                        f"<tr><td>{escape(_series_label(target, mode))}</td>"
+                        f"<td>{escape(name)}</td><td>{n:,}</td></tr>"
                     )
     if not rows:
         return []
+    first = "target, mode" if target_entries(summary) else "mode"
     return [
         "<h2>Errors</h2>",
-        "<table><thead><tr><th>mode</th><th>error class</th><th>requests</th></tr></thead>"
+        f"<table><thead><tr><th>{first}</th><th>error class</th><th>requests</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>",
     ]
 
@@ -372,34 +409,63 @@ def _details_section(run: Mapping[str, Any]) -> list[str]:
 # ------------------------------------------------------------------ plots
 
 
+#: the figures of one series set: (target index or None for a one-target run, target
+#: name or "", its figures by mode)
+SeriesSet = tuple[int | None, str, Mapping[str, Mapping[str, Any]]]
+
+
+def series_sets(summary: Mapping[str, Any]) -> list[SeriesSet]:
+    """What the plots draw a series of per mode: the run's modes, or each target's."""
+    targets = target_entries(summary)
+    if not targets:
+        return [(None, "", _modes(summary))]
+    return [(i, name, target_modes(entry)) for i, (name, entry) in enumerate(targets.items())]
+
+
+def series_color(target_index: int | None, mode: str) -> tuple[str, bool]:
+    """(colour, dashed) of a series: by mode in a one-target run (`COLORS`); in a run with
+    targets, `TARGET_PALETTE` by target and mode, dashed once the palette has gone round."""
+    if target_index is None:
+        return COLORS[mode], False
+    k = 2 * target_index + MODES.index(mode)
+    return TARGET_PALETTE[k % len(TARGET_PALETTE)], k >= len(TARGET_PALETTE)
+
+
 def _figures(summary: Mapping[str, Any]) -> list[str]:
-    modes = _modes(summary)
+    sets = series_sets(summary)
+    per = "per target and mode" if target_entries(summary) else "per mode"
+    together = " All targets together." if target_entries(summary) else ""
+    itl = (
+        "inter_chunk_s"
+        if any(_itl_name(modes.get("stream", {})) == "inter_chunk_s" for _, _, modes in sets)
+        else "itl_s"
+    )
     figures = [
         _figure(
             "First visible output: streaming vs batch",
             "What a person waits for before seeing anything: the first token when "
             "streaming, the whole answer in batch.",
-            lambda t: _first_visible_bars(modes, t),
+            lambda t: _first_visible_bars(sets, t),
         ),
         _figure(
             "First visible output, CDF",
-            "Share of requests (y) that showed something within a time (x), per mode.",
-            lambda t: _cdf_chart(modes, "first_visible_s", MODES, t),
+            f"Share of requests (y) that showed something within a time (x), {per}.",
+            lambda t: _cdf_chart(sets, "first_visible_s", MODES, t),
         ),
         _figure(
             "TTFT, CDF (streaming)",
             "Time to the first token-bearing event.",
-            lambda t: _cdf_chart(modes, "ttft_s", ("stream",), t),
+            lambda t: _cdf_chart(sets, "ttft_s", ("stream",), t),
         ),
         _figure(
             "E2E, CDF",
-            "Time until the whole answer arrived, per mode.",
-            lambda t: _cdf_chart(modes, "e2e_s", MODES, t),
+            f"Time until the whole answer arrived, {per}.",
+            lambda t: _cdf_chart(sets, "e2e_s", MODES, t),
         ),
         _figure(
             "ITL, CDF (streaming)",
             "Gaps between tokens (inter-chunk gaps when tokens per chunk were unknown).",
-            lambda t: _cdf_chart(modes, _itl_name(modes.get("stream", {})), ("stream",), t),
+            lambda t: _cdf_chart(sets, itl, ("stream",), t),
         ),
     ]
     points = _timeline_points(summary)
@@ -409,35 +475,35 @@ def _figures(summary: Mapping[str, Any]) -> list[str]:
     figures += [
         _figure(
             "TTFT over time (streaming)",
-            "p50 and p95 of each interval.",
+            "p50 and p95 of each interval." + together,
             lambda t: _over_time(points, "stream", "ttft_s", t),
         ),
         _figure(
             "ITL over time (streaming)",
-            "p50 and p95 of each interval.",
+            "p50 and p95 of each interval." + together,
             lambda t: _over_time(points, "stream", "itl_s", t),
         ),
         _figure(
             "First visible output over time",
-            "p50 of each interval, per mode.",
+            "p50 of each interval, per mode." + together,
             lambda t: _first_visible_over_time(points, t),
         ),
         _figure(
             "Throughput over time",
             "Finished requests per second, and failed ones, per mode (a last interval cut "
-            "short by the stop counts with the one before it).",
+            "short by the stop counts with the one before it)." + together,
             lambda t: _throughput(rate_points(points, interval_s), "requests", t),
         ),
         _figure(
             "Output tokens per second over time",
             "Tokens of finished requests per second, per mode (a last interval cut short "
-            "by the stop counts with the one before it).",
+            "by the stop counts with the one before it)." + together,
             lambda t: _throughput(rate_points(points, interval_s), "output_tokens", t),
         ),
         _figure(
             "Errors by class",
             "Failed requests by error class (the closed list in docs/design.md).",
-            lambda t: _errors_chart(modes, t),
+            lambda t: _errors_chart(sets, t),
         ),
     ]
     return figures
@@ -450,15 +516,17 @@ def _figure(title: str, caption: str, draw: Callable[[str], str]) -> str:
     )
 
 
-def _first_visible_bars(modes: Mapping[str, Mapping[str, Any]], title: str) -> str:
+def _first_visible_bars(sets: Sequence[SeriesSet], title: str) -> str:
     bars = []
-    for mode in MODES:
-        block = modes.get(mode, {}).get("first_visible_s")
-        if not isinstance(block, Mapping):
-            continue
-        for key in ("p50", "p95", "p99"):
-            if _number(block.get(key)):
-                bars.append(Bar(key, MODE_TITLES[mode], float(block[key]), COLORS[mode]))
+    for index, name, modes in sets:
+        for mode in MODES:
+            block = modes.get(mode, {}).get("first_visible_s")
+            if not isinstance(block, Mapping):
+                continue
+            color, _ = series_color(index, mode)
+            for key in ("p50", "p95", "p99"):
+                if _number(block.get(key)):
+                    bars.append(Bar(key, _series_label(name, mode), float(block[key]), color))
     unit, scale = _unit([b.value for b in bars])
     scaled = [Bar(b.category, b.label, b.value * scale, b.color) for b in bars]
     return bar_chart(
@@ -490,14 +558,16 @@ def quantile_points(figures: Mapping[str, Any], name: str) -> list[tuple[float, 
     return [(float(block[k]), p) for k, p in pairs if _number(block.get(k))]
 
 
-def _cdf_chart(
-    modes: Mapping[str, Mapping[str, Any]], name: str, order: Sequence[str], title: str
-) -> str:
-    raw = {m: quantile_points(modes.get(m, {}), name) for m in order}
-    unit, scale = _unit([x for pts in raw.values() for x, _ in pts])
+def _cdf_chart(sets: Sequence[SeriesSet], name: str, order: Sequence[str], title: str) -> str:
+    raw = [
+        (index, target, m, quantile_points(modes.get(m, {}), name))
+        for index, target, modes in sets
+        for m in order
+    ]
+    unit, scale = _unit([x for *_, pts in raw for x, _ in pts])
     series = [
-        Series(MODE_TITLES[m], [(x * scale, p) for x, p in pts], COLORS[m])
-        for m, pts in raw.items()
+        Series(_series_label(target, m), [(x * scale, p) for x, p in pts], *series_color(index, m))
+        for index, target, m, pts in raw
     ]
     return line_chart(
         series,
@@ -585,14 +655,17 @@ def _over_time_chart(series: list[Series], title: str, y_label: str) -> str:
     )
 
 
-def _errors_chart(modes: Mapping[str, Mapping[str, Any]], title: str) -> str:
+def _errors_chart(sets: Sequence[SeriesSet], title: str) -> str:
     bars = []
-    for mode in MODES:
-        errors = modes.get(mode, {}).get("errors")
-        if isinstance(errors, Mapping):
+    for index, target, modes in sets:
+        for mode in MODES:
+            errors = modes.get(mode, {}).get("errors")
+            if not isinstance(errors, Mapping):
+                continue
+            color, _ = series_color(index, mode)
             for name, n in sorted(errors.items()):
                 if isinstance(n, int) and n > 0:
-                    bars.append(Bar(name, MODE_TITLES[mode], float(n), COLORS[mode]))
+                    bars.append(Bar(name, _series_label(target, mode), float(n), color))
     bars.sort(key=lambda b: -b.value)
     return bar_chart(
         bars,
@@ -610,6 +683,11 @@ def _modes(summary: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     if not isinstance(modes, Mapping):
         return {}
     return {m: modes[m] for m in MODES if isinstance(modes.get(m), Mapping)}
+
+
+def _series_label(target: str, mode: str) -> str:
+    """``streaming``, or ``fast streaming`` in a run with targets."""
+    return f"{target} {MODE_TITLES[mode]}" if target else MODE_TITLES[mode]
 
 
 def _mode_at(point: Mapping[str, Any], mode: str) -> Mapping[str, Any]:

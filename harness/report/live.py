@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +37,19 @@ from harness.report.markdown import (
     number_at,
     one_token_answers,
 )
+from harness.report.overhead import BURST_LABEL, burst_text, gateway_overhead, overhead_text
 from harness.report.path import (
     describe_path,
     path_anomalies,
     server_paths,
     stream_not_honored_warning,
+)
+from harness.report.targets import (
+    FIGURE_LABELS,
+    headline_lines,
+    target_entries,
+    target_modes,
+    target_view,
 )
 from harness.stats import LAG_WINDOW_S, SATURATION_LAG_P99_S, RunStats
 
@@ -104,6 +112,16 @@ def models_by_mode(stats: RunStats) -> dict[str, list[str]]:
     return {mode: sorted(models) for mode, models in found.items()}
 
 
+def models_by_target(stats: RunStats) -> dict[str, dict[str, list[str]]]:
+    """Per target of a run with targets, the models each mode has sent requests to, sorted
+    ({} for a one-target run)."""
+    found: dict[str, dict[str, set[str]]] = {}
+    for group in stats.groups():
+        if group.target:
+            found.setdefault(group.target, {}).setdefault(group.mode, set()).add(group.model)
+    return {t: {m: sorted(names) for m, names in modes.items()} for t, modes in found.items()}
+
+
 def model_sections(
     summary: Mapping[str, Any], models: Mapping[str, Sequence[str]]
 ) -> list[tuple[str, dict[str, Figures]]]:
@@ -148,8 +166,17 @@ def table_rows(
     summary: Mapping[str, Any],
     models: Mapping[str, Sequence[str]],
     health: LoadGeneratorHealth | None = None,
+    *,
+    target_models: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> list[dict[str, str]]:
-    """The LLM tab's rows: dicts with the `TABLE_STRUCTURE` keys and an ordering `name`."""
+    """The LLM tab's rows: dicts with the `TABLE_STRUCTURE` keys and an ordering `name`.
+
+    With targets (summary.json's ``targets``), the model column names the target (``fast``,
+    or ``fast · m`` with several models; `target_models`: each target's models by mode,
+    `models_by_target`), the comparison of the targets comes first (`headline_lines`), each
+    figure has one row per target, the gateway overhead follows the figures and the anomalies
+    are each target's.
+    """
     rows: list[dict[str, str]] = []
 
     def add(figure: str, model: str = "", stream: str = "", batch: str = "") -> None:
@@ -158,23 +185,39 @@ def table_rows(
             {"name": name, "figure": figure, "model": model, "stream": stream, "batch": batch}
         )
 
+    targets = target_entries(summary)
+    views: list[tuple[str, Mapping[str, Any]]] = [
+        (name, target_view(summary, name)) for name in targets
+    ] or [("", summary)]
     if health is not None and health.saturated:
         add(_saturation_warning(health))
-    modes = summary.get("modes")
-    by_mode = modes if isinstance(modes, Mapping) else {}
-    stream_figures = by_mode.get("stream")
-    warning = (
-        stream_not_honored_warning(stream_figures) if isinstance(stream_figures, Mapping) else None
-    )
-    if warning is not None:
-        add("⚠ " + warning.removeprefix("Warning: "))
+    for target, view in views:
+        stream_figures = _by_mode(view).get("stream")
+        warning = (
+            stream_not_honored_warning(stream_figures)
+            if isinstance(stream_figures, Mapping)
+            else None
+        )
+        if warning is not None:
+            add("⚠ " + (f"{target}: " if target else "") + warning.removeprefix("Warning: "))
     offered = load_line(summary)
     if offered:
         add(f"▶ {offered}")
     for note in load_notes(summary):
         if note.startswith("Warning: "):
             add("⚠ " + note.removeprefix("Warning: "))
-    sections = model_sections(summary, models)
+    for line in headline_lines(summary):
+        add(f"▶ {line}")
+    sections: list[tuple[str, dict[str, Figures]]] = []
+    for target, view in views:
+        if not target:
+            sections += model_sections(view, models)
+            continue
+        own = (target_models or {}).get(target) or _models_of(targets[target])
+        own_sections = model_sections(view, own)
+        for label, figures in own_sections:
+            several = len(own_sections) > 1  # all models, then each model
+            sections.append((f"{target} · {label}" if several else target, figures))
     for label, figures in sections:
         ratio = first_visible_speedup(figures)
         if ratio is not None:
@@ -190,36 +233,124 @@ def table_rows(
                 format_duration_short(stream_p50),
                 format_duration_short(batch_p50),
             )
-    for label, figures in sections:
-        for figure, cell in _FIGURE_ROWS:
-            if figure == "ITL p50 / p95 / p99" and _inter_chunk(figures):
-                figure = "inter-chunk latency p50 / p95 / p99"
-            add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
-        if any(figures[m].get("schedule_lag_s") for m in figures):
-            for figure, cell in _OPEN_LOOP_ROWS:
-                add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
-        for figure, key, cell in _OCCASIONAL_ROWS:
-            if any(number_at(figures[m], key) for m in figures):
-                add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
-        if any(isinstance(figures[m].get("goodput"), Mapping) for m in figures):
-            for figure, cell in _GOODPUT_ROWS:
-                add(figure, label, *(cell(figures[m]) if m in figures else DASH for m in MODES))
+    if targets:  # figure by figure, a row per target: side by side
+        shown = _Shown.of(figures for _, figures in sections)
+        per_section = [(label, _rows_of(figures, shown)) for label, figures in sections]
+        for i in range(len(per_section[0][1]) if per_section else 0):
+            for label, section_rows in per_section:
+                figure, cells = section_rows[i]
+                add(figure, label, *cells)
+    else:
+        for label, figures in sections:
+            for figure, cells in _rows_of(figures, _Shown.of([figures])):
+                add(figure, label, *cells)
     if not sections:
         add("No LLM requests have finished yet.")
+    _overhead_rows(summary, add)
     paths = server_paths(summary)
     described = [describe_path(paths.get(m)) or DASH for m in MODES]
     if any(d != DASH for d in described):
         add("server path (response headers)", "", *described)
-    for mode in MODES:
-        mode_figures = by_mode.get(mode)
-        if not isinstance(mode_figures, Mapping):
-            continue
-        for anomaly in path_anomalies(mode_figures, paths.get(mode)):
-            cells = [f"{anomaly.times:,}" if m == mode else "" for m in MODES]
-            add(f"⚠ {anomaly.kind}: {anomaly.meaning}", "", *cells)
+    for target, view in views:
+        by_mode = _by_mode(view)
+        for mode in MODES:
+            mode_figures = by_mode.get(mode)
+            if not isinstance(mode_figures, Mapping):
+                continue
+            for anomaly in path_anomalies(mode_figures, paths.get(mode)):
+                cells = [f"{anomaly.times:,}" if m == mode else "" for m in MODES]
+                add(f"⚠ {anomaly.kind}: {anomaly.meaning}", target, *cells)
     if health is not None and health.loop_lag_p99_s is not None:
         add(_lag_line(health))
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """Which of the conditional rows a table shows (for a section, or every target's)."""
+
+    inter_chunk: bool
+    open_loop: bool
+    occasional: frozenset[str]
+    goodput: bool
+
+    @classmethod
+    def of(cls, sections: Iterable[Mapping[str, Figures]]) -> _Shown:
+        figures = [f for section in sections for f in section.values()]
+        return cls(
+            inter_chunk=any(f.get("itl_basis") == "inter_chunk" for f in figures),
+            open_loop=any(f.get("schedule_lag_s") for f in figures),
+            occasional=frozenset(
+                key for _, key, _ in _OCCASIONAL_ROWS if any(number_at(f, key) for f in figures)
+            ),
+            goodput=any(isinstance(f.get("goodput"), Mapping) for f in figures),
+        )
+
+
+def _rows_of(figures: Mapping[str, Figures], shown: _Shown) -> list[tuple[str, list[str]]]:
+    """One section's figure rows: (figure, a cell per mode), the conditional ones as `shown`."""
+    chosen: list[tuple[str, Callable[[Figures], str]]] = []
+    for figure, cell in _FIGURE_ROWS:
+        if figure == "ITL p50 / p95 / p99" and shown.inter_chunk:
+            figure = "inter-chunk latency p50 / p95 / p99"
+        chosen.append((figure, cell))
+    if shown.open_loop:
+        chosen += _OPEN_LOOP_ROWS
+    chosen += [(figure, cell) for figure, key, cell in _OCCASIONAL_ROWS if key in shown.occasional]
+    if shown.goodput:
+        chosen += _GOODPUT_ROWS
+    return [
+        (figure, [cell(figures[m]) if m in figures else DASH for m in MODES])
+        for figure, cell in chosen
+    ]
+
+
+def _overhead_rows(summary: Mapping[str, Any], add: Callable[..., None]) -> None:
+    """A row per gateway and figure of its overhead: ``gateway overhead TTFT p50`` | ``gw −
+    direct`` | streaming | batch (harness.report.overhead.gateway_overhead)."""
+    items = summary.get("gateway_overhead")
+    if not isinstance(items, list):
+        items = gateway_overhead(summary)
+    pairs = list(dict.fromkeys((i.get("target"), i.get("via")) for i in items))
+    for target, via in pairs:
+        by_mode = {
+            i.get("mode"): i for i in items if (i.get("target"), i.get("via")) == (target, via)
+        }
+        keys: list[tuple[str, str]] = []
+        for item in by_mode.values():
+            for block, entry in (item.get("figures") or {}).items():
+                if (block, entry.get("percentile")) not in keys:
+                    keys.append((block, entry.get("percentile")))
+        for block, key in keys:
+            cells = []
+            for mode in MODES:
+                entry = (by_mode.get(mode, {}).get("figures") or {}).get(block)
+                cells.append(overhead_text(entry) if isinstance(entry, Mapping) else DASH)
+            label = f"{FIGURE_LABELS.get(block, block)} {key}"
+            add(f"gateway overhead {label}", f"{target} − {via}", *cells)
+        if any(isinstance(i.get("burst_delivery"), Mapping) for i in by_mode.values()):
+            cells = [burst_text(by_mode.get(mode, {}).get("burst_delivery")) for mode in MODES]
+            add(f"gateway overhead {BURST_LABEL}", f"{target} − {via}", *cells)
+
+
+def _by_mode(summary: Mapping[str, Any]) -> Mapping[str, Any]:
+    modes = summary.get("modes")
+    return modes if isinstance(modes, Mapping) else {}
+
+
+def _models_of(entry: Mapping[str, Any]) -> dict[str, list[str]]:
+    """A target's models by mode, from its entry alone: each mode's ``models`` split, else
+    the target's one model."""
+    listed = entry.get("models")
+    names = [str(m) for m in listed] if isinstance(listed, list) else []
+    out: dict[str, list[str]] = {}
+    for mode, figures in target_modes(entry).items():
+        split = figures.get("models")
+        if isinstance(split, Mapping):
+            out[mode] = sorted(str(m) for m in split)
+        elif len(names) == 1:
+            out[mode] = names
+    return out
 
 
 def _saturation_warning(health: LoadGeneratorHealth) -> str:
@@ -249,10 +380,6 @@ def _triple(block: Any) -> str:
     if all(v is None for v in values):
         return DASH
     return " / ".join(DASH if v is None else format_duration(v) for v in values)
-
-
-def _inter_chunk(figures: Mapping[str, Figures]) -> bool:
-    return any(f.get("itl_basis") == "inter_chunk" for f in figures.values())
 
 
 def _itl(f: Figures) -> str:
@@ -382,12 +509,16 @@ def live_document(
     state: str,
     user_count: int,
     worker_count: int | None = None,
+    target_models: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> dict[str, Any]:
     """The `/llm/stats` document (schema `LIVE_SCHEMA`).
 
     `summary` is the summary.json document so far; `headline` its comparison in words
-    (None unless both modes have data) and `first_visible_speedup` the ratio in it;
-    `load_generator` the saturation verdict; `table` the tab's rows.
+    (None unless both modes have data; the first target's with targets) and
+    `first_visible_speedup` the ratio in it; `load_generator` the saturation verdict;
+    `table` the tab's rows. With targets, `targets_headline` is the comparison of the
+    targets, one sentence per figure (harness.report.targets.headline_lines), and
+    `gateway_overhead` what each gateway adds to its upstream.
     """
     modes = summary.get("modes")
     doc: dict[str, Any] = {
@@ -401,31 +532,50 @@ def live_document(
         "models": {mode: list(names) for mode, names in models.items()},
         "load_generator": health.to_dict(),
         "summary": summary,
-        "table": table_rows(summary, models, health),
+        "table": table_rows(summary, models, health, target_models=target_models),
     }
+    if target_entries(summary):
+        doc["targets_headline"] = headline_lines(summary)
+        doc["gateway_overhead"] = gateway_overhead(summary)
     if worker_count is not None:
         doc["worker_count"] = worker_count
     return doc
 
 
-def stats_csv(summary: Mapping[str, Any], models: Mapping[str, Sequence[str]]) -> str:
-    """One row per (mode, model group): counts, percentiles in seconds, rates."""
+def stats_csv(
+    summary: Mapping[str, Any],
+    models: Mapping[str, Sequence[str]],
+    *,
+    target_models: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+) -> str:
+    """One row per (mode, model group): counts, percentiles in seconds, rates; with targets,
+    per (target, mode, model group), the target first."""
+    targets = target_entries(summary)
     blocks = (
         "first_visible_s", "ttft_s", "itl_s", "inter_chunk_s", "tpot_s", "e2e_s", "ttfb_s",
         "tail_s",
     )  # fmt: skip
-    header = ["mode", "model", "requests", "failed"]
+    header = ["target"] if targets else []
+    header += ["mode", "model", "requests", "failed"]
     header += [f"{b.removesuffix('_s')}_{p}_s" for b in blocks for p in _PERCENTILES]
     header += ["output_tokens_per_s", "requests_per_s", "reconnects", "backoff_s"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    for label, figures in model_sections(summary, models):
+    sections: list[tuple[list[str], str, Mapping[str, Figures]]] = []
+    for name in targets:
+        own = (target_models or {}).get(name) or _models_of(targets[name])
+        view = target_view(summary, name)
+        sections += [([name], label, figures) for label, figures in model_sections(view, own)]
+    if not targets:
+        sections = [([], label, figures) for label, figures in model_sections(summary, models)]
+    for first, label, figures in sections:
         for mode in MODES:
             f = figures.get(mode)
             if f is None:
                 continue
-            row: list[Any] = [mode, label, f.get("requests", ""), _failed(f.get("outcomes") or {})]
+            row: list[Any] = [*first, mode, label, f.get("requests", "")]
+            row += [_failed(f.get("outcomes") or {})]
             for b in blocks:
                 row += [_csv_number(number_at(f.get(b), p)) for p in _PERCENTILES]
             row += [_csv_number(number_at(f, "output_tokens_per_s"))]
