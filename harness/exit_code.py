@@ -60,17 +60,33 @@ class RunVerdict:
     told: bool = False
 
 
+def _all_modes(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every mode block of the run: each target's with several targets (`modes` then
+    holds only the first's), else `modes`."""
+    targets = summary.get("targets")
+    if isinstance(targets, Mapping) and targets:
+        return [
+            m
+            for t in targets.values()
+            if isinstance(t, Mapping)
+            for m in (t.get("modes") or {}).values()
+        ]
+    return list((summary.get("modes") or {}).values())
+
+
 def requests_sent(summary: Mapping[str, Any]) -> int:
-    """How many requests the summary counts, over every mode."""
-    modes = summary.get("modes") or {}
-    return sum(int(m.get("requests", 0) or 0) for m in modes.values())
+    """How many requests the summary counts, over every mode (and target)."""
+    return sum(int(m.get("requests", 0) or 0) for m in _all_modes(summary))
 
 
 def failed_requests(summary: Mapping[str, Any]) -> int:
-    """How many requests failed (every outcome but a success and `cancelled`)."""
-    modes = summary.get("modes") or {}
+    """How many requests failed (every outcome but a success and `cancelled`), over every
+    mode and target."""
     return sum(
-        n for m in modes.values() for k, n in (m.get("outcomes") or {}).items() if is_failure(k)
+        n
+        for m in _all_modes(summary)
+        for k, n in (m.get("outcomes") or {}).items()
+        if is_failure(k)
     )
 
 

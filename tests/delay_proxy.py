@@ -89,6 +89,10 @@ def delay_proxy(upstream_port: int, delay_s: float) -> Iterator[DelayProxy]:
     def run() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             loop.run_until_complete(main())
+        # let the cancelled connections' tasks finish closing their sockets
+        pending = asyncio.all_tasks(loop)
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
     thread = threading.Thread(target=run, name="delay-proxy", daemon=True)
     thread.start()
@@ -103,3 +107,5 @@ def delay_proxy(upstream_port: int, delay_s: float) -> Iterator[DelayProxy]:
 
         loop.call_soon_threadsafe(cancel_all)
         thread.join(10)
+        if not thread.is_alive():
+            loop.close()

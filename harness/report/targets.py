@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import MODES, Outcome
-from harness.load.confidence import percentiles_differ
+from harness.load.confidence import interval_of, percentiles_differ
 from harness.report.units import format_duration_short, number_at
 
 Figures = Mapping[str, Any]
@@ -142,6 +142,9 @@ class Comparison:
     values: tuple[tuple[str, float], ...]
     winner: str | None
     significant: bool | None
+    #: the intervals overlap only because one is unbounded (too few requests to bound that
+    #: percentile): more requests might tell
+    too_few: bool = False
 
     def sentence(self) -> str:
         """The comparison in words, e.g. ``fast has the lower stream TTFT p50 (101 ms vs
@@ -161,6 +164,11 @@ class Comparison:
             return f"{self.winner} has the lowest {title} ({format_duration_short(best)}; {rest})."
         if self.significant is None:
             return f"Cannot tell which target has the lower {title}: no 95 % interval ({listed})."
+        if self.too_few:
+            return (
+                f"Too few requests to tell which target has the lower {title} ({listed}): "
+                "run longer to bound it."
+            )
         if len(self.values) == 2:
             return f"No significant difference in {title} ({listed})."
         return f"No target has a significantly lower {title} than every other ({listed})."
@@ -197,7 +205,29 @@ def compare_targets(summary: Mapping[str, Any], figure: ComparedFigure) -> Compa
     if all(v is True for v in verdicts):
         return Comparison(figure, values, lowest, True)
     significant = False if any(v is False for v in verdicts) else None
-    return Comparison(figure, values, None, significant)
+    too_few = significant is False and _only_open_ends_overlap(blocks, lowest, figure.key)
+    return Comparison(figure, values, None, significant, too_few)
+
+
+def _only_open_ends_overlap(blocks: Mapping[str, tuple[Any, float]], lowest: str, key: str) -> bool:
+    """Whether the lowest target's interval would be clear of every other's if each open end
+    (a percentile too few requests bound) stopped at its own value: more requests might tell."""
+    low = interval_of(blocks[lowest][0], key)
+    if low is None:
+        return False
+    low_hi = low[1] if low[1] is not None else blocks[lowest][1]
+    opened = low[1] is None
+    for name, (block, value) in blocks.items():
+        if name == lowest:
+            continue
+        other = interval_of(block, key)
+        if other is None:
+            return False
+        other_lo = other[0] if other[0] is not None else value
+        opened = opened or other[0] is None
+        if other_lo <= low_hi:
+            return False
+    return opened
 
 
 def headline_comparisons(summary: Mapping[str, Any]) -> list[Comparison]:

@@ -203,17 +203,19 @@ def test_the_overhead_of_a_gateway_that_adds_30_ms_reads_30_ms(tmp_path: Path) -
             _, summary = run_targets(tmp_path, "scenario.yaml")
         truth = statistics.median(proxy.delays)
     assert truth == pytest.approx(0.030, abs=0.001)  # the proxy held each request 30 ms
-    [overhead] = summary["gateway_overhead"]
-    assert (overhead["gateway"], overhead["upstream"]) == ("gateway", "direct")
-    stream = overhead["modes"]["stream"]
-    for figure in ("ttft_s", "ttfb_s", "e2e_s"):
+    overhead = {entry["mode"]: entry for entry in summary["gateway_overhead"]}
+    assert set(overhead) == {"stream", "batch"}
+    assert (overhead["stream"]["target"], overhead["stream"]["via"]) == ("gateway", "direct")
+    stream = overhead["stream"]["figures"]
+    for figure in ("ttft_s", "ttfb_s", "e2e_s", "first_visible_s"):
         value = stream[figure]["value_s"]
         assert value == pytest.approx(0.030, abs=0.002), figure
         lo, hi = stream[figure]["ci95"]
         assert lo <= value <= hi
     # the proxy holds requests, not tokens: the gaps between tokens do not change
-    assert abs(stream["itl_p99_s"]["value_s"]) < 0.003
-    batch = overhead["modes"]["batch"]
+    assert stream["itl_s"]["percentile"] == "p99"
+    assert abs(stream["itl_s"]["value_s"]) < 0.003
+    batch = overhead["batch"]["figures"]
     assert batch["e2e_s"]["value_s"] == pytest.approx(0.030, abs=0.002)
 
 

@@ -149,3 +149,16 @@ def test_both_paths_give_3_for_a_harness_internal_failure() -> None:
         child = run_exit_code(doc, RunVerdict(), judged=judged)
         assert child is not None
         assert command_exit_code(child, doc, judged=judged) == ExitCode.INTERNAL
+
+
+def test_with_targets_every_targets_requests_and_failures_count() -> None:
+    from harness.exit_code import failed_requests, requests_sent
+
+    ok = {"requests": 5, "outcomes": {"ok": 5}}
+    broken = {"requests": 4, "outcomes": {"failed": 4}}
+    summary = {
+        "modes": {"stream": ok},  # the first target's, for v1 readers
+        "targets": {"fast": {"modes": {"stream": ok}}, "broken": {"modes": {"stream": broken}}},
+    }
+    assert requests_sent(summary) == 9
+    assert failed_requests(summary) == 4

@@ -236,6 +236,21 @@ def test_with_three_targets_the_winner_is_the_lowest_clear_of_all() -> None:
     )
 
 
+def test_an_interval_too_few_requests_bound_says_so_rather_than_no_difference() -> None:
+    # 12 requests each: p95's interval has no upper end, so 100 ms and 300 ms overlap
+    records = [stream("fast", v) for v in spread(0.100, 0.101, 12)]
+    records += [stream("slow", v) for v in spread(0.300, 0.301, 12)]
+    summary = targets_summary(stats_of(records), {"fast": None, "slow": None})
+    comparison = compare_targets(summary, ComparedFigure("stream", "ttft_s", "p95"))
+    assert comparison is not None
+    assert (comparison.winner, comparison.too_few) == (None, True)
+    assert comparison.sentence().startswith(
+        "Too few requests to tell which target has the lower stream TTFT p95 (fast 101 ms, "
+    )
+    # p50 of the same requests is bounded: a winner
+    assert compare_targets(summary, STREAM_TTFT_P50).winner == "fast"  # type: ignore[union-attr]
+
+
 def test_figures_without_intervals_cannot_name_a_winner() -> None:
     _, summary = fast_and_slow()
     for entry in summary["targets"].values():
