@@ -369,18 +369,35 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
 
     report = commands.add_parser(
         "report",
-        help="print the comparison table of a summary.json and rebuild its reports",
+        help="print the comparison table of a run and rebuild its reports (from its "
+        "requests.jsonl.gz when there is one)",
+        description="Print the comparison table of a run and rebuild summary.md, report.html "
+        "and junit.xml. PATH is a report folder, a summary.json or a requests.jsonl.gz; when "
+        "the run's requests.jsonl.gz is there (beside the summary, or given), the figures "
+        "are recomputed from its lines; the summary's run, load and SLO verdicts stay as "
+        "written (docs/records.md). summary.json is written only when the figures were "
+        "rebuilt and it would replace no summary.json that was read: into an --out folder "
+        "other than the summary's, or beside a requests.jsonl.gz that has none.",
     )
-    report.add_argument("summary", help="path to a summary.json")
+    report.add_argument(
+        "summary",
+        metavar="PATH",
+        help="a report folder, a summary.json or a requests.jsonl.gz",
+    )
     report.add_argument(
         "--out",
         default=None,
-        help="folder for summary.md, report.html and junit.xml (default: the summary's folder)",
+        help="folder for summary.md, report.html and junit.xml (default: PATH's folder)",
     )
     report.add_argument(
         "--check",
         action="store_true",
         help="exit with the SLO verdict recorded in the summary (0 met, 1 missed)",
+    )
+    report.add_argument(
+        "--no-records",
+        action="store_true",
+        help="report summary.json's own figures; ignore a requests.jsonl.gz beside it",
     )
     return parser
 
@@ -414,20 +431,36 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(path: Path, args: argparse.Namespace) -> int:
+    """`locust-llm report PATH`: the figures of a summary, or rebuilt from its records."""
     from harness.report.markdown import render_terminal
-    from harness.report.summary import load_summary, write_extra_reports
+    from harness.report.rebuild import (
+        find_sources,
+        read_summary,
+        rebuild_summary,
+        summary_from_records,
+    )
+    from harness.report.summary import write_all_reports, write_extra_reports
 
-    try:
-        summary = load_summary(path)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a summary.json") from None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    sources = find_sources(path)
+    records = None if args.no_records else sources.records
+    if sources.summary is None:
+        if records is None:  # a records file alone, and --no-records
+            raise ConfigError(f"{path}: no summary.json to report without its records")
+        summary = summary_from_records(records)
+    else:
+        summary = read_summary(sources.summary)
+        if records is not None:
+            summary = rebuild_summary(summary, records)
     print(render_terminal(summary).rstrip("\n"))
-    out_dir = Path(args.out) if args.out else path.parent
-    paths = write_extra_reports(summary, out_dir)
+    out_dir = Path(args.out) if args.out else sources.folder
+    read_from = sources.summary.parent if sources.summary is not None else None
+    # a rebuilt summary.json never replaces the one it was rebuilt from
+    if records is not None and (read_from is None or out_dir.resolve() != read_from.resolve()):
+        paths = write_all_reports(summary, out_dir)
+    else:
+        paths = write_extra_reports(summary, out_dir)
+    if records is not None:
+        print(f"Figures rebuilt from {records}")
     print("Reports: " + ", ".join(str(p) for p in paths))
     if args.check:
         return slo_exit_code(summary.get("slos") or [], summary)

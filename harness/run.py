@@ -135,19 +135,30 @@ class LLMRun:
         while len(self.stage_stats) < len(plan.stages):
             self.stage_stats.append(RunStats())
 
+    def placement(self, record: Any) -> tuple[int | None, bool]:
+        """Where a finished request belongs in the load plan: (the index of its stage when
+        the plan has stages, else None; whether it was due during a warm-up, so not
+        counted). By its due time (`t_sched`), else its `t0`; (None, False) without a plan.
+        The figures (`observe`) and the records file (harness.exporters.request_records)
+        both place a request by this."""
+        plan, epoch = self.plan, self.epoch
+        if plan is None or epoch is None:
+            return None, False
+        t = record.t_sched if record.t_sched is not None else record.t0
+        offset = t - epoch
+        stage = plan.stage_at(offset) if self.stage_stats else None
+        return stage, plan.in_warmup(offset)
+
     def observe(self, record: Any) -> None:
         """Count one finished request in the run's figures: not if it belongs to a warm-up,
         and also in its stage's figures when the plan has stages."""
-        plan, epoch = self.plan, self.epoch
-        if plan is not None and epoch is not None:
-            t = record.t_sched if record.t_sched is not None else record.t0
-            offset = t - epoch
-            if plan.in_warmup(offset):
-                self.warmup_requests += 1
-                self._warmup_delta += 1
-                return
-            if self.stage_stats:
-                self.stage_stats[plan.stage_at(offset)].observe(record)
+        stage, warmup = self.placement(record)
+        if warmup:
+            self.warmup_requests += 1
+            self._warmup_delta += 1
+            return
+        if stage is not None:
+            self.stage_stats[stage].observe(record)
         self.workload_stats.observe(record)
         if record.pair is not None:
             self.pairs.add(

@@ -430,6 +430,15 @@ _RUN: tuple[Setting, ...] = (
         default=False,
         kind=Kind.SWITCH,
     ),
+    Setting(
+        "no_records",
+        "Do not write requests.jsonl.gz (one line per request sent: its timings, tokens and "
+        "outcome, never a prompt, an answer or a key; docs/records.md) into the --llm-out "
+        "folder.",
+        read_switch,
+        default=False,
+        kind=Kind.SWITCH,
+    ),
 )
 
 _LOAD: tuple[Setting, ...] = (

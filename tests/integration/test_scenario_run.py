@@ -7,6 +7,7 @@ codes win over Locust's. Every bad input is one line on stderr, never a tracebac
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -70,6 +71,7 @@ def test_a_scenario_whose_slos_are_met_exits_0_with_every_report(
     assert sorted(p.name for p in out.iterdir()) == [
         "junit.xml",
         "report.html",
+        "requests.jsonl.gz",
         "summary.json",
         "summary.md",
     ]
@@ -99,7 +101,9 @@ def test_a_scenario_whose_slos_are_met_exits_0_with_every_report(
     assert "Estimated cost: $" in markdown
     assert "SLOs: 3 of 3 passed." in result.stdout
     for report in out.iterdir():  # catalogue SEC-01: the key never reaches a report
-        assert CANARY not in report.read_text()
+        data = report.read_bytes()
+        text = gzip.decompress(data) if report.suffix == ".gz" else data
+        assert CANARY.encode() not in text
     assert CANARY not in result.stdout + result.stderr
 
 

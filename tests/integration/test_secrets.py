@@ -5,6 +5,7 @@ web UI's pages and JSON, /metrics."""
 from __future__ import annotations
 
 import base64
+import gzip
 import os
 import subprocess
 import sys
@@ -68,11 +69,12 @@ def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
             stdout, stderr = process.communicate(timeout=60)
     texts["stdout"], texts["stderr"] = stdout, stderr
     for file in out.iterdir():
-        texts[str(file.name)] = file.read_text(errors="replace")
+        data = gzip.decompress(file.read_bytes()) if file.suffix == ".gz" else file.read_bytes()
+        texts[str(file.name)] = data.decode(errors="replace")
 
     assert '"stream e2e"' in texts["web /stats/requests"]  # the run really sent requests
     assert "llm_requests_total" in texts["/metrics"]
-    assert {"summary.json", "summary.md"} <= set(texts)
+    assert {"summary.json", "summary.md", "requests.jsonl.gz"} <= set(texts)
     assert "DEBUG" in stderr  # and it really logged at DEBUG
     leaks = [
         (where, form) for where, text in texts.items() for form in _forms(CANARY) if form in text
