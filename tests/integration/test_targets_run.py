@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from harness.report.records import read_lines
 from tests.conftest import ROOT, MockProcess, free_port, locust_llm, run_mock
 from tests.delay_proxy import delay_proxy
 
@@ -114,6 +115,12 @@ def test_two_targets_are_each_measured_as_their_own_profile_with_the_same_prompt
         for mode in ("stream", "batch"):
             assert counts.get(mode, 0) == sent(summary, name, mode) > 0
     assert served(mocks["broken"]) == {}
+    # the per-request records name each request's target
+    lines = list(read_lines(tmp_path / "report" / "requests.jsonl.gz"))
+    for name in ("fast", "slow"):
+        for mode in ("stream", "batch"):
+            mine = [x for x in lines if x["target"] == name and x["mode"] == mode]
+            assert len(mine) == sent(summary, name, mode)
     # the fast target served more; both got the same prompts in the same order
     assert sent(summary, "fast", "stream") > sent(summary, "slow", "stream")
     got_fast, got_slow = received_by_mode(fast), received_by_mode(slow)

@@ -584,3 +584,43 @@ def test_llm_routes_require_login_when_the_web_ui_does(tmp_path: Path) -> None:
         for path in ("/llm/stats", "/llm/summary.json", "/llm/summary.md", "/llm/stats/csv"):
             status, location = _status(base + path)
             assert (status, urllib.parse.urlsplit(location).path) == (302, "/login"), path
+
+
+def test_the_tab_shows_every_target_side_by_side(tmp_path: Path) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with (
+        run_mock("--ttft", "30ms", "--itl", "5ms", "--tokens", "8") as fast,
+        run_mock("--ttft", "120ms", "--itl", "5ms", "--tokens", "8") as slow,
+    ):
+        targets = f"fast={fast.url},slow={slow.url}"
+        args = ["-f", str(USER_LOCUSTFILE), "--llm-targets", targets, "--autostart", "-u", "4"]
+        args += ["-r", "4", "--web-host", "127.0.0.1", "--web-port", str(port)]
+        with _locust(*args, log=tmp_path / "locust.log"):
+            _wait_for_ui(base)
+
+            def every_target_has_requests() -> dict[str, Any] | None:
+                live: dict[str, Any] = _get_json(base + "/llm/stats")
+                targets = live["summary"].get("targets") or {}
+                for name in ("fast", "slow"):
+                    modes = targets.get(name, {}).get("modes", {})
+                    if any(modes.get(m, {}).get("requests", 0) < 12 for m in ("stream", "batch")):
+                        return None
+                return live
+
+            live = _wait_until("requests to every target", every_target_has_requests)
+            csv_rows = _get(base + "/llm/stats/csv").splitlines()
+    table = _table(live["table"])
+    for name in ("fast", "slow"):
+        assert _TRIPLE.match(table["TTFT p50 / p95 / p99", name]["stream"])
+        assert _TRIPLE.match(table["E2E p50 / p95 / p99", name]["batch"])
+    assert _first_ms(table["TTFT p50 / p95 / p99", "fast"]["stream"]) < 60
+    assert _first_ms(table["TTFT p50 / p95 / p99", "slow"]["stream"]) > 100
+    assert any("fast has the lower stream TTFT p50" in line for line in live["targets_headline"]), (
+        live["targets_headline"]
+    )
+    assert "target" in csv_rows[0].split(",")
+    assert {row.split(",")[csv_rows[0].split(",").index("target")] for row in csv_rows[1:]} >= {
+        "fast",
+        "slow",
+    }
