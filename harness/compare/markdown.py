@@ -60,9 +60,10 @@ def method_sentence(comparison: Comparison) -> str:
             "resamples; ITL by request). Failure ratio: Newcombe; rates: Poisson."
         )
     lacking = [r.label for r in (comparison.base, comparison.new) if r.records_path is None]
-    why = f" ({' and '.join(lacking)}: no requests.jsonl.gz)" if lacking else ""
+    verb = "have" if len(lacking) == 2 else "has"
+    why = f" ({' and '.join(lacking)} {verb} no requests.jsonl.gz)" if lacking else ""
     return (
-        "Latency intervals: from each summary's ci95 intervals (MOVER)" + why + ". "
+        f"Latency intervals: MOVER on each summary's ci95{why}. "
         "Failure ratio: Newcombe; rates: Poisson."
     )
 

@@ -14,6 +14,7 @@ import pytest
 from harness.compare.bootstrap import percentile_of_sorted
 from harness.compare.changes import Change, Comparison
 from harness.compare.command import build_comparison
+from harness.compare.markdown import method_sentence
 from harness.compare.samples import read_samples
 from harness.compare.verdict import Verdict
 from harness.errors import ConfigError
@@ -103,6 +104,10 @@ def test_records_in_one_run_only_fall_back_to_the_summaries(tmp_path: Path) -> N
     comparison = build_comparison(str(base), str(new), 0.1)
     assert comparison.bootstrap is False
     assert {c.method for c in comparison.changes if c.figure.kind == "latency"} == {"ci95"}
+    assert method_sentence(comparison) == (
+        "Latency intervals: MOVER on each summary's ci95 (BASE has no requests.jsonl.gz). "
+        "Failure ratio: Newcombe; rates: Poisson."
+    )
 
 
 def test_records_of_warmup_requests_are_left_out(tmp_path: Path) -> None:

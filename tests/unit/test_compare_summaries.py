@@ -13,6 +13,7 @@ import pytest
 from harness.compare.changes import Change, Comparison, compare_runs
 from harness.compare.inputs import RunInput
 from harness.compare.intervals import mover_difference, poisson_rate_interval, wilson_interval
+from harness.compare.markdown import render_markdown
 from harness.compare.verdict import Verdict
 from harness.compare.workload import workload_warnings
 from harness.errors import Outcome
@@ -176,6 +177,12 @@ def test_targets_are_matched_by_name_and_the_rest_listed() -> None:
     assert {c.target for c in comparison.changes} == {"fast"}
     assert find(comparison, "fast/stream ttft p50").new == pytest.approx(0.3, rel=0.03)
     assert comparison.only == ("target slow: only in BASE", "target medium: only in NEW")
+    markdown = render_markdown(comparison)
+    assert "\n## fast · stream\n" in markdown
+    assert (
+        "\n## Only in one run\n\n- target slow: only in BASE\n- target medium: only in NEW\n"
+        in (markdown)
+    )
 
 
 def test_a_mode_in_one_run_only_is_listed_not_compared() -> None:
