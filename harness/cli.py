@@ -388,8 +388,12 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
         help="compare two runs' reports: which figures got worse (docs/compare.md)",
         usage="locust-llm compare BASE NEW [--threshold 10%%] [--out DIR]",
     )
-    compare.add_argument("base", help="the baseline: a report folder or its summary.json")
-    compare.add_argument("new", help="the run to judge: a report folder or its summary.json")
+    compare.add_argument(
+        "base", metavar="BASE", help="the baseline: a report folder or its summary.json"
+    )
+    compare.add_argument(
+        "new", metavar="NEW", help="the run to judge: a report folder or its summary.json"
+    )
     compare.add_argument(
         "--threshold",
         default="10%",

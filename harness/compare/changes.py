@@ -98,8 +98,8 @@ class Change:
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """Two runs compared: the changes in report order, what only one side has, the
-    warnings (different workloads, nothing in common), and whether the intervals of
-    latencies came from the records (`bootstrap`)."""
+    warnings (different workloads, nothing in common), and whether any latency's interval
+    came from the records (`bootstrap`)."""
 
     base: RunInput
     new: RunInput
@@ -138,7 +138,6 @@ def compare_runs(
 ) -> Comparison:
     """Compare every figure the two runs share. The samples (harness.compare.samples) of
     both runs, when given, make the latency intervals bootstrap ones."""
-    use_records = base_samples is not None and new_samples is not None
     base_targets, new_targets = targets_of(base.summary), targets_of(new.summary)
     changes: list[Change] = []
     only = [f"{_target_title(n)}: only in BASE" for n in _missing(base_targets, new_targets)]
@@ -161,7 +160,8 @@ def compare_runs(
     notes = list(warnings)
     if not changes:
         notes.append("BASE and NEW have no target and mode in common: nothing was compared")
-    return Comparison(base, new, threshold, tuple(changes), tuple(only), tuple(notes), use_records)
+    booted = any(c.method == "bootstrap" for c in changes)
+    return Comparison(base, new, threshold, tuple(changes), tuple(only), tuple(notes), booted)
 
 
 class _Context:

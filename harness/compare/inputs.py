@@ -49,10 +49,13 @@ def load_run(argument: str, label: str) -> RunInput:
         raise ConfigError(f"{label} {argument}: no such file or folder")
     try:
         summary = load_summary(summary_path)
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{label} {summary_path}: not a locust-llm summary (not UTF-8 text)"
+        ) from None
     except ValueError as exc:
         raise ConfigError(f"{label} {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"{label} {summary_path}: cannot read it ({reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"{label} {summary_path}: cannot read it ({exc.strerror})") from None
     records = summary_path.parent / RECORDS_FILE
     return RunInput(label, summary_path, summary, records if records.is_file() else None)

@@ -207,6 +207,17 @@ def test_a_file_that_is_not_json_is_exit_2_in_one_line(
     )
 
 
+def test_a_binary_file_is_exit_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, _ = runs(tmp_path, 0.2)
+    records = base / "requests.jsonl.gz"
+    assert main(["compare", str(base), str(records)]) == 2
+    assert one_error_line(capsys) == (
+        f"locust-llm: error: NEW {records}: not a locust-llm summary (not UTF-8 text)"
+    )
+
+
 def test_a_bad_records_file_is_exit_2_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -110,6 +110,15 @@ def test_records_in_one_run_only_fall_back_to_the_summaries(tmp_path: Path) -> N
     )
 
 
+def test_records_without_the_mode_fall_back_to_the_summaries(tmp_path: Path) -> None:
+    base = write_run(tmp_path / "base", streams(200, 0.2))
+    new = write_run(tmp_path / "new", streams(200, 0.3))
+    write_lines(new / RECORDS_FILE, [])  # a records file with no request in it
+    comparison = build_comparison(str(base), str(new), 0.1)
+    assert comparison.bootstrap is False
+    assert {c.method for c in comparison.changes if c.figure.kind == "latency"} == {"ci95"}
+
+
 def test_records_of_warmup_requests_are_left_out(tmp_path: Path) -> None:
     path = tmp_path / RECORDS_FILE
     fast, slow = streams(3, 0.1), streams(2, 5.0)
