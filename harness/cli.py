@@ -399,6 +399,29 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
         action="store_true",
         help="report summary.json's own figures; ignore a requests.jsonl.gz beside it",
     )
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare two runs' reports: which figures got worse (docs/compare.md)",
+        usage="locust-llm compare BASE NEW [--threshold 10%%] [--out DIR]",
+    )
+    compare.add_argument(
+        "base", metavar="BASE", help="the baseline: a report folder or its summary.json"
+    )
+    compare.add_argument(
+        "new", metavar="NEW", help="the run to judge: a report folder or its summary.json"
+    )
+    compare.add_argument(
+        "--threshold",
+        default="10%",
+        help="a figure worse by more than this, relative to BASE, with an interval that "
+        "excludes zero, fails the comparison (exit 1); e.g. 10%% or 0.1 (default 10%%)",
+    )
+    compare.add_argument(
+        "--out",
+        default=None,
+        help="folder for compare.md, compare.html and compare.junit.xml (default ./llm-compare)",
+    )
     return parser
 
 
@@ -415,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _report(Path(args.summary), args)
+        if args.command == "compare":
+            return _compare(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "sweep":
@@ -465,6 +490,20 @@ def _report(path: Path, args: argparse.Namespace) -> int:
     if args.check:
         return slo_exit_code(summary.get("slos") or [], summary)
     return ExitCode.OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """`locust-llm compare BASE NEW`: exit 1 when a figure got worse beyond the threshold."""
+    from harness.compare.command import run_compare
+
+    return run_compare(
+        args.base,
+        args.new,
+        threshold_text=args.threshold,
+        out_dir=args.out,
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+    )
 
 
 def _sweep(args: argparse.Namespace) -> int:

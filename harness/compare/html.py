@@ -1,0 +1,216 @@
+"""compare.html: the comparison as one self-contained page, in the look of report.html.
+
+`render_html(comparison)` returns one HTML file with inline CSS and one inline SVG chart, no
+script, no font, no request to anywhere (a Content-Security-Policy of ``default-src 'none'``,
+as harness.report.html). It shows the verdict badge, the changes judged worse and better, a
+chart of every change as "worse by" relative to BASE with its 95 % interval (right of zero is
+worse whatever the figure's direction; the dashed line is the threshold), one table per target
+and mode, what only one run has, the warnings and the method. Every string is escaped. Pure:
+standard library and the report layer only.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from harness.compare.changes import Change, Comparison
+from harness.compare.figures import Direction
+from harness.compare.markdown import (
+    headline_changes,
+    method_sentence,
+    row_title,
+    run_line,
+    sections,
+    verdict_sentence,
+)
+from harness.compare.text import (
+    change_line,
+    change_text,
+    interval_text,
+    threshold_text,
+    value_text,
+    verdict_text,
+)
+from harness.compare.verdict import Verdict
+from harness.report.svg import WIDTH, empty_chart, nice_ticks
+
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1d1f;
+background:#f5f6f8}
+main{max-width:1360px;margin:0 auto;padding:24px}
+h1{font-size:1.5rem;margin:0 0 4px}h2{font-size:1.15rem;margin:28px 0 10px}
+.run{color:#555;font-size:.9rem;margin:2px 0}
+.badge{display:inline-block;padding:4px 12px;border-radius:14px;font-weight:600;color:#fff}
+.badge.pass{background:#1e8e3e}.badge.fail{background:#c5221f}
+table{border-collapse:collapse;background:#fff;font-size:.9rem;margin:6px 0}
+th,td{border:1px solid #ddd;padding:5px 10px;text-align:right}
+th:first-child,td:first-child{text-align:left}thead th{background:#eef0f3}
+td.fail{color:#c5221f;font-weight:600}td.worse{color:#c5221f}td.better{color:#1e8e3e}
+ul.changes li.fail{color:#c5221f;font-weight:600}ul.changes li.better{color:#1e8e3e}
+figure{background:#fff;border:1px solid #ddd;border-radius:6px;margin:0;padding:10px;
+max-width:980px}figcaption{font-weight:600;margin:0 0 4px}
+figure p{margin:2px 0 6px;color:#555;font-size:.85rem}svg.plot{width:100%;height:auto}
+.warning{background:#fff4e5;border:1px solid #f0b36a;padding:8px 12px;border-radius:6px}
+footer{color:#777;font-size:.8rem;margin-top:32px}
+"""
+_ROW_H = 18
+_LEFT, _RIGHT, _TOP, _BOTTOM = 250, 20, 24, 40
+#: the CSS class of a verdict's cell and line (a regression's is "fail")
+_VERDICT_CLASS = {Verdict.WORSE: "worse", Verdict.BETTER: "better"}
+#: the chart's x range is clipped to this "worse by" (a share of BASE) on each side
+_CLIP = 2.0
+
+
+def render_html(comparison: Comparison) -> str:
+    """The complete compare.html."""
+    failed = bool(comparison.regressions)
+    badge = "fail" if failed else "pass"
+    body = [
+        "<h1>locust-llm compare</h1>",
+        f'<p class="run">{escape(run_line(comparison.base, code=False))}</p>',
+        f'<p class="run">{escape(run_line(comparison.new, code=False))}</p>',
+        f'<p><span class="badge {badge}">{escape(verdict_sentence(comparison))}</span></p>',
+    ]
+    items = []
+    for change in headline_changes(comparison):
+        cls = "fail" if change.regression else _VERDICT_CLASS.get(change.verdict, "")
+        items.append(f'<li class="{cls}">{escape(change_line(change))}</li>')
+    if items:
+        body.append(f'<ul class="changes">{"".join(items)}</ul>')
+    for warning in comparison.warnings:
+        body.append(f'<p class="warning">Warning: {escape(warning)}</p>')
+    body.append(
+        f'<p class="run">Threshold {escape(threshold_text(comparison.threshold))}. '
+        f"{escape(method_sentence(comparison))}</p>"
+    )
+    body.append(
+        "<figure><figcaption>Worse by, relative to BASE</figcaption><p>Each figure's change "
+        "as a share of BASE, with its 95 % interval; right of zero is worse (higher latency "
+        "or failure ratio, lower throughput). Red: worse beyond the threshold (dashed).</p>"
+        f"{_chart(comparison)}</figure>"
+    )
+    for title, changes in sections(comparison):
+        body.append(f"<h2>{escape(title)}</h2>")
+        body.append(_table(changes, comparison.threshold))
+    if comparison.only:
+        items_only = "".join(f"<li>{escape(item)}</li>" for item in comparison.only)
+        body += ["<h2>Only in one run</h2>", f"<ul>{items_only}</ul>"]
+    body.append(
+        "<footer>A change is worse or better when its 95 % interval excludes zero; it fails "
+        "the comparison when it is worse by more than the threshold. An open end (∞): too few "
+        "requests to bound that percentile. Every figure and method is described in the "
+        "project's docs/compare.md. Generated by locust-llm compare.</footer>"
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
+        f"<title>locust-llm compare</title><style>{_STYLE}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>\n"
+    )
+
+
+def _table(changes: list[Change], threshold: float) -> str:
+    rows = []
+    for change in changes:
+        figure = change.figure
+        cls = "fail" if change.regression else _VERDICT_CLASS.get(change.verdict, "")
+        cells = [
+            row_title(change),
+            value_text(figure, change.base),
+            value_text(figure, change.new),
+            change_text(change),
+            interval_text(figure, change.interval),
+        ]
+        tds = "".join(f"<td>{escape(c)}</td>" for c in cells)
+        verdict = escape(verdict_text(change, threshold))
+        rows.append(f'<tr>{tds}<td class="{cls}">{verdict}</td></tr>')
+    return (
+        "<table><thead><tr><th>figure</th><th>BASE</th><th>NEW</th><th>change</th>"
+        "<th>95 % interval</th><th>verdict</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _worse_by_interval(change: Change) -> tuple[float, float]:
+    """The change's interval as "worse by" shares of BASE (an open end: ±inf)."""
+    low, high = change.interval
+    base = abs(change.base) or math.nan
+    lo = -math.inf if low is None else low / base
+    hi = math.inf if high is None else high / base
+    if change.figure.direction is Direction.LOWER_IS_WORSE:
+        lo, hi = -hi, -lo
+    return lo, hi
+
+
+def _chart(comparison: Comparison) -> str:
+    """One row per change with a BASE above zero: its "worse by" (a dot) and its interval (a
+    line; dotted where the interval is open or runs past the chart's ±200 %)."""
+    title = "Worse by, relative to BASE"
+    drawn = [c for c in comparison.changes if c.base != 0]
+    if not drawn:
+        return empty_chart(title, "no change with a BASE above zero")
+    shown = [
+        v
+        for c in drawn
+        for v in (c.worse_by, *_worse_by_interval(c))
+        if math.isfinite(v) and abs(v) <= _CLIP
+    ]
+    ticks = nice_ticks(min([0.0, *shown]), max([comparison.threshold, *shown]))
+    low, high = ticks[0], ticks[-1]
+    width = 1.5 * WIDTH
+    height = _TOP + _ROW_H * len(drawn) + _BOTTOM
+    bottom = height - _BOTTOM
+    span = width - _LEFT - _RIGHT
+
+    def x(value: float) -> float:
+        value = max(low, min(high, value))
+        return _LEFT + span * (value - low) / ((high - low) or 1.0)
+
+    parts = [
+        f'<svg class="plot" role="img" aria-label="{escape(title)}" '
+        f'viewBox="0 0 {width:.0f} {height}" xmlns="http://www.w3.org/2000/svg" '
+        'font-family="system-ui, sans-serif">'
+    ]
+    for tick in ticks:
+        parts.append(
+            f'<line x1="{x(tick):.1f}" y1="{_TOP}" x2="{x(tick):.1f}" y2="{bottom}" '
+            f'stroke="{"#999" if tick == 0 else "#eee"}"/>'
+            f'<text x="{x(tick):.1f}" y="{bottom + 15}" text-anchor="middle" font-size="11" '
+            f'fill="#555">{100 * tick:+g} %</text>'
+        )
+    if comparison.threshold <= high:
+        limit = x(comparison.threshold)
+        parts.append(
+            f'<line class="threshold" x1="{limit:.1f}" y1="{_TOP - 8}" x2="{limit:.1f}" '
+            f'y2="{bottom}" stroke="#c5221f" stroke-dasharray="5 4"/>'
+        )
+    for i, change in enumerate(drawn):
+        y = _TOP + _ROW_H * i + _ROW_H / 2
+        value = change.worse_by
+        color = "#c5221f" if change.regression else "#1b6ac9"
+        interval = interval_text(change.figure, change.interval)
+        tip = escape(f"{change.label}: {change_text(change)}, {interval}")
+        parts.append(
+            f'<text x="{_LEFT - 8}" y="{y:.1f}" text-anchor="end" dominant-baseline="middle" '
+            f'font-size="12" fill="#222">{escape(change.label)}</text>'
+        )
+        for end in _worse_by_interval(change):
+            dotted = "" if low <= end <= high else ' stroke-dasharray="2 3"'
+            parts.append(
+                f'<line x1="{x(value):.1f}" y1="{y:.1f}" x2="{x(end):.1f}" y2="{y:.1f}" '
+                f'stroke="{color}" stroke-width="2"{dotted}/>'
+            )
+        parts.append(
+            f'<circle cx="{x(value):.1f}" cy="{y:.1f}" r="4" fill="{color}"><title>{tip}</title>'
+            "</circle>"
+        )
+    parts.append(
+        f'<text x="{(_LEFT + width - _RIGHT) / 2:.1f}" y="{height - 8}" text-anchor="middle" '
+        'font-size="12" fill="#333">worse by (share of BASE) →</text></svg>'
+    )
+    return "".join(parts)
