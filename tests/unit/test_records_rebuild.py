@@ -166,7 +166,10 @@ def test_records_alone_give_a_minimal_summary_over_their_span(tmp_path: Path) ->
     assert summary["run"]["duration_s"] == round(span, 3)
     assert (summary["run"]["host"], summary["run"]["users"], summary["slos"]) == ("", 0, [])
     assert list(summary["targets"]) == ["fast", "slow"]
-    assert summary["targets"]["slow"]["modes"] == stats.summary(span, target="slow")
+    slow = {mode: dict(figures) for mode, figures in summary["targets"]["slow"]["modes"].items()}
+    for figures in slow.values():
+        assert figures.pop("quantiles")["percentiles"][:3] == [0, 1, 2]  # the reports' own
+    assert slow == stats.summary(span, target="slow")
     batch = dict(summary["modes"]["batch"])
     assert batch.pop("quantiles")["percentiles"][:3] == [0, 1, 2]  # the reports' additions
     assert batch == stats.summary(span, target="fast")["batch"]
