@@ -208,7 +208,8 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
         p.add_argument(
             "--out",
             default=None,
-            help="folder for summary.json, summary.md, report.html and junit.xml "
+            help="folder for summary.json, summary.md, report.html, junit.xml and "
+            "requests.jsonl.gz "
             "(default ./llm-report)",
         )
         p.add_argument("--summary-json", default=None, help="also copy summary.json to this path")
@@ -731,7 +732,7 @@ def _run_locust(
         return code if code in (ExitCode.CONFIG, ExitCode.INTERNAL) else swept
     print()
     print(render_terminal(summary).rstrip("\n"))
-    names = ["summary.json", "summary.md", "report.html", "junit.xml"]
+    names = ["summary.json", "summary.md", "report.html", "junit.xml", "requests.jsonl.gz"]
     shown = [str(out_dir / n) for n in names if (out_dir / n).is_file()]
     print(f"\nReports: {', '.join(shown)}")
     if args.summary_json:

@@ -369,8 +369,8 @@ _RUN: tuple[Setting, ...] = (
     ),
     Setting(
         "out",
-        "Write summary.json, summary.md, report.html and junit.xml into this folder "
-        "when the run ends.",
+        "Write summary.json, summary.md, report.html, junit.xml and requests.jsonl.gz into "
+        "this folder when the run ends.",
         read_text,
         empty_is_unset=True,
     ),

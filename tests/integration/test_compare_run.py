@@ -1,6 +1,7 @@
 """`locust-llm compare` on real runs: two `locust-llm demo` runs against the embedded mock, one
 with a slower time to first token, compared as CI would (subprocesses, loopback only). The
-runs write no requests.jsonl.gz yet, so the intervals come from their summaries' ci95."""
+runs write requests.jsonl.gz, so the intervals are bootstrapped over their requests; one run
+without records shows the other path, from the summaries' ci95."""
 
 from __future__ import annotations
 
@@ -80,3 +81,20 @@ def test_a_file_that_is_not_a_summary_exits_2_in_one_line(tmp_path: Path) -> Non
         '(expected "schema": "locust-llm/summary/v1")\n'
     )
     assert not (tmp_path / "llm-compare").exists()
+
+
+@pytest.mark.slow
+def test_the_intervals_come_from_the_records_else_from_the_summaries(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    with_records = compare(str(runs["base"]), str(runs["slower"]), "--out", "a", cwd=tmp_path)
+    assert "bootstrap over both runs' requests.jsonl.gz" in with_records.stdout
+    # the summaries alone (as a CI artefact without the records would be)
+    for name in ("base", "slower"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text((runs[name] / "summary.json").read_text())
+    alone = compare(str(tmp_path / "base"), str(tmp_path / "slower"), "--out", "b", cwd=tmp_path)
+    assert alone.returncode == 1, alone.stdout + alone.stderr
+    assert "bootstrap" not in alone.stdout
+    assert "ci95" in alone.stdout
+    assert "- worse: stream ttft p50 +" in alone.stdout
