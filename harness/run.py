@@ -224,9 +224,13 @@ class LLMRun:
         summary = build_summary(self.stats.summary(duration, target=first), run=run)
         if self.targets:
             summary["targets"] = self.targets_block(duration)
-        for mode, block in self.workload_stats.summary().items():
+        for mode, block in self.workload_stats.summary(target=first).items():
             if mode in summary["modes"]:
                 summary["modes"][mode]["workload"] = block
+        for name, entry in summary.get("targets", {}).items():
+            for mode, block in self.workload_stats.summary(target=name).items():
+                if mode in entry["modes"]:
+                    entry["modes"][mode]["workload"] = block
         notes = self.workload_stats.warnings()
         if notes:
             summary["run"]["workload_warnings"] = notes

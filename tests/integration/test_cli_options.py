@@ -39,6 +39,7 @@ print(json.dumps([
 #: values the parent checks for real (a file that must exist, a variable name, a mix …)
 SAMPLES = {
     "llm_model": "tiny-model",
+    "llm_targets": "a=http://127.0.0.1:8001/v1,b=http://127.0.0.1:8002/v1",
     "llm_max_tokens": "16",
     "llm_temperature": "0.5",
     "llm_mix": "stream=3,batch=1",
@@ -55,6 +56,8 @@ SAMPLES = {
 }
 #: options that make `run` a sweep: shown by a run of their own (a sweep sets the rates)
 SWEEP_OPTIONS = ("llm_sweep", "llm_stage_time", "llm_sweep_points")
+#: options that replace --host (the run's endpoints): shown by a run of their own
+TARGET_OPTIONS = ("llm_targets",)
 _DURATION = re.compile(r"\d+(\.\d+)?(ms|s|m)")
 
 
@@ -118,9 +121,14 @@ def test_run_accepts_lists_and_shows_every_llm_option_of_plain_locust(
     given = [
         arg
         for option in plain_locust_options
-        if option["dest"] not in SWEEP_OPTIONS
+        if option["dest"] not in SWEEP_OPTIONS + TARGET_OPTIONS
         for arg in sample(option, tmp_path)
     ]
+    targets = cli("run", "--print-config", "--llm-targets", SAMPLES["llm_targets"], cwd=tmp_path)
+    assert targets.returncode == 0, targets.stderr
+    assert re.search(
+        r"\n  targets +a=http://127.0.0.1:8001/v1, b=\S+ +--llm-targets\n", targets.stdout
+    )
     swept = [
         arg
         for option in plain_locust_options
@@ -145,7 +153,9 @@ def test_run_accepts_lists_and_shows_every_llm_option_of_plain_locust(
     assert note in result.stdout
     shown.add("--llm-api-key-env")
     # the scenario file is shown by where each value came from, not as a flag
-    sweep_flags = {o["flag"] for o in plain_locust_options if o["dest"] in SWEEP_OPTIONS}
+    sweep_flags = {
+        o["flag"] for o in plain_locust_options if o["dest"] in SWEEP_OPTIONS + TARGET_OPTIONS
+    }
     missing = {o["flag"] for o in plain_locust_options} - shown - {"--llm-scenario"} - sweep_flags
     assert not missing, f"--print-config does not show {sorted(missing)}"
     assert "scenario.yaml" in result.stdout
@@ -169,7 +179,8 @@ def test_every_option_given_to_run_reaches_the_child(
         if option["dest"] in ("llm_scenario", "llm_out"):
             continue  # locust-llm's own: the scenario path and the report folder
         argv = sample(option, tmp_path)
-        args = parser.parse_args(["run", "--host", "http://127.0.0.1:9/v1", *argv])
+        host = [] if option["dest"] in TARGET_OPTIONS else ["--host", "http://127.0.0.1:9/v1"]
+        args = parser.parse_args(["run", *host, *argv])
         plan = plan_run(args, {}, None)
         child = list(plan.llm_args)
         assert option["flag"] in child, (argv, child)
@@ -208,6 +219,8 @@ def test_documented_and_defined_variables_draw_no_warning(
     for name, option in by_variable.items():
         if option["dest"] == "llm_sweep":
             continue  # a sweep sets its own rates: not with LOCUST_LLM_RATE in one run
+        if option["dest"] in TARGET_OPTIONS:
+            continue  # the targets replace --host: shown by a run of their own above
         argv = sample(option, tmp_path)
         env[name] = argv[1] if len(argv) == 2 else "true"
     result = cli("run", "--print-config", "--host", "http://127.0.0.1:9/v1", cwd=tmp_path, env=env)

@@ -248,9 +248,10 @@ def test_received_lists_what_each_request_sent_in_arrival_order(mock: Mock) -> N
         "prefix_sha1": hashlib.sha1(contents.encode()).hexdigest(),
     }
     assert received(mock.port) == [
-        {**conversation, "max_tokens": 5, "ignore_eos": True, "min_tokens": None},
-        {**conversation, "max_tokens": None, "ignore_eos": False, "min_tokens": 2},
+        {**conversation, "mode": "batch", "max_tokens": 5, "ignore_eos": True, "min_tokens": None},
+        {**conversation, "mode": "batch", "max_tokens": None, "ignore_eos": False, "min_tokens": 2},
         {
+            "mode": "stream",
             "prompt_tokens": 2 + 2 + 1 + 1,  # "first" and "prompt" are 2 each
             "messages": 0,
             "max_tokens": None,

@@ -274,3 +274,36 @@ def test_master_and_workers_split_every_target_alike(
         for name in ("fast", "slow"):
             assert served(mocks[name]).get(mode, 0) == sent(summary, name, mode)
     assert p50(summary, "slow", "stream", "ttft_s") == pytest.approx(0.300, abs=0.012)
+
+
+def test_a_workload_sends_every_target_the_same_texts_sized_once(
+    tmp_path: Path, mocks: dict[str, MockProcess]
+) -> None:
+    """Synthetic lengths are calibrated once, against the first target (its two probes), and
+    every target then gets the same texts: each target's report shows the lengths it served."""
+    for mock in mocks.values():
+        mock.reset_stats()
+    fast, slow = mocks["fast"], mocks["slow"]
+    (tmp_path / "scenario.yaml").write_text(
+        "targets:\n"
+        f"  - {{name: fast, base_url: {fast.url}}}\n"
+        f"  - {{name: slow, base_url: {slow.url}}}\n"
+        "prompts:\n"
+        "  synthetic: {input_tokens: {dist: uniform, min: 40, max: 80}, output_tokens: 6}\n"
+        "  force_output: ignore_eos\n"
+        "load: {users: 4, run_time: 5s}\n",
+        encoding="utf-8",
+    )
+    _, summary = run_targets(tmp_path, "scenario.yaml")
+    probes = [e for e in fast.stats()["received"] if e["max_tokens"] == 1]
+    assert len(probes) == 2  # the calibration, once, on the first target
+    assert all(e["max_tokens"] == 6 for e in slow.stats()["received"])
+    for name in ("fast", "slow"):
+        lengths = summary["targets"][name]["modes"]["stream"]["workload"]["lengths"]
+        requested, served_in = lengths["input"]["requested"], lengths["input"]["served"]
+        assert served_in["mean"] == pytest.approx(requested["mean"], rel=0.05), name
+        assert lengths["output"]["served"]["min"] == lengths["output"]["served"]["max"] == 6
+    texts_fast = [e["last_user"] for e in fast.stats()["received"] if e["max_tokens"] == 6]
+    texts_slow = [e["last_user"] for e in slow.stats()["received"]]
+    assert set(texts_slow) <= set(texts_fast)
+    assert "workload_warnings" not in summary["run"]
