@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from harness import __version__
 from harness.errors import ConfigError, HarnessError
 from harness.exit_code import ExitCode, command_exit_code, slo_exit_code
+from harness.protocols.registry import protocol_names
 from harness.scenario import parse_duration
 from harness.settings import SETTING, SETTINGS, Kind, Setting
 
@@ -198,6 +199,13 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
             "--model",
             default=None,
             help="model to request (default: the first one /v1/models lists)",
+        )
+        p.add_argument(
+            "--protocol",
+            choices=list(protocol_names()),
+            default=None,
+            help="the wire protocol: openai (default), anthropic (Messages), responses "
+            "(OpenAI Responses API); docs/protocols.md",
         )
         p.add_argument(
             "--max-tokens",

@@ -51,6 +51,7 @@ DEFAULT_OUT = "llm-report"
 #: `locust-llm`'s own flags that mean the same as a setting's `--llm-…` flag: (flag, dest)
 ALIASES: Mapping[str, tuple[str, str]] = {
     "model": ("--model", "model"),
+    "protocol": ("--protocol", "protocol"),
     "max_tokens": ("--max-tokens", "max_tokens"),
     "mix": ("--mode", "mode"),
     "out": ("--out", "out"),
@@ -208,6 +209,8 @@ def plan_run(
         p.add("target.base_url", "the embedded mock (mock:)", _origin(s, "mock"))
     else:
         p.add("target.base_url", host.value or "—", host.source)
+    protocol = p.setting("protocol")
+    p.add("target.protocol", str(protocol.value), protocol.source)
     endpoint = p.setting("endpoint")
     p.add("target.endpoint", str(endpoint.value), endpoint.source)
     key_file, key_env = p.setting("api_key_file"), p.setting("api_key_env")

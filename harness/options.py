@@ -162,6 +162,8 @@ class RunConfig:
     timeouts: Timeouts
     out_dir: str
     models: tuple[str, ...] = ()
+    #: the wire protocol (`--llm-protocol`, `target.protocol`; harness.protocols.registry)
+    protocol: str = "openai"
     top_p: float | None = None
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     prompts: tuple[Prompt, ...] | None = None
@@ -233,6 +235,7 @@ class RunConfig:
             models=models,
             chat=endpoint != "completions",
             pricing=dict(scenario.pricing) if scenario else {},
+            protocol=value("protocol"),
         )
         if targets:
             target = targets[0].target
@@ -246,6 +249,7 @@ class RunConfig:
             max_tokens=max_tokens,
             temperature=temperature,
             chat=endpoint != "completions",
+            protocol=value("protocol"),
             api_key=api_key,
             timeouts=timeouts,
             out_dir=value("out"),

@@ -79,6 +79,7 @@ _RESERVED_BODY_KEYS = {
 _SETTING_ATTRIBUTES = {
     "target.base_url": "base_url",
     "target.endpoint": "endpoint",
+    "target.protocol": "protocol",
     "target.models": "models",
     "target.api_key_env": "api_key_env",
     "target.api_key_file": "api_key_file",
@@ -184,6 +185,7 @@ class Scenario:
     name: str | None = None
     # target
     base_url: str | None = None
+    protocol: str | None = None
     endpoint: str | None = None
     api_key_env: str | None = None
     api_key_file: str | None = None
@@ -340,7 +342,7 @@ class _Loader:
                 self.warn(value, note)
             self.set("base_url", url, value)
         if "protocol" in keys:
-            keys["protocol"].choice(PROTOCOLS)
+            self.set("protocol", keys["protocol"].choice(PROTOCOLS), keys["protocol"])
         if "endpoint" in keys:
             self.set("endpoint", keys["endpoint"].choice(ENDPOINTS), keys["endpoint"])
         if "model" in keys and "models" in keys:
@@ -450,7 +452,7 @@ class _Loader:
             api_key_env=key_env,
             api_key=key,
             models=models,
-            protocol=keys["protocol"].choice(PROTOCOLS) if "protocol" in keys else "openai",
+            protocol=keys["protocol"].choice(PROTOCOLS) if "protocol" in keys else None,
             endpoint=keys["endpoint"].choice(ENDPOINTS) if "endpoint" in keys else None,
             pricing=pricing,
             metrics_url=metrics_url,

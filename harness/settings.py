@@ -29,6 +29,7 @@ from harness.exporters.prometheus_config import DEFAULT_BUCKETS, DEFAULT_SCENARI
 from harness.load.plan import DEFAULT_ARRIVAL, parse_rate
 from harness.load.schedule import PROCESSES
 from harness.load.sweep import DEFAULT_AUTO_POINTS, parse_sweep
+from harness.protocols.registry import DEFAULT_PROTOCOL, protocol_names
 from harness.readers import (
     Read,
     one_of,
@@ -323,6 +324,16 @@ _RUN: tuple[Setting, ...] = (
         scenario_key="request.temperature",
         web_ui=True,
         empty_is_unset=True,
+    ),
+    Setting(
+        "protocol",
+        "The wire protocol: openai (chat or completions, default), anthropic (Messages) or "
+        "responses (OpenAI Responses); docs/protocols.md.",
+        one_of(protocol_names()),
+        default=DEFAULT_PROTOCOL,
+        choices=protocol_names(),
+        scenario_key="target.protocol",
+        web_ui=True,
     ),
     Setting(
         "endpoint",

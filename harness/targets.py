@@ -39,7 +39,8 @@ class TargetSpec:
     api_key_env: str | None = None
     api_key: Secret | None = None
     models: tuple[str, ...] = ()
-    protocol: str = "openai"
+    #: `openai`, `anthropic` or `responses`; None: the run's protocol
+    protocol: str | None = None
     #: `chat` or `completions`; None: the run's endpoint
     endpoint: str | None = None
     #: dollars per million tokens, by model (`ANY_MODEL` for all of them); empty: the run's
@@ -131,6 +132,7 @@ def resolve_targets(
     models: tuple[str, ...],
     chat: bool,
     pricing: Mapping[str, Price],
+    protocol: str = "openai",
 ) -> tuple[RunTarget, ...]:
     """The run's targets from their specs and the run-wide values they fall back to."""
     out: list[RunTarget] = []
@@ -143,7 +145,7 @@ def resolve_targets(
                 api_key=spec.api_key.reveal() if spec.api_key is not None else api_key,
                 models=spec.models or models,
                 chat=chat_here,
-                protocol=spec.protocol,
+                protocol=spec.protocol or protocol,
                 pricing=dict(spec.pricing) if spec.pricing else dict(pricing),
                 api_key_env=spec.api_key_env or api_key_env,
                 metrics_url=spec.metrics_url,

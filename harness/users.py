@@ -139,14 +139,16 @@ class LLMUser(User):
         run_target = _run_target_of(config, type(self).target_name)
         if run_target is not None:
             target, api_key, chat = run_target.target, run_target.api_key, run_target.chat
+            protocol = run_target.protocol
         else:
             if not self.host:
                 raise ConfigError("no target: pass --host http://HOST:PORT/v1")
             target, api_key, chat = Target.parse(self.host), config.api_key, config.chat
+            protocol = config.protocol
         chat = chat if self.chat is None else self.chat
         self._client = LLMClient(
             target=target,
-            protocol=make_protocol(chat=chat),
+            protocol=make_protocol(protocol, chat=chat),
             api_key=api_key,
             timeouts=config.timeouts,
         )
@@ -899,6 +901,7 @@ def _preflight(environment: Environment, config: RunConfig) -> None:
     target = Target.parse(environment.host)
     result = preflight(
         target,
+        protocol=make_protocol(config.protocol, chat=config.chat),
         api_key=config.api_key,
         model=config.model,
         api_key_env=config.api_key_env,
@@ -917,6 +920,7 @@ def _preflight_target(run_target: RunTarget, config: RunConfig) -> None:
     try:
         result = preflight(
             run_target.target,
+            protocol=make_protocol(run_target.protocol, chat=run_target.chat),
             api_key=run_target.api_key,
             model=run_target.models[0] if run_target.models else "",
             api_key_env=run_target.api_key_env,
