@@ -64,6 +64,11 @@ def figure_rows(figs: Sequence[Figures], *, intervals: bool = False) -> list[Row
             headline=True,
         ),
         row("TTFT p50 / p95 / p99", lambda f: triple(f.get("ttft_s"))),
+    ]
+    if any(_ttfc_differs(f) for f in figs):
+        # a reasoning model (or a tool call) starts before its visible text: both are shown
+        rows.append(row("TTFC (first text) p50 / p95 / p99", lambda f: triple(f.get("ttfc_s"))))
+    rows += [
         row(f"{itl_label} p50 / p95 / p99", lambda f: triple(_itl_block(f))),
         row("TPOT p50", lambda f: _single(f.get("tpot_s"), "p50")),
         row("E2E p50 / p95 / p99", lambda f: triple(f.get("e2e_s"))),
@@ -91,6 +96,18 @@ def figure_rows(figs: Sequence[Figures], *, intervals: bool = False) -> list[Row
         rows.append(row("back-off waited", _backoff_cell))
     rows += goodput_rows(figs)
     return rows
+
+
+def _ttfc_differs(f: Figures) -> bool:
+    """Whether a mode's first visible text came later than its first token (reasoning,
+    thinking or a tool call first): then TTFC is worth its own row."""
+    ttft, ttfc = f.get("ttft_s"), f.get("ttfc_s")
+    if not isinstance(ttft, Mapping) or not isinstance(ttfc, Mapping):
+        return False
+    if ttft.get("count") != ttfc.get("count"):
+        return True
+    first, text = number_at(ttft, "p50"), number_at(ttfc, "p50")
+    return first is not None and text is not None and text > first * 1.001 + 1e-4
 
 
 def goodput_rows(figs: Sequence[Figures]) -> list[Row]:

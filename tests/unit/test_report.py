@@ -701,3 +701,13 @@ def test_renderers_do_not_modify_the_summary() -> None:
     render_markdown(summary)
     render_terminal(summary)
     assert summary == before
+
+
+def test_a_ttfc_row_appears_when_the_first_text_comes_after_the_first_token() -> None:
+    from harness.report.markdown import render_markdown
+
+    plain = render_markdown(summary_of())
+    assert "TTFC (first text)" not in plain  # the text is the first token: one row is enough
+    reasoning = stream_mode(ttfc_s=lat(0.9, 1.2, 1.4))  # thinking first, text 0.7 s later
+    text = render_markdown(summary_of({"stream": reasoning, "batch": batch_mode()}))
+    assert "900" in table_row(text, "TTFC (first text) p50 / p95 / p99")
