@@ -89,6 +89,13 @@ def figure_rows(figs: Sequence[Figures], *, intervals: bool = False) -> list[Row
         row("output tokens/s", lambda f: _rate(f.get("output_tokens_per_s"), 1)),
         row("requests/s", lambda f: _rate(f.get("requests_per_s"), 2)),
     ]
+    # tool calls and reasoning (any protocol): shown only when the answers had them
+    if any(isinstance(f.get("tool_call_s"), Mapping) for f in figs):
+        rows.append(row("first tool call p50 / p95 / p99", lambda f: triple(f.get("tool_call_s"))))
+    if any(number_at(f, "tool_call_bytes") for f in figs):
+        rows.append(row("tool-call argument bytes", _tool_bytes_cell))
+    if any(number_at(f, "reasoning_tokens") for f in figs):
+        rows.append(row("reasoning tokens (share of output)", _reasoning_cell))
     # shown only when they happened: most runs neither reconnect nor back off
     if any(number_at(f, "reconnects") for f in figs):
         rows.append(row("reconnects", _reconnects_cell))
@@ -96,6 +103,18 @@ def figure_rows(figs: Sequence[Figures], *, intervals: bool = False) -> list[Row
         rows.append(row("back-off waited", _backoff_cell))
     rows += goodput_rows(figs)
     return rows
+
+
+def _tool_bytes_cell(f: Figures) -> str:
+    n = number_at(f, "tool_call_bytes")
+    return "—" if n is None else f"{int(n):,}"
+
+
+def _reasoning_cell(f: Figures) -> str:
+    n, share = number_at(f, "reasoning_tokens"), number_at(f, "reasoning_share")
+    if n is None:
+        return "—"
+    return f"{int(n):,}" if share is None else f"{int(n):,} ({share:.0%})"
 
 
 def _ttfc_differs(f: Figures) -> bool:

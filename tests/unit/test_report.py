@@ -711,3 +711,19 @@ def test_a_ttfc_row_appears_when_the_first_text_comes_after_the_first_token() ->
     reasoning = stream_mode(ttfc_s=lat(0.9, 1.2, 1.4))  # thinking first, text 0.7 s later
     text = render_markdown(summary_of({"stream": reasoning, "batch": batch_mode()}))
     assert "900" in table_row(text, "TTFC (first text) p50 / p95 / p99")
+
+
+def test_tool_call_and_reasoning_rows_appear_only_when_answers_had_them() -> None:
+    from harness.report.markdown import render_markdown
+
+    plain = render_markdown(summary_of())
+    assert "first tool call" not in plain
+    assert "reasoning tokens" not in plain
+    stream = stream_mode(
+        tool_call_s=lat(0.3, 0.35, 0.4), tool_call_bytes=4096, reasoning_tokens=250,
+        reasoning_share=0.25,
+    )  # fmt: skip
+    text = render_markdown(summary_of({"stream": stream, "batch": batch_mode()}))
+    assert "300" in table_row(text, "first tool call p50 / p95 / p99")
+    assert "4,096" in table_row(text, "tool-call argument bytes")
+    assert "250 (25%)" in table_row(text, "reasoning tokens (share of output)")
