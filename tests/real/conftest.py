@@ -210,7 +210,10 @@ def litellm_config(upstreams: dict[str, str]) -> str:
 
 @contextlib.contextmanager
 def run_litellm(
-    upstreams: dict[str, str], workdir: Path, timeout: float = 120.0
+    upstreams: dict[str, str],
+    workdir: Path,
+    timeout: float = 120.0,
+    env_extra: dict[str, str] | None = None,
 ) -> Iterator[LiteLLM]:
     """Start `litellm --config …` (one worker, no database, the packaged cost map: offline)
     and wait for /health/liveliness; stop it afterwards."""
@@ -223,6 +226,7 @@ def run_litellm(
     key = "sk-" + secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LITELLM_", "DATABASE_"))}
     env.update(LITELLM_MASTER_KEY=key, LITELLM_LOCAL_MODEL_COST_MAP="True", NO_COLOR="1")
+    env.update(env_extra or {})
     with log.open("ab") as out:
         process = subprocess.Popen(
             [real["litellm"], "--config", str(config), "--host", "127.0.0.1", "--port",
