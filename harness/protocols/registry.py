@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from harness.errors import ConfigError
 from harness.protocols import WireProtocol
+from harness.protocols.anthropic import AnthropicProtocol
 from harness.protocols.openai import OpenAIProtocol
 
 #: builds a protocol; `chat` picks chat completions over legacy completions where a protocol
@@ -22,6 +23,7 @@ DEFAULT_PROTOCOL = "openai"
 PROTOCOLS: Mapping[str, ProtocolFactory] = MappingProxyType(
     {
         "openai": OpenAIProtocol,
+        "anthropic": AnthropicProtocol,
     }
 )
 
