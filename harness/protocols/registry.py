@@ -13,6 +13,7 @@ from harness.errors import ConfigError
 from harness.protocols import WireProtocol
 from harness.protocols.anthropic import AnthropicProtocol
 from harness.protocols.openai import OpenAIProtocol
+from harness.protocols.responses import ResponsesProtocol
 
 #: builds a protocol; `chat` picks chat completions over legacy completions where a protocol
 #: has both (OpenAI's `--llm-endpoint`)
@@ -24,6 +25,7 @@ PROTOCOLS: Mapping[str, ProtocolFactory] = MappingProxyType(
     {
         "openai": OpenAIProtocol,
         "anthropic": AnthropicProtocol,
+        "responses": ResponsesProtocol,
     }
 )
 
