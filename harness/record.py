@@ -10,6 +10,7 @@ The ladder (docs/design.md)::
     t_headers       status line and headers received (TTFB: a diagnostic, never TTFT)
     t_first_token   first token-bearing event (any channel: content, reasoning, refusal, tools)
     t_first_content first visible-content event (differs from TTFT for reasoning models)
+    t_first_tool_call first tool-call delta (a function name or argument bytes)
     t_last_token    last token-bearing event (a usage chunk after it does not move it)
     t_end           `[DONE]`, a clean end of stream after a finish_reason, or the batch body read
 
@@ -53,6 +54,16 @@ class RequestRecord:
     #: server `usage.completion_tokens` (the last value seen: usage is cumulative)
     server_output_tokens: int | None = None
     input_tokens: int | None = None
+    #: arrival of the first tool-call delta (a function name or argument bytes); None when
+    #: the answer called no tool, or was not streamed
+    t_first_tool_call: float | None = None
+    #: bytes (UTF-8) of tool-call arguments received, streamed or whole
+    tool_call_bytes: int = 0
+    #: reasoning (thinking) tokens, from the server's usage when it reports them; they are
+    #: part of the output tokens
+    reasoning_tokens: int | None = None
+    #: token-bearing events that carried reasoning/thinking, not visible text
+    reasoning_events: int = 0
     finish_reason: str | None = None
     status: int | None = None
     outcome: Outcome | None = None
@@ -109,6 +120,13 @@ class RequestRecord:
         if cumulative_tokens is not None and len(self.chunk_cumulative_tokens) == len(chunk_times):
             self.chunk_cumulative_tokens.append(cumulative_tokens)
         chunk_times.append(t)
+
+    def on_tool_call(self, t: float | None, argument_bytes: int) -> None:
+        """A tool-call delta (a function name or `argument_bytes` of arguments) arrived at `t`
+        (None: in a whole body, untimed)."""
+        if t is not None and self.t_first_tool_call is None:
+            self.t_first_tool_call = t
+        self.tool_call_bytes += argument_bytes
 
     def note(self, kind: str, n: int = 1) -> None:
         """Count an anomaly of `kind` on this request."""
@@ -198,6 +216,22 @@ class RequestRecord:
         if self.mode is not Mode.STREAM or self.t_first_content is None:
             return None
         return self.t_first_content - self.t0
+
+    @property
+    def tool_call_s(self) -> float | None:
+        """Time to the first tool-call delta − t0 (streams that called a tool only)."""
+        if self.mode is not Mode.STREAM or self.t_first_tool_call is None:
+            return None
+        return self.t_first_tool_call - self.t0
+
+    @property
+    def reasoning_share(self) -> float | None:
+        """Reasoning tokens / output tokens, when the server's usage reported both (and a
+        positive output count); else None."""
+        reasoning, output = self.reasoning_tokens, self.server_output_tokens
+        if reasoning is None or output is None or output <= 0:
+            return None
+        return reasoning / output
 
     @property
     def ttfb_s(self) -> float | None:

@@ -39,7 +39,7 @@ _REP_FACTOR = 2 / (1 + GAMMA)
 #: histogram, the reconnects, backoff_s and token_count_excess counters; 3: the open-loop
 #: schedule_lag_s and from_schedule_* histograms; 4: the goodput_judged and goodput_met
 #: counters; 5: each group's target).
-WIRE_VERSION = 5
+WIRE_VERSION = 6
 
 _PERCENTILES = (50, 90, 95, 99)
 
@@ -388,6 +388,7 @@ HISTOGRAM_NAMES = (
     "first_visible_s",
     "ttfb_s",
     "tail_s",
+    "tool_call_s",
     "schedule_lag_s",
     "from_schedule_ttft_s",
     "from_schedule_e2e_s",
@@ -413,6 +414,11 @@ _COUNTERS = (
     "backoff_s",
     "goodput_judged",
     "goodput_met",
+    "tool_call_bytes",
+    "tool_call_requests",
+    "reasoning_tokens",
+    "reasoning_requests",
+    "reasoning_output_tokens",
 )
 _TALLIES = ("outcomes", "errors", "output_tokens_by_source", "anomalies")
 
@@ -434,15 +440,20 @@ class GroupStats:
     the seconds users waited before them, cancelled requests included (both happened).
     `goodput_judged` counts the requests that carried a goodput verdict (`met_goodput`,
     set when the run has goodput limits; the statistics never see the limits) and
-    `goodput_met` those that met every limit.
+    `goodput_met` those that met every limit. Of the requests not failed: `tool_call_requests`
+    counts those that called a tool and `tool_call_bytes` sums their argument bytes;
+    `reasoning_requests` counts those whose usage reported reasoning tokens,
+    `reasoning_tokens` sums them and `reasoning_output_tokens` sums those requests' server
+    output tokens (the denominator of `reasoning_share`).
 
     Histograms (seconds) take only timed requests (ok, ok_length, content_filtered) and
     only the figures a request has (`None` is not recorded): `ttft_s`, `ttfc_s`, `itl_s`
     (per-token samples, when tokens per chunk are known), `inter_chunk_s` (gaps between
-    token-bearing events), `tpot_s`, `e2e_s`, `first_visible_s`, `ttfb_s` and `tail_s`
+    token-bearing events), `tpot_s`, `e2e_s`, `first_visible_s`, `ttfb_s`, `tail_s`
     (streams: last token-bearing event → end of stream, where a gateway's buffering or a
-    late usage chunk shows). `itl_basis_unknown` counts timed requests with inter-chunk
-    gaps but no per-token samples: their ITL could only be measured per chunk.
+    late usage chunk shows) and `tool_call_s` (streams: the first tool-call delta).
+    `itl_basis_unknown` counts timed requests with inter-chunk gaps but no per-token
+    samples: their ITL could only be measured per chunk.
     """
 
     __slots__ = (*_COUNTERS, *_TALLIES, *HISTOGRAM_NAMES, "mode", "model", "target")
@@ -465,6 +476,11 @@ class GroupStats:
         self.backoff_s = 0.0
         self.goodput_judged = 0
         self.goodput_met = 0
+        self.tool_call_bytes = 0
+        self.tool_call_requests = 0
+        self.reasoning_tokens = 0
+        self.reasoning_requests = 0
+        self.reasoning_output_tokens = 0
         self.outcomes: dict[str, int] = {}
         self.errors: dict[str, int] = {}
         self.output_tokens_by_source: dict[str, int] = {"server": 0, "client": 0}
@@ -478,6 +494,7 @@ class GroupStats:
         self.first_visible_s = LatencyHistogram()
         self.ttfb_s = LatencyHistogram()
         self.tail_s = LatencyHistogram()
+        self.tool_call_s = LatencyHistogram()
         self.schedule_lag_s = LatencyHistogram()
         self.from_schedule_ttft_s = LatencyHistogram()
         self.from_schedule_e2e_s = LatencyHistogram()
@@ -495,6 +512,7 @@ class GroupStats:
             "first_visible_s": self.first_visible_s,
             "ttfb_s": self.ttfb_s,
             "tail_s": self.tail_s,
+            "tool_call_s": self.tool_call_s,
             "schedule_lag_s": self.schedule_lag_s,
             "from_schedule_ttft_s": self.from_schedule_ttft_s,
             "from_schedule_e2e_s": self.from_schedule_e2e_s,
@@ -534,6 +552,15 @@ class GroupStats:
             by_source = self.output_tokens_by_source
             source = record.output_tokens_source
             by_source[source] = by_source.get(source, 0) + tokens
+            if record.tool_call_bytes or record.t_first_tool_call is not None:
+                self.tool_call_requests += 1
+                self.tool_call_bytes += record.tool_call_bytes
+            reasoning = record.reasoning_tokens
+            server = record.server_output_tokens
+            if reasoning is not None and server is not None and server > 0:
+                self.reasoning_requests += 1
+                self.reasoning_tokens += reasoning
+                self.reasoning_output_tokens += server
         if record.input_tokens is not None:
             self.input_tokens += record.input_tokens
         if record.token_count_mismatch:
@@ -554,6 +581,7 @@ class GroupStats:
             (self.e2e_s, record.e2e_s),
             (self.first_visible_s, record.first_visible_s),
             (self.ttfb_s, record.ttfb_s),
+            (self.tool_call_s, record.tool_call_s),
         ):
             if value is not None:
                 histogram.record(value)
@@ -643,6 +671,11 @@ class GroupStats:
         out["token_count_excess"] = self.token_count_excess
         out["reconnects"] = self.reconnects
         out["backoff_s"] = self.backoff_s
+        if self.tool_call_requests:
+            out["tool_call_bytes"] = self.tool_call_bytes
+        if self.reasoning_requests:
+            out["reasoning_tokens"] = self.reasoning_tokens
+            out["reasoning_share"] = self.reasoning_tokens / self.reasoning_output_tokens
         if duration_s > 0:
             completed = self.requests - self.outcomes.get(Outcome.CANCELLED, 0)
             out["requests_per_s"] = completed / duration_s
@@ -748,10 +781,13 @@ class RunStats:
 
         Keyed by mode ("stream" first, then "batch"), each aggregated over models with:
         requests, outcomes, errors; the histograms' summaries (ttft_s, ttfc_s, itl_s,
-        inter_chunk_s, tpot_s, e2e_s, first_visible_s, ttfb_s, tail_s), each absent when
-        it has no data; output_tokens, output_tokens_by_source, input_tokens,
+        inter_chunk_s, tpot_s, e2e_s, first_visible_s, ttfb_s, tail_s, tool_call_s), each
+        absent when it has no data; output_tokens, output_tokens_by_source, input_tokens,
         partial_output_tokens, failed_after_first_token, token_count_mismatch,
-        token_count_excess, reconnects, backoff_s (seconds); requests_per_s (requests
+        token_count_excess, reconnects, backoff_s (seconds); tool_call_bytes (argument bytes
+        of the requests that called a tool, absent when none did); reasoning_tokens and
+        reasoning_share (= reasoning tokens / output tokens over the requests whose usage
+        reported both; absent when none did); requests_per_s (requests
         that completed, i.e. not cancelled) and output_tokens_per_s, both absent unless
         duration_s > 0; itl_basis; anomalies; "goodput" (only when its requests were
         judged against goodput limits: "met", "goodput_per_s" = met / duration_s,

@@ -7,6 +7,10 @@ following docs/design.md:
   `delta.reasoning_content`, `delta.reasoning`, `delta.refusal`, or `delta.tool_calls` carrying a
   function name or non-empty arguments (for `/completions`: non-empty `text`). Role-only chunks,
   empty-content chunks, usage chunks and keep-alives are never tokens (catalogue OAI-01..03).
+  Visible content (TTFC) is text or a refusal; reasoning and tool calls are tokens, not visible.
+- Tool calls: the first tool-call delta is `t_first_tool_call`, argument bytes add up in
+  `tool_call_bytes`; a chunk whose tokens are reasoning counts in `reasoning_events`, and
+  `usage.completion_tokens_details.reasoning_tokens` is `reasoning_tokens`.
 - Usage is cumulative: the last `usage.completion_tokens` seen wins, never a sum (OAI-04).
 - An in-band error (`{"error": …}` in a data line, an `event: error`, or llama.cpp's `error:`
   field) fails the request with `stream_error_event`, even after tokens (OAI-08, OAI-09).
@@ -137,7 +141,8 @@ class OpenAIProtocol:
             record.note("schema_mismatch")
             return _fail(record, ErrorClass.MALFORMED_EVENT, event.t)
 
-        token = visible = False
+        token = visible = reasoning = False
+        tool_bytes: int | None = None
         text_parts = record.text
         for choice in choices:
             if type(choice) is not dict:
@@ -146,9 +151,12 @@ class OpenAIProtocol:
             if self.chat:
                 delta = choice.get("delta")
                 if type(delta) is dict and delta:
-                    t_bearing, v_bearing = _read_delta(delta, text_parts)
+                    t_bearing, v_bearing, r_bearing, tools = _read_delta(delta, text_parts)
                     token = token or t_bearing
                     visible = visible or v_bearing
+                    reasoning = reasoning or r_bearing
+                    if tools is not None:
+                        tool_bytes = (tool_bytes or 0) + tools
             else:
                 text = choice.get("text")
                 if type(text) is str and text:
@@ -160,6 +168,10 @@ class OpenAIProtocol:
                 _read_finish_reason(reason, record)
         if token:
             record.on_token_event(event.t, visible=visible, cumulative_tokens=cumulative)
+            if reasoning and not visible:
+                record.reasoning_events += 1
+            if tool_bytes is not None:
+                record.on_tool_call(event.t, tool_bytes)
         if record.finish_reason == "error":
             return _fail(record, ErrorClass.STREAM_ERROR_EVENT, event.t)
         return StreamStep.CONTINUE
@@ -234,7 +246,10 @@ class OpenAIProtocol:
                 if self.chat:
                     message = choice.get("message")
                     if type(message) is dict:
-                        has_output = _read_delta(message, record.text)[0] or has_output
+                        bearing, _, _, tools = _read_delta(message, record.text)
+                        has_output = bearing or has_output
+                        if tools is not None:
+                            record.on_tool_call(None, tools)
                 else:
                     text = choice.get("text")
                     if type(text) is str and text:
@@ -306,9 +321,14 @@ def finish_outcome(record: RequestRecord) -> Outcome:
     return outcome
 
 
-def _read_delta(delta: dict[str, Any], text_parts: list[str] | None) -> tuple[bool, bool]:
-    """(token-bearing, visible) for a chat delta or message (docs/design.md)."""
-    token = visible = False
+def _read_delta(
+    delta: dict[str, Any], text_parts: list[str] | None
+) -> tuple[bool, bool, bool, int | None]:
+    """(token-bearing, visible, reasoning, tool-call argument bytes or None when no tool-call
+    delta) for a chat delta or message (docs/design.md). Visible is text or a refusal; a tool
+    call is a token but not visible text."""
+    token = visible = reasoning = False
+    tool_bytes: int | None = None
     content = delta.get("content")
     if type(content) is str and content:
         token = visible = True
@@ -317,20 +337,23 @@ def _read_delta(delta: dict[str, Any], text_parts: list[str] | None) -> tuple[bo
     refusal = delta.get("refusal")
     if type(refusal) is str and refusal:
         token = visible = True
-    if not token:
-        for key in ("reasoning_content", "reasoning"):
-            value = delta.get(key)
-            if type(value) is str and value:
-                token = True
-                break
+    for key in ("reasoning_content", "reasoning"):
+        value = delta.get(key)
+        if type(value) is str and value:
+            token = reasoning = True
+            break
     tool_calls = delta.get("tool_calls")
     if tool_calls and type(tool_calls) is list:
         for call in tool_calls:
             function = call.get("function") if type(call) is dict else None
-            if type(function) is dict and (function.get("name") or function.get("arguments")):
-                token = visible = True
-                break
-    return token, visible
+            if type(function) is not dict:
+                continue
+            arguments = function.get("arguments")
+            size = len(arguments.encode()) if type(arguments) is str else 0
+            if function.get("name") or size:
+                token = True
+                tool_bytes = (tool_bytes or 0) + size
+    return token, visible, reasoning, tool_bytes
 
 
 def _read_usage(usage: Any, record: RequestRecord) -> int | None:
@@ -341,6 +364,11 @@ def _read_usage(usage: Any, record: RequestRecord) -> int | None:
     prompt = usage.get("prompt_tokens")
     if type(prompt) is int:
         record.input_tokens = prompt
+    details = usage.get("completion_tokens_details")
+    if type(details) is dict:
+        reasoning = details.get("reasoning_tokens")
+        if type(reasoning) is int and reasoning >= 0:
+            record.reasoning_tokens = reasoning
     if type(completion) is int and completion >= 0:
         record.server_output_tokens = completion
         return completion

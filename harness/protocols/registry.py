@@ -11,7 +11,9 @@ from types import MappingProxyType
 
 from harness.errors import ConfigError
 from harness.protocols import WireProtocol
+from harness.protocols.anthropic import AnthropicProtocol
 from harness.protocols.openai import OpenAIProtocol
+from harness.protocols.responses import ResponsesProtocol
 
 #: builds a protocol; `chat` picks chat completions over legacy completions where a protocol
 #: has both (OpenAI's `--llm-endpoint`)
@@ -22,6 +24,8 @@ DEFAULT_PROTOCOL = "openai"
 PROTOCOLS: Mapping[str, ProtocolFactory] = MappingProxyType(
     {
         "openai": OpenAIProtocol,
+        "anthropic": AnthropicProtocol,
+        "responses": ResponsesProtocol,
     }
 )
 

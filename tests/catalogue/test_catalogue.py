@@ -2,7 +2,8 @@
 
 Every case runs in three segmentations (catalogue P5): as scripted (one read per step), one byte
 per read, and random splits with 10 seeds; the figures must be identical. Times are the step
-times: a byte's read time is its step's time, so splitting never changes timing.
+times: a byte's read time is its step's time, so splitting never changes timing. A case's
+`protocol` (default openai) names the registered protocol that reads it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 import yaml
 
 from harness.errors import Mode
-from harness.protocols.openai import OpenAIProtocol
+from harness.protocols import WireProtocol
+from harness.protocols.registry import make_protocol
 from harness.record import RequestRecord
 from harness.stream import DEFAULT_MAX_EVENT_BYTES, StreamReader
 
@@ -37,9 +39,18 @@ def _token(text: str) -> str:
     return _event(_HEAD + '[{"index":0,"delta":{"content":' + content + '},"finish_reason":null}]}')
 
 
+def _typed_event(kind: str, fields: dict[str, Any] | None) -> str:
+    """`event: kind` and a data line `{"type": kind, **fields}` (Anthropic, Responses)."""
+    payload = json.dumps({"type": kind, **(fields or {})}, separators=(",", ":"))
+    return f"event: {kind}\ndata: {payload}\n\n"
+
+
 def _expand(item: Any) -> str:
     """One step item -> the exact text it stands for (catalogue §0 shorthands)."""
     if isinstance(item, dict):
+        if "ev" in item:
+            kind, *fields = item["ev"]
+            return _typed_event(kind, fields[0] if fields else None)
         if "blank_lines" in item:
             blank_lines: int = item["blank_lines"]
             return "\n" * blank_lines
@@ -121,14 +132,17 @@ def _segment(steps: list[tuple[float, bytes]], how: str) -> list[tuple[float, by
     return reads
 
 
+def _protocol(case: dict[str, Any]) -> WireProtocol:
+    return make_protocol(case.get("protocol", "openai"))
+
+
 def replay(case: dict[str, Any], how: str) -> RequestRecord:
     """Feed a case's bytes through a StreamReader as a client would."""
-    record = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1/chat/completions")
+    protocol = _protocol(case)
+    record = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1" + protocol.path)
     record.t0 = 0.0
     record.text = []
-    reader = StreamReader(
-        OpenAIProtocol(), record, case.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES)
-    )
+    reader = StreamReader(protocol, record, case.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES))
     reads = _segment(_steps(case), how)
     settled = False
     t = 0.0
@@ -169,6 +183,11 @@ def figures(record: RequestRecord) -> dict[str, Any]:
         "tokens_per_chunk_known": per_chunk is not None,
         "text": "".join(record.text or []),
         "anomalies": record.anomalies or {},
+        "tool_call": r(record.tool_call_s),
+        "tool_call_bytes": record.tool_call_bytes,
+        "reasoning_tokens": record.reasoning_tokens,
+        "reasoning_events": record.reasoning_events,
+        "reasoning_share": r(record.reasoning_share),
     }
 
 
@@ -203,10 +222,11 @@ def test_whole_response_in_one_read_gives_the_same_tokens_and_outcome() -> None:
         whole = {**case}
         scripted = figures(replay(case, "scripted"))
         at = steps[-1][0]
-        record = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1/chat/completions")
+        protocol = _protocol(case)
+        record = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1" + protocol.path)
         record.text = []
         reader = StreamReader(
-            OpenAIProtocol(), record, whole.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES)
+            protocol, record, whole.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES)
         )
         settled = reader.feed(b"".join(d for _, d in steps), at)
         if not settled and case.get("end", "eof") == "eof":

@@ -1,5 +1,5 @@
 """OpenAI requests (headers, bodies), batch bodies and the models request (streams are covered
-by the catalogue cases); the protocol registry."""
+by the catalogue cases); tool calls and reasoning, streamed and whole; the protocol registry."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from harness.protocols.openai import OpenAIProtocol
 from harness.protocols.registry import PROTOCOLS, make_protocol, protocol_names
 from harness.record import RequestRecord
 from harness.scenario import PROTOCOLS as SCENARIO_PROTOCOLS
+from harness.stream import StreamReader
 
 
 def test_stream_body_asks_for_usage_and_carries_params() -> None:
@@ -143,5 +144,98 @@ def test_the_registry_builds_openai_by_default_and_the_scenario_offers_its_names
 
 
 def test_an_unknown_protocol_is_a_config_error_naming_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown protocol 'grpc': expected one of openai"):
+    with pytest.raises(
+        ConfigError, match=r"unknown protocol 'grpc': expected one of openai, anthropic, responses"
+    ):
         make_protocol("grpc")
+
+
+# -- tool calls and reasoning ----------------------------------------------------------------
+
+
+def _stream(events: list[tuple[float, dict[str, object]]]) -> RequestRecord:
+    """Each (time, chunk) as one SSE event, then `[DONE]` at the last time."""
+    record = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1/chat/completions", t0=0.0)
+    record.text = []
+    reader = StreamReader(OpenAIProtocol(), record)
+    for t, chunk in events:
+        reader.feed(f"data: {json.dumps(chunk)}\n\n".encode(), t)
+    reader.feed(b"data: [DONE]\n\n", events[-1][0])
+    return record
+
+
+def _tool_delta(name: str | None, arguments: str) -> dict[str, object]:
+    function: dict[str, object] = {"arguments": arguments}
+    if name is not None:
+        function["name"] = name
+    call = {"index": 0, "id": "call_1", "type": "function", "function": function}
+    return {"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]}
+
+
+def test_a_streamed_tool_call_times_its_name_and_counts_its_argument_bytes() -> None:
+    record = _stream(
+        [
+            (0.2, _tool_delta("get_weather", "")),
+            (0.3, _tool_delta(None, '{"location": "San')),
+            (0.35, _tool_delta(None, ' Francisco"}')),
+            (0.4, {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+        ]
+    )
+    assert record.outcome is Outcome.OK
+    assert record.tool_call_s == pytest.approx(0.2)
+    assert record.ttft_s == pytest.approx(0.2)  # the name is a token-bearing delta
+    assert record.tool_call_bytes == len('{"location": "San Francisco"}')
+    assert record.ttfc_s is None  # a tool call is no visible text
+    assert record.reasoning_events == 0
+
+
+def test_an_answer_without_tool_calls_has_no_tool_call_time() -> None:
+    record = _stream([(0.3, {"choices": [{"index": 0, "delta": {"content": "a"}}]})])
+    assert record.tool_call_s is None
+    assert record.tool_call_bytes == 0
+
+
+def test_reasoning_chunks_are_counted_and_usage_gives_reasoning_tokens() -> None:
+    usage = {
+        "prompt_tokens": 5,
+        "completion_tokens": 4,
+        "completion_tokens_details": {"reasoning_tokens": 3},
+    }
+    record = _stream(
+        [
+            (0.2, {"choices": [{"index": 0, "delta": {"reasoning_content": "r"}}]}),
+            (0.3, {"choices": [{"index": 0, "delta": {"reasoning": "r"}}]}),
+            (0.4, {"choices": [{"index": 0, "delta": {"content": "a"}}]}),
+            (0.5, {"choices": [], "usage": usage}),
+        ]
+    )
+    assert record.reasoning_events == 2
+    assert record.reasoning_tokens == 3
+    assert record.reasoning_share == pytest.approx(0.75)
+    assert record.ttft_s == pytest.approx(0.2)
+    assert record.ttfc_s == pytest.approx(0.4)
+
+
+def test_usage_without_reasoning_details_leaves_reasoning_tokens_absent() -> None:
+    record = _batch(
+        {
+            "choices": [{"message": {"content": "Hi"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2},
+        }
+    )
+    assert record.reasoning_tokens is None
+    assert record.reasoning_share is None
+
+
+def test_a_batch_tool_call_counts_its_argument_bytes_untimed() -> None:
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
+    record = _batch(
+        {
+            "choices": [
+                {"message": {"content": None, "tool_calls": [call]}, "finish_reason": "tool_calls"}
+            ]
+        }
+    )
+    assert record.outcome is Outcome.OK
+    assert record.tool_call_bytes == 7
+    assert record.tool_call_s is None

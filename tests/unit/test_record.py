@@ -76,3 +76,32 @@ def test_server_usage_of_zero_falls_back_to_counted_chunks() -> None:
     record = _stream(0.2, 0.3, usage=0)
     assert record.output_tokens == 2
     assert record.output_tokens_source == "client"
+
+
+def test_tool_call_time_is_the_first_tool_delta_and_bytes_add_up() -> None:
+    r = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1/messages", t0=1.0)
+    assert r.tool_call_s is None
+    r.on_tool_call(1.2, 0)
+    r.on_tool_call(1.3, 17)
+    r.on_tool_call(1.4, 12)
+    assert r.tool_call_s == pytest.approx(0.2)
+    assert r.tool_call_bytes == 29
+
+
+def test_a_whole_body_tool_call_counts_bytes_but_has_no_time() -> None:
+    r = RequestRecord(mode=Mode.BATCH, model="m", endpoint="/v1/messages", t0=1.0)
+    r.on_tool_call(None, 9)
+    assert r.tool_call_s is None
+    assert r.tool_call_bytes == 9
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "server", "share"),
+    [(3, 4, 0.75), (0, 4, 0.0), (None, 4, None), (3, None, None), (3, 0, None)],
+)
+def test_reasoning_share_needs_both_counts_from_the_server(
+    reasoning: int | None, server: int | None, share: float | None
+) -> None:
+    r = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1/responses")
+    r.reasoning_tokens, r.server_output_tokens = reasoning, server
+    assert r.reasoning_share == (None if share is None else pytest.approx(share))

@@ -641,7 +641,8 @@ def test_summary_stream_figures() -> None:
     assert stream["itl_s"]["count"] == 63
     assert stream["itl_basis"] == "per_token"
     assert stream["output_tokens"] == 64
-    closed_loop = set(HISTOGRAM_NAMES) - {"schedule_lag_s", *FROM_SCHEDULE}
+    # a closed-loop request has no due time; this answer called no tool
+    closed_loop = set(HISTOGRAM_NAMES) - {"schedule_lag_s", "tool_call_s", *FROM_SCHEDULE}
     assert closed_loop <= set(stream)
     assert "schedule_lag_s" not in stream  # a closed-loop request has no due time
     assert "from_schedule" not in stream
@@ -803,21 +804,81 @@ def test_the_new_summary_keys_of_a_mode_have_exact_values() -> None:
     assert (figures["reconnects"], figures["backoff_s"]) == (0, 0.0)
 
 
-def test_wire_v5_carries_the_target_tail_reconnects_backoff_and_excess() -> None:
+def test_wire_v6_carries_the_target_tail_reconnects_backoff_excess_tools_and_reasoning() -> None:
     worker, master = RunStats(), RunStats()
     r = stream_record(5, server_tokens=8)
     r.reconnects, r.backoff_s = 2, 0.75
     r.target = "gateway"
+    r.t_first_tool_call, r.tool_call_bytes = r.t0 + 0.3, 40
+    r.reasoning_tokens = 6
     worker.observe(r)
     wire = msgpack.unpackb(msgpack.packb(worker.take_delta(), use_bin_type=True), raw=False)
-    assert wire["v"] == 5
+    assert wire["v"] == 6
     master.merge_wire(wire)
     [group] = master.groups()
     assert group.target == "gateway"
     assert (group.reconnects, group.backoff_s, group.token_count_excess) == (2, 0.75, 1)
     assert group.tail_s.count == 1
-    with pytest.raises(ValueError, match="wire version 4"):
-        master.merge_wire({"v": 4, "groups": []})  # a worker of the previous version
+    assert group.tool_call_s.count == 1
+    assert (group.tool_call_requests, group.tool_call_bytes) == (1, 40)
+    assert (group.reasoning_requests, group.reasoning_tokens) == (1, 6)
+    assert group.reasoning_output_tokens == 8
+    with pytest.raises(ValueError, match="wire version 5"):
+        master.merge_wire({"v": 5, "groups": []})  # a worker of the previous version
+
+
+# ---------------------------------------------------------------- tool calls and reasoning
+
+
+def tool_call_record(tool_call_s: float, argument_bytes: int) -> RequestRecord:
+    r = stream_record(4)
+    r.on_tool_call(r.t0 + tool_call_s, argument_bytes)
+    return r
+
+
+def test_tool_calls_give_a_latency_block_and_their_argument_bytes() -> None:
+    stats = RunStats()
+    stats.observe(tool_call_record(0.3, 20))
+    stats.observe(tool_call_record(0.5, 12))
+    stats.observe(stream_record(4))  # no tool call: not in the figures
+    stream = stats.summary(10.0)["stream"]
+    assert stream["tool_call_s"]["count"] == 2
+    assert stream["tool_call_s"]["max"] == pytest.approx(0.5, rel=1e-3)
+    assert stream["tool_call_bytes"] == 32
+
+
+def test_a_failed_request_s_tool_call_is_not_counted() -> None:
+    stats = RunStats()
+    r = failed_stream_record(3)
+    r.on_tool_call(10.25, 9)
+    stats.observe(r)
+    stream = stats.summary(10.0)["stream"]
+    assert "tool_call_s" not in stream
+    assert "tool_call_bytes" not in stream
+
+
+def test_reasoning_share_is_over_the_requests_that_reported_both() -> None:
+    stats = RunStats()
+    for reasoning, output in ((30, 40), (10, 60)):
+        r = stream_record(4, server_tokens=output)
+        r.reasoning_tokens = reasoning
+        stats.observe(r)
+    stats.observe(stream_record(4, server_tokens=100))  # no reasoning reported: left out
+    no_usage = stream_record(4, server_tokens=None)
+    no_usage.reasoning_tokens = 3  # no output count to divide by: left out
+    stats.observe(no_usage)
+    stream = stats.summary(10.0)["stream"]
+    assert stream["reasoning_tokens"] == 40
+    assert stream["reasoning_share"] == pytest.approx(40 / 100)
+
+
+def test_without_tool_calls_or_reasoning_their_figures_are_absent_not_zero() -> None:
+    stats = RunStats()
+    stats.observe(stream_record(4))
+    stats.observe(batch_record())
+    for figures in stats.summary(10.0).values():
+        for name in ("tool_call_s", "tool_call_bytes", "reasoning_tokens", "reasoning_share"):
+            assert name not in figures, name
 
 
 def test_each_target_has_its_own_figures_and_none_is_all_of_them() -> None:
