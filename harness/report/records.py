@@ -45,7 +45,15 @@ RECORD_VERSION = 1
 STREAM_COMPRESSLEVEL = 1
 
 #: the ladder's timestamps, written relative to the run's start
-_TIMES = ("t_sched", "t_headers", "t_first_token", "t_first_content", "t_last_token", "t_end")
+_TIMES = (
+    "t_sched",
+    "t_headers",
+    "t_first_token",
+    "t_first_content",
+    "t_first_tool_call",
+    "t_last_token",
+    "t_end",
+)
 #: figures derived from the ladder, written for readers of the file (never read back: they
 #: are the record's own properties)
 _FIGURES = ("ttft_s", "ttfc_s", "ttfb_s", "tpot_s", "e2e_s", "first_visible_s")
@@ -64,7 +72,10 @@ _VALUES: dict[str, tuple[type, ...]] = {
     "requested_input_tokens": (int,),
     "requested_output_tokens": (int,),
     "met_goodput": (bool,),
+    "reasoning_tokens": (int,),
 }
+#: counts written only when not 0
+_COUNTS = ("tool_call_bytes", "reasoning_events")
 
 
 def record_to_line(
@@ -106,6 +117,9 @@ def record_to_line(
             line[name] = value
     if record.backoff_s:
         line["backoff_s"] = record.backoff_s
+    for name in _COUNTS:
+        if getattr(record, name):
+            line[name] = getattr(record, name)
     if record.chunk_times:
         line["chunks"] = [t - t0 for t in record.chunk_times]
     if record.chunk_cumulative_tokens:
@@ -152,6 +166,11 @@ def record_from_line(line: Mapping[str, Any], *, where: str = "line") -> Request
                 raise ValueError(f"{name}: expected {types[0].__name__}, got {value!r}")
             setattr(record, name, value)
         record.backoff_s = _number(line, "backoff_s", 0.0)
+        for name in _COUNTS:
+            count = line.get(name, 0)
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise ValueError(f"{name}: expected int, got {count!r}")
+            setattr(record, name, count)
         t0 = record.t0
         record.chunk_times = array("d", (t0 + float(t) for t in _list(line, "chunks")))
         record.chunk_cumulative_tokens = array("l", _list(line, "cumulative_tokens"))

@@ -301,3 +301,24 @@ def test_a_line_without_its_mode_names_the_missing_field() -> None:
     del line["mode"]
     with pytest.raises(ConfigError, match=r"\(missing field 'mode'\)$"):
         record_from_line(line)
+
+
+def test_tool_call_and_reasoning_figures_go_through_a_line() -> None:
+    from harness.errors import Mode, Outcome
+    from harness.record import RequestRecord
+    from harness.report.records import record_from_line, record_to_line
+
+    record = RequestRecord(Mode.STREAM, "m", "/v1/messages")
+    record.t0 = 10.0
+    record.on_token_event(10.2, visible=False)
+    record.on_tool_call(10.3, 17)
+    record.on_token_event(10.3, visible=False)
+    record.t_end, record.outcome = 10.4, Outcome.OK
+    record.reasoning_tokens, record.reasoning_events, record.server_output_tokens = 1, 1, 2
+    line = record_to_line(record, 9.0)
+    assert line["t_first_tool_call"] == pytest.approx(1.3)
+    assert line["tool_call_bytes"] == 17
+    again = record_from_line(line)
+    assert again.tool_call_s == pytest.approx(record.tool_call_s)
+    assert (again.tool_call_bytes, again.reasoning_tokens, again.reasoning_events) == (17, 1, 1)
+    assert "tool_call_bytes" not in record_to_line(RequestRecord(Mode.BATCH, "m", "/"), 0.0)
