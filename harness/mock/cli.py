@@ -127,6 +127,20 @@ def build_parser(prog: str = "python -m harness.mock") -> argparse.ArgumentParse
     )
     parser.add_argument("--seed", type=int, default=0, help="jitter seed (default 0)")
     parser.add_argument(
+        "--reasoning-tokens",
+        type=_slots,
+        default=0,
+        metavar="N",
+        help="N thinking tokens, one per ITL from TTFT, before the visible answer; the "
+        "usage counts them (default 0)",
+    )
+    parser.add_argument(
+        "--tool-call",
+        action="store_true",
+        help="answer with one tool call, get_weather, whose arguments arrive in --tokens "
+        "pieces, one per ITL",
+    )
+    parser.add_argument(
         "--model",
         default=None,
         help="served model name (default mock-llm; llama.cpp: a .gguf file path)",
@@ -193,6 +207,8 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m harness.mock")
         output_tokens=args.tokens,
         jitter_s=args.jitter,
         seed=args.seed,
+        reasoning_tokens=args.reasoning_tokens,
+        tool_call=args.tool_call,
     )
     try:
         plan = fault_plan_from_args(args)

@@ -28,8 +28,13 @@ from harness.mock.wire import LAST_CHUNK, chunk, json_bytes, response_head
 
 
 class Endpoint(enum.StrEnum):
+    """The generation routes (Anthropic Messages and OpenAI Responses: see
+    `harness.mock.anthropic`, `harness.mock.responses`)."""
+
     CHAT = "/v1/chat/completions"
     COMPLETIONS = "/v1/completions"
+    MESSAGES = "/v1/messages"
+    RESPONSES = "/v1/responses"
 
 
 @dataclass(frozen=True, slots=True)

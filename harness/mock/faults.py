@@ -42,7 +42,9 @@ from harness.mock.completions import Endpoint, Generation, reply_length, token_t
 from harness.mock.emitter import Action, Payload
 from harness.mock.personalities import LITELLM_EXPECTED, litellm_fault
 from harness.mock.profiles import LatencyProfile, parse_duration
+from harness.mock.protocols import SHAPES
 from harness.mock.wire import LAST_CHUNK, chunk, json_bytes, response_head
+from harness.mock.wire_shape import fault_schedule
 
 __all__ = [
     "FAULTS",
@@ -771,7 +773,20 @@ class FaultInjector:
         if name == OK:
             return None
         fault = FAULTS[name]
-        mode = gen.mode
+        shape = SHAPES.get(gen.endpoint)
+        if shape is not None:  # Anthropic Messages, OpenAI Responses
+            shaped = fault_schedule(
+                name,
+                shape,
+                gen,
+                profile,
+                self.plan,
+                request_index=request_index,
+                keep_alive=keep_alive,
+            )
+            if shaped is not None:
+                self._count(request_index, gen, fault)
+            return shaped
         build = fault.stream if gen.stream else fault.batch
         if build is None:
             return None
@@ -805,11 +820,14 @@ class FaultInjector:
             head=head,
         )
         schedule = build(reply) if transformed is None else transformed
-        with self._lock:
-            self.injected[name] += 1
-            self.injected_by_mode[mode][name] += 1
-        self._record(request_index, gen, fault)
+        self._count(request_index, gen, fault)
         return schedule
+
+    def _count(self, request_index: int, gen: Generation, fault: Fault) -> None:
+        with self._lock:
+            self.injected[fault.name] += 1
+            self.injected_by_mode[gen.mode][fault.name] += 1
+        self._record(request_index, gen, fault)
 
     def _record(self, request_index: int, gen: Generation, fault: Fault) -> None:
         if self._log is None and not logger.isEnabledFor(logging.DEBUG):

@@ -50,6 +50,9 @@ class LatencyProfile:
     `harness.mock.completions.reply_length`). ``jitter_s`` adds a uniform offset in ``[-jitter_s,
     +jitter_s]`` to every token, drawn from a generator seeded by ``(seed,
     request_index)``: runs are reproducible and requests differ from one another.
+    ``reasoning_tokens``: thinking tokens before the visible answer (one per ITL, the first at
+    TTFT; not cut by ``max_tokens``); ``tool_call``: the answer is one tool call whose
+    arguments arrive one piece per token (see `harness.mock.answer`).
     """
 
     ttft_s: float = 0.2
@@ -57,6 +60,8 @@ class LatencyProfile:
     output_tokens: int = 64
     jitter_s: float = 0.0
     seed: int = 0
+    reasoning_tokens: int = 0
+    tool_call: bool = False
 
     def __post_init__(self) -> None:
         for name in ("ttft_s", "itl_s", "jitter_s"):
@@ -65,6 +70,8 @@ class LatencyProfile:
                 raise ValueError(f"{name} must be a finite duration >= 0, got {value!r}")
         if self.output_tokens < 1:
             raise ValueError(f"output_tokens must be >= 1, got {self.output_tokens}")
+        if self.reasoning_tokens < 0:
+            raise ValueError(f"reasoning_tokens must be >= 0, got {self.reasoning_tokens}")
 
     def token_offsets(self, n: int, request_index: int = 0) -> list[float]:
         """Offsets in seconds (from the full receipt of the request) of ``n`` tokens.

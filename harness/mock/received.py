@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-from harness.mock.completions import Generation
+from harness.mock.completions import Endpoint, Generation
 
 __all__ = ["DEFAULT_RECEIVED_CAP", "ReceivedLog", "received_entry"]
 
@@ -23,12 +23,17 @@ __all__ = ["DEFAULT_RECEIVED_CAP", "ReceivedLog", "received_entry"]
 DEFAULT_RECEIVED_CAP = 10_000
 
 
+#: the ``protocol`` of an entry, for the routes other than OpenAI's (whose entries have none)
+_PROTOCOLS = {Endpoint.MESSAGES: "anthropic", Endpoint.RESPONSES: "responses"}
+
+
 def received_entry(gen: Generation) -> dict[str, object]:
     """One ``received`` entry: ``mode`` (stream or batch), ``prompt_tokens``, ``messages``,
     ``max_tokens``, ``ignore_eos``, ``min_tokens``, ``roles``, ``assistant``, ``first_user``,
-    ``last_user``, ``prefix_sha1`` (see `harness.mock.prompt.Prompt` for what each says)."""
+    ``last_user``, ``prefix_sha1`` (see `harness.mock.prompt.Prompt` for what each says);
+    ``protocol`` (``anthropic``, ``responses``) for ``/v1/messages`` and ``/v1/responses``."""
     prompt = gen.prompt
-    return {
+    entry: dict[str, object] = {
         "mode": "stream" if gen.stream else "batch",
         "prompt_tokens": prompt.tokens,
         "messages": prompt.messages,
@@ -41,6 +46,10 @@ def received_entry(gen: Generation) -> dict[str, object]:
         "last_user": prompt.last_user,
         "prefix_sha1": prompt.prefix_sha1,
     }
+    protocol = _PROTOCOLS.get(gen.endpoint)
+    if protocol is not None:
+        entry["protocol"] = protocol
+    return entry
 
 
 class ReceivedLog:

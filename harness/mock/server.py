@@ -39,6 +39,7 @@ from harness.mock.personalities import (
 )
 from harness.mock.profiles import LatencyProfile
 from harness.mock.prompt import BadRequest
+from harness.mock.protocols import CHAT_EXTRAS, SHAPES
 from harness.mock.received import DEFAULT_RECEIVED_CAP, ReceivedLog
 from harness.mock.slots import Slots, Ticket, TicketState
 from harness.mock.wire import (
@@ -54,14 +55,20 @@ from harness.mock.wire import (
     recv_stamped,
     response_head,
 )
+from harness.mock.wire_shape import WireShape, json_reply, reply_schedule
 
 _ROUTES: dict[str, tuple[str, ...]] = {
     Endpoint.CHAT.value: ("POST",),
     Endpoint.COMPLETIONS.value: ("POST",),
+    Endpoint.MESSAGES.value: ("POST",),
+    Endpoint.RESPONSES.value: ("POST",),
     "/v1/models": ("GET",),
     "/health": ("GET",),
     "/mock/stats": ("GET", "DELETE"),
 }
+
+
+_GENERATION_PATHS = frozenset(e.value for e in Endpoint)
 
 
 class MockStats:
@@ -386,7 +393,8 @@ class MockServer:
     def _handle(self, conn: _Connection, request: Request, t_base: float) -> None:
         methods = _ROUTES.get(request.path)
         keep_alive = request.keep_alive
-        if request.method == "POST" and request.path in (Endpoint.CHAT, Endpoint.COMPLETIONS):
+        generation = request.path in _GENERATION_PATHS
+        if request.method == "POST" and generation:
             self.arrivals.record(request.t_recv)  # when it arrived, whatever the answer
         loading = self.loading_s > 0 and t_base - self._started < self.loading_s
         if loading and request.path != "/mock/stats":  # llama-server loading its model
@@ -408,7 +416,7 @@ class MockServer:
             message = f"{request.method} not allowed on {request.path}"
             self._reply(conn, 405, message, keep_alive, t_base)
             return
-        if request.path in (Endpoint.CHAT, Endpoint.COMPLETIONS):
+        if generation:
             self._generate(conn, request, Endpoint(request.path), t_base)
             return
         body: object
@@ -425,7 +433,16 @@ class MockServer:
             elif self.personality.name == "vllm":
                 model["owned_by"] = "vllm"
                 model["root"] = self.model
-            body = {"object": "list", "data": [model]}
+            # Anthropic's ModelInfo beside OpenAI's fields, and its page of a list
+            created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._started_wall))
+            model |= {"type": "model", "display_name": self.model, "created_at": created_at}
+            body = {
+                "object": "list",
+                "data": [model],
+                "has_more": False,
+                "first_id": self.model,
+                "last_id": self.model,
+            }
         elif request.path == "/health":
             body = {"status": "ok"}
         else:
@@ -436,9 +453,16 @@ class MockServer:
         self, conn: _Connection, request: Request, endpoint: Endpoint, t_base: float
     ) -> None:
         keep_alive = request.keep_alive
+        shape = SHAPES.get(endpoint)
         try:
-            gen = parse_generation(endpoint, request.body, self.model)
+            if shape is None:
+                gen = parse_generation(endpoint, request.body, self.model)
+            else:
+                gen = shape.parse(request.body, self.model)
         except BadRequest as exc:
+            if shape is not None:
+                self._reply_shaped(conn, shape, exc.message, keep_alive, t_base)
+                return
             self._reply(conn, 400, exc.message, keep_alive, t_base, param=exc.param)
             return
         self.received.record(gen)  # a reference; the entry is built when /mock/stats asks
@@ -477,6 +501,14 @@ class MockServer:
     def _normal_reply(
         self, gen: Generation, index: int, keep_alive: bool
     ) -> Sequence[tuple[float, Payload]]:
+        shape = SHAPES.get(gen.endpoint)
+        extras = self.profile.reasoning_tokens or self.profile.tool_call
+        if shape is None and gen.endpoint is Endpoint.CHAT and extras:
+            shape = CHAT_EXTRAS
+        if shape is not None:
+            return reply_schedule(
+                shape, gen, self.profile, request_index=index, keep_alive=keep_alive
+            )
         name = self.personality.name
         if name == "llama.cpp":
             return llamacpp_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
@@ -504,6 +536,14 @@ class MockServer:
         error_type = "invalid_request_error" if status < 500 else "server_error"
         body = error_body(message, error_type=error_type, param=param)
         self._send(conn, json_response(status, body, keep_alive=keep_alive), keep_alive, t_base)
+
+    def _reply_shaped(
+        self, conn: _Connection, shape: WireShape, message: str, keep_alive: bool, t_base: float
+    ) -> None:
+        """A 400 in ``shape``'s protocol's error JSON."""
+        self.stats.count_rejected(400)
+        data = json_reply(400, shape.error_body(400, message), keep_alive=keep_alive)
+        self._send(conn, data, keep_alive, t_base)
 
     def stats_snapshot(self, *, reset: bool = False) -> dict[str, object]:
         """The ``/mock/stats`` document; ``reset`` zeroes everything after reading.
@@ -538,6 +578,8 @@ class MockServer:
             "output_tokens": p.output_tokens,
             "jitter_s": p.jitter_s,
             "seed": p.seed,
+            "reasoning_tokens": p.reasoning_tokens,
+            "tool_call": p.tool_call,
         }
         out["model"] = self.model
         out["personality"] = self.personality.name
