@@ -673,7 +673,9 @@ class GroupStats:
         out["backoff_s"] = self.backoff_s
         if self.tool_call_requests:
             out["tool_call_bytes"] = self.tool_call_bytes
-        if self.reasoning_requests:
+        # a usage that reports 0 reasoning tokens (the Responses API always says) is no
+        # reasoning: the figures are absent, never 0
+        if self.reasoning_requests and self.reasoning_tokens:
             out["reasoning_tokens"] = self.reasoning_tokens
             out["reasoning_share"] = self.reasoning_tokens / self.reasoning_output_tokens
         if duration_s > 0:

@@ -21,6 +21,7 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.protocols.registry import make_protocol
 from harness.report.cost import estimate_cost, per_1k_requests
 from harness.report.overhead import gateway_overhead
 from harness.report.targets import finished_requests, target_entries
@@ -67,8 +68,9 @@ def complete_summary(
     if config is None:
         return summary
     if config.target is not None:
-        path = "/chat/completions" if config.chat else "/completions"
+        path = make_protocol(config.protocol, chat=config.chat).path
         summary["run"]["endpoint"] = config.target.path_prefix + path
+        summary["run"]["protocol"] = config.protocol
     if config.scenario is not None:
         scenario = config.scenario
         summary["run"]["scenario"] = scenario.name or Path(scenario.path).name
@@ -99,7 +101,7 @@ def complete_summary(
 def complete_target(entry: dict[str, Any], target: RunTarget, stats: RunStats) -> None:
     """Add a target's endpoint, its cost at its own prices and its cost per 1,000 finished
     requests to its entry of summary.json's ``targets``."""
-    path = "/chat/completions" if target.chat else "/completions"
+    path = make_protocol(target.protocol, chat=target.chat).path
     entry["endpoint"] = target.target.path_prefix + path
     cost = estimate_cost(model_tokens(stats, target=target.name), target.pricing)
     if cost is None:
