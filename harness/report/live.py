@@ -44,6 +44,7 @@ from harness.report.path import (
     server_paths,
     stream_not_honored_warning,
 )
+from harness.report.rows import reasoning_cell, tool_bytes_cell, ttfc_differs
 from harness.report.targets import (
     FIGURE_LABELS,
     headline_lines,
@@ -273,6 +274,11 @@ class _Shown:
     open_loop: bool
     occasional: frozenset[str]
     goodput: bool
+    #: the first text came after the first token (reasoning, a tool call first)
+    ttfc: bool = False
+    #: answers had tool calls / reported reasoning tokens
+    tool_call: bool = False
+    reasoning: bool = False
 
     @classmethod
     def of(cls, sections: Iterable[Mapping[str, Figures]]) -> _Shown:
@@ -284,6 +290,9 @@ class _Shown:
                 key for _, key, _ in _OCCASIONAL_ROWS if any(number_at(f, key) for f in figures)
             ),
             goodput=any(isinstance(f.get("goodput"), Mapping) for f in figures),
+            ttfc=any(ttfc_differs(f) for f in figures),
+            tool_call=any(isinstance(f.get("tool_call_s"), Mapping) for f in figures),
+            reasoning=any(number_at(f, "reasoning_tokens") for f in figures),
         )
 
 
@@ -294,6 +303,13 @@ def _rows_of(figures: Mapping[str, Figures], shown: _Shown) -> list[tuple[str, l
         if figure == "ITL p50 / p95 / p99" and shown.inter_chunk:
             figure = "inter-chunk latency p50 / p95 / p99"
         chosen.append((figure, cell))
+        if figure.startswith("TTFT") and shown.ttfc:
+            chosen.append(("TTFC (first text) p50 / p95 / p99", _block("ttfc_s")))
+    if shown.tool_call:
+        chosen.append(("first tool call p50 / p95 / p99", _block("tool_call_s")))
+        chosen.append(("tool-call argument bytes", tool_bytes_cell))
+    if shown.reasoning:
+        chosen.append(("reasoning tokens (share of output)", reasoning_cell))
     if shown.open_loop:
         chosen += _OPEN_LOOP_ROWS
     chosen += [(figure, cell) for figure, key, cell in _OCCASIONAL_ROWS if key in shown.occasional]

@@ -65,7 +65,7 @@ def figure_rows(figs: Sequence[Figures], *, intervals: bool = False) -> list[Row
         ),
         row("TTFT p50 / p95 / p99", lambda f: triple(f.get("ttft_s"))),
     ]
-    if any(_ttfc_differs(f) for f in figs):
+    if any(ttfc_differs(f) for f in figs):
         # a reasoning model (or a tool call) starts before its visible text: both are shown
         rows.append(row("TTFC (first text) p50 / p95 / p99", lambda f: triple(f.get("ttfc_s"))))
     rows += [
@@ -93,9 +93,9 @@ def figure_rows(figs: Sequence[Figures], *, intervals: bool = False) -> list[Row
     if any(isinstance(f.get("tool_call_s"), Mapping) for f in figs):
         rows.append(row("first tool call p50 / p95 / p99", lambda f: triple(f.get("tool_call_s"))))
     if any(number_at(f, "tool_call_bytes") for f in figs):
-        rows.append(row("tool-call argument bytes", _tool_bytes_cell))
+        rows.append(row("tool-call argument bytes", tool_bytes_cell))
     if any(number_at(f, "reasoning_tokens") for f in figs):
-        rows.append(row("reasoning tokens (share of output)", _reasoning_cell))
+        rows.append(row("reasoning tokens (share of output)", reasoning_cell))
     # shown only when they happened: most runs neither reconnect nor back off
     if any(number_at(f, "reconnects") for f in figs):
         rows.append(row("reconnects", _reconnects_cell))
@@ -105,19 +105,19 @@ def figure_rows(figs: Sequence[Figures], *, intervals: bool = False) -> list[Row
     return rows
 
 
-def _tool_bytes_cell(f: Figures) -> str:
+def tool_bytes_cell(f: Figures) -> str:
     n = number_at(f, "tool_call_bytes")
     return "—" if n is None else f"{int(n):,}"
 
 
-def _reasoning_cell(f: Figures) -> str:
+def reasoning_cell(f: Figures) -> str:
     n, share = number_at(f, "reasoning_tokens"), number_at(f, "reasoning_share")
     if n is None:
         return "—"
     return f"{int(n):,}" if share is None else f"{int(n):,} ({share:.0%})"
 
 
-def _ttfc_differs(f: Figures) -> bool:
+def ttfc_differs(f: Figures) -> bool:
     """Whether a mode's first visible text came later than its first token (reasoning,
     thinking or a tool call first): then TTFC is worth its own row."""
     ttft, ttfc = f.get("ttft_s"), f.get("ttfc_s")

@@ -241,3 +241,21 @@ def test_an_open_loop_run_shows_its_load_line_shortfall_and_schedule_rows() -> N
 def test_a_closed_loop_run_has_no_open_loop_rows() -> None:
     figures = {r["figure"] for r in table_rows(summary_of([stream(4, 4), batch()]), MODELS)}
     assert not [f for f in figures if "schedule" in f or f.startswith("▶ open loop")]
+
+
+def test_reasoning_and_tool_calls_get_their_rows_only_when_answers_had_them() -> None:
+    plain = {r["figure"] for r in table_rows(summary_of([stream(4, 4), batch()]), MODELS)}
+    assert not {f for f in plain if f.startswith(("TTFC", "first tool call", "reasoning"))}
+    # thinking first (not visible), then a tool call: TTFT at 200 ms, the call at 230 ms
+    r = RequestRecord(mode=Mode.STREAM, model="m", endpoint="/v1/messages")
+    r.t0 = 0.0
+    r.on_token_event(0.2, visible=False)
+    r.on_tool_call(0.23, 40)
+    r.on_token_event(0.23, visible=False)
+    r.on_token_event(0.25, visible=True)
+    r.t_end, r.outcome, r.server_output_tokens, r.reasoning_tokens = 0.3, Outcome.OK, 3, 1
+    got = cells(table_rows(summary_of([r, batch()]), MODELS))
+    assert got["TTFC (first text) p50 / p95 / p99"][1].startswith("250")
+    assert got["first tool call p50 / p95 / p99"][1].startswith("230")
+    assert got["tool-call argument bytes"][1] == "40"
+    assert got["reasoning tokens (share of output)"][1] == "1 (33%)"
