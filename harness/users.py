@@ -845,6 +845,14 @@ def _check_load_plan(environment: Environment, config: RunConfig) -> None:
     users = int(getattr(options, "num_users", None) or 1)
     if config.targets:
         _check_targets_plan(environment, config, users)
+    protocols = {config.protocol} | {t.protocol for t in config.targets}
+    forced = config.workload.force_output if config.workload is not None else "none"
+    if forced != "none" and protocols & {"anthropic", "responses"}:
+        raise ConfigError(
+            f"prompts.force_output: {forced} is a parameter of OpenAI-compatible servers "
+            "(vLLM, SGLang, llama.cpp); the Anthropic Messages and Responses APIs have none: "
+            "drop force_output (max_tokens stays a cap)"
+        )
     if config.workload is not None and config.workload.multi_turn and config.load.paired:
         raise ConfigError(
             "mix: paired sends one prompt in both modes at once; a conversation (turns: all) "

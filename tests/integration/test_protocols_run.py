@@ -91,3 +91,22 @@ def test_a_tool_call_is_timed_from_its_first_delta(tmp_path: Path, protocol: str
     assert stream["tool_call_s"]["p50"] == pytest.approx(stream["ttft_s"]["p50"], abs=1e-4)
     assert stream["tool_call_bytes"] > 0
     assert "ttfc_s" not in stream  # a tool call is no visible text
+
+
+def test_force_output_with_a_protocol_that_has_no_such_parameter_is_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "scenario.yaml").write_text(
+        "target: {base_url: http://127.0.0.1:9/v1, protocol: responses}\n"
+        "prompts:\n  synthetic: {input_tokens: 50, output_tokens: 8}\n  force_output: ignore_eos\n",
+        encoding="utf-8",
+    )
+    result = locust_llm("run", "scenario.yaml", "--headless", "--run-time", "2s", cwd=tmp_path)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "locust-llm: error: prompts.force_output: ignore_eos is a parameter of OpenAI-compatible"
+        )
+    )
