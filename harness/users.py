@@ -790,8 +790,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
         return
     try:
         config = _run_config(environment)
-        if config.api_key:
-            REDACTOR.add(config.api_key)
+        for key in {config.api_key, *(t.api_key for t in config.targets)}:
+            if key:
+                REDACTOR.add(key)  # every target's key, never in a log line
         apply_to_environment(environment, config)
         _split_by_target(environment, config)
         llm_run(environment).targets = {

@@ -36,6 +36,7 @@ from harness.protocols.json_wire import (
     decode_json,
     dump_body,
     fail,
+    read_model_ids,
     settle_end,
     split_system,
     stop_outcome,
@@ -241,8 +242,7 @@ class AnthropicProtocol:
 
     def read_models(self, body: bytes) -> list[str]:
         """The `id` of each entry of `data` (`{"data": [{"id": …}], …}`)."""
-        doc = json.loads(body)
-        return [str(item["id"]) for item in doc["data"] if isinstance(item, dict) and "id" in item]
+        return read_model_ids(body)
 
 
 def _auth(api_key: str | None) -> dict[str, str]:

@@ -100,3 +100,16 @@ def split_system(
     while messages and messages[0].get("role") in ("system", "developer"):
         system.append(str(messages.pop(0).get("content", "")))
     return ("\n\n".join(system) if system else None), messages
+
+
+def read_model_ids(body: bytes) -> list[str]:
+    """The `id` of each entry of a models list's `data` (`{"data": [{"id": …}], …}`: the
+    OpenAI and Anthropic shapes alike), in order; entries without one are skipped. Raises
+    `ValueError`, `KeyError` or `TypeError` when the body is no such list."""
+    doc = json.loads(body)
+    return [str(item["id"]) for item in doc["data"] if isinstance(item, dict) and "id" in item]
+
+
+def bearer_auth(api_key: str | None) -> dict[str, str]:
+    """`Authorization: Bearer KEY`, or nothing without a key."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}

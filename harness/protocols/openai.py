@@ -27,6 +27,7 @@ from typing import Any
 
 from harness.errors import ErrorClass, Mode, Outcome
 from harness.protocols import StreamStep
+from harness.protocols.json_wire import bearer_auth, read_model_ids
 from harness.record import RequestRecord
 from harness.sse import SSEEvent
 
@@ -301,12 +302,10 @@ class OpenAIProtocol:
 
     def read_models(self, body: bytes) -> list[str]:
         """The `id` of each entry of `data` (`{"object": "list", "data": [{"id": …}]}`)."""
-        doc = json.loads(body)
-        return [str(item["id"]) for item in doc["data"] if isinstance(item, dict) and "id" in item]
+        return read_model_ids(body)
 
 
-def _auth(api_key: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+_auth = bearer_auth
 
 
 def finish_outcome(record: RequestRecord) -> Outcome:

@@ -22,7 +22,6 @@ Pure: standard library only; it updates the `RequestRecord` it is given and read
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +29,12 @@ from typing import Any
 from harness.errors import ErrorClass, Mode, Outcome
 from harness.protocols import StreamStep
 from harness.protocols.json_wire import (
+    bearer_auth,
     decode_body,
     decode_json,
     dump_body,
     fail,
+    read_model_ids,
     settle_end,
     split_system,
     stop_outcome,
@@ -237,12 +238,10 @@ class ResponsesProtocol:
 
     def read_models(self, body: bytes) -> list[str]:
         """The `id` of each entry of `data` (`{"object": "list", "data": [{"id": …}]}`)."""
-        doc = json.loads(body)
-        return [str(item["id"]) for item in doc["data"] if isinstance(item, dict) and "id" in item]
+        return read_model_ids(body)
 
 
-def _auth(api_key: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+_auth = bearer_auth
 
 
 def _read_response(response: dict[str, Any], record: RequestRecord) -> None:

@@ -105,3 +105,28 @@ def test_force_output_with_a_protocol_that_has_no_such_parameter_is_refused(
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("locust-llm: error: prompts.force_output: ignore_eos is a parameter")
+
+
+def test_targets_with_different_protocols_are_compared_in_one_run(tmp_path: Path) -> None:
+    """The same mock through two protocols, side by side: the same profile on both."""
+    with run_mock(*PROFILE) as mock:
+        (tmp_path / "scenario.yaml").write_text(
+            "targets:\n"
+            f"  - {{name: chat, base_url: {mock.url}}}\n"
+            f"  - {{name: messages, base_url: {mock.url}, protocol: anthropic}}\n"
+            "load: {users: 4, run_time: 5s}\n",
+            encoding="utf-8",
+        )
+        result = locust_llm("run", "scenario.yaml", "--headless", "--out", "out", cwd=tmp_path)
+        served = mock.stats()["requests"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    chat, messages = summary["targets"]["chat"], summary["targets"]["messages"]
+    assert (chat["protocol"], messages["protocol"]) == ("openai", "anthropic")
+    assert (chat["endpoint"], messages["endpoint"]) == (PATHS["openai"], PATHS["anthropic"])
+    for name, entry in (("chat", chat), ("messages", messages)):
+        stream = entry["modes"]["stream"]
+        assert stream["ttft_s"]["p50"] == pytest.approx(TTFT_S, abs=0.012), name
+        assert stream["output_tokens"] == TOKENS * stream["outcomes"]["ok"], name
+        path = PATHS[entry["protocol"]]
+        assert served[path]["stream"] == stream["requests"], name

@@ -22,6 +22,8 @@ from tests.conftest import free_port as _free_port
 pytestmark = pytest.mark.slow
 
 CANARY = "sk-canary-5b1f0c9e2d7a4"
+#: a second target's own key (`targets:` with `api_key_env`)
+TARGET_CANARY = "sk-canary-target-77c3a90e"
 
 
 def _forms(secret: str) -> list[str]:
@@ -33,28 +35,39 @@ def _forms(secret: str) -> list[str]:
     return sorted(forms)
 
 
-def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
+@pytest.mark.parametrize("targets", [False, True], ids=["one target", "two targets"])
+def test_the_api_key_appears_nowhere(tmp_path: Path, targets: bool) -> None:
     web_port, metrics_port = _free_port(), _free_port()
     out = tmp_path / "report"
     texts: dict[str, str] = {}
+    row = '"a: stream e2e"' if targets else '"stream e2e"'
     with run_mock("--ttft", "20ms", "--itl", "5ms", "--tokens", "8") as mock:
+        where = ["--host", mock.url]
+        if targets:  # the second target has a key of its own
+            scenario = tmp_path / "targets.yaml"
+            scenario.write_text(
+                f"targets:\n  - {{name: a, base_url: {mock.url}}}\n"
+                f"  - {{name: b, base_url: {mock.url}, api_key_env: TARGET_KEY}}\n",
+                encoding="utf-8",
+            )
+            where = ["--llm-scenario", str(scenario)]
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles/batch_vs_stream.py"),
-                "--host", mock.url, "--web-host", "127.0.0.1", "--web-port", str(web_port),
+                *where, "--web-host", "127.0.0.1", "--web-port", str(web_port),
                 "--autostart", "-u", "4", "-r", "4", "-t", "4s", "--autoquit", "3",
                 "--loglevel", "DEBUG", "--llm-out", str(out),
                 "--llm-prometheus-port", str(metrics_port), "--llm-prometheus-linger", "1s",
             ],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-            env={**os.environ, "OPENAI_API_KEY": CANARY},
+            env={**os.environ, "OPENAI_API_KEY": CANARY, "TARGET_KEY": TARGET_CANARY},
         )  # fmt: skip
         try:
             base = f"http://127.0.0.1:{web_port}"
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 try:
-                    if '"stream e2e"' in http_get(base + "/stats/requests"):
+                    if row in http_get(base + "/stats/requests"):
                         break
                 except OSError:
                     pass
@@ -72,11 +85,10 @@ def test_the_api_key_appears_nowhere(tmp_path: Path) -> None:
         data = gzip.decompress(file.read_bytes()) if file.suffix == ".gz" else file.read_bytes()
         texts[str(file.name)] = data.decode(errors="replace")
 
-    assert '"stream e2e"' in texts["web /stats/requests"]  # the run really sent requests
+    assert row in texts["web /stats/requests"]  # the run really sent requests
     assert "llm_requests_total" in texts["/metrics"]
     assert {"summary.json", "summary.md", "requests.jsonl.gz"} <= set(texts)
     assert "DEBUG" in stderr  # and it really logged at DEBUG
-    leaks = [
-        (where, form) for where, text in texts.items() for form in _forms(CANARY) if form in text
-    ]
+    forms = _forms(CANARY) + _forms(TARGET_CANARY)
+    leaks = [(place, form) for place, text in texts.items() for form in forms if form in text]
     assert leaks == []
