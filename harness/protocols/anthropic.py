@@ -33,13 +33,13 @@ from harness.errors import ErrorClass, Mode, Outcome
 from harness.protocols import StreamStep
 from harness.protocols.json_wire import (
     decode_body,
-    decode_json,
     dump_body,
     fail,
     read_model_ids,
     settle_end,
     split_system,
     stop_outcome,
+    typed_event,
 )
 from harness.record import RequestRecord
 from harness.sse import SSEEvent
@@ -128,21 +128,10 @@ class AnthropicProtocol:
 
     def read_event(self, event: SSEEvent, record: RequestRecord) -> StreamStep:
         """Interpret one event of a Messages stream, updating `record`."""
-        data = event.data
-        if data.strip() == "[DONE]":  # OpenRouter's trailing marker: not Anthropic's end
-            record.note("foreign_done")
-            return StreamStep.CONTINUE
-        try:
-            doc = decode_json(data)
-        except ValueError:
-            record.note("malformed_json")
-            return fail(record, ErrorClass.MALFORMED_EVENT, event.t)
-        if type(doc) is not dict:
-            record.note("schema_mismatch")
-            return fail(record, ErrorClass.MALFORMED_EVENT, event.t)
-        kind = doc.get("type")
-        if type(kind) is not str:
-            kind = event.event
+        read = typed_event(event, record)
+        if isinstance(read, StreamStep):
+            return read
+        doc, kind = read
         if kind == "content_block_delta":
             _read_delta(doc.get("delta"), record, event.t)
             return StreamStep.CONTINUE

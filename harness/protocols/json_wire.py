@@ -14,6 +14,7 @@ from typing import Any
 from harness.errors import ErrorClass, Outcome
 from harness.protocols import StreamStep
 from harness.record import RequestRecord
+from harness.sse import SSEEvent
 
 decode_json: Callable[[str], Any]
 try:  # orjson parses a chunk 3x faster than json; the stdlib still works
@@ -113,3 +114,26 @@ def read_model_ids(body: bytes) -> list[str]:
 def bearer_auth(api_key: str | None) -> dict[str, str]:
     """`Authorization: Bearer KEY`, or nothing without a key."""
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def typed_event(event: SSEEvent, record: RequestRecord) -> tuple[dict[str, Any], Any] | StreamStep:
+    """A typed event's JSON object (Anthropic Messages, Responses) and its type — the
+    object's `type`, else the SSE `event:` name — or what to do when the event is no such
+    object: a gateway's `[DONE]` is noted `foreign_done` and read past; JSON that is not an
+    object fails the request as `malformed_event`."""
+    data = event.data
+    if data.strip() == "[DONE]":  # a gateway's (OpenRouter's) marker: not this protocol's end
+        record.note("foreign_done")
+        return StreamStep.CONTINUE
+    try:
+        doc = decode_json(data)
+    except ValueError:
+        record.note("malformed_json")
+        return fail(record, ErrorClass.MALFORMED_EVENT, event.t)
+    if type(doc) is not dict:
+        record.note("schema_mismatch")
+        return fail(record, ErrorClass.MALFORMED_EVENT, event.t)
+    kind = doc.get("type")
+    if type(kind) is not str:
+        kind = event.event
+    return doc, kind
