@@ -32,6 +32,7 @@ from typing import Any
 from harness.errors import ErrorClass, Mode, Outcome
 from harness.protocols import StreamStep
 from harness.protocols.json_wire import (
+    body_object,
     decode_body,
     dump_body,
     fail,
@@ -175,10 +176,8 @@ class AnthropicProtocol:
 
     def read_body(self, body: bytes, record: RequestRecord, t: float) -> None:
         """Interpret a whole `stream: false` Message received at `t`."""
-        doc = decode_body(body)
-        if type(doc) is not dict:
-            record.note("malformed_json" if doc is None else "schema_mismatch")
-            record.fail(ErrorClass.MALFORMED_EVENT, t)
+        doc = body_object(body, record, t)
+        if doc is None:
             return
         if doc.get("type") == "error" or doc.get("error") is not None:
             _note_error_type(doc.get("error"), record)

@@ -137,3 +137,14 @@ def typed_event(event: SSEEvent, record: RequestRecord) -> tuple[dict[str, Any],
     if type(kind) is not str:
         kind = event.event
     return doc, kind
+
+
+def body_object(body: bytes, record: RequestRecord, t: float) -> dict[str, Any] | None:
+    """A whole body's JSON object; None when it is not one (not JSON, or JSON that is no
+    object), and the request then failed at `t` as `malformed_event`."""
+    doc = decode_body(body)
+    if type(doc) is not dict:
+        record.note("malformed_json" if doc is None else "schema_mismatch")
+        record.fail(ErrorClass.MALFORMED_EVENT, t)
+        return None
+    return doc

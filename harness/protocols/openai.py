@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.errors import ErrorClass, Mode, Outcome
 from harness.protocols import StreamStep
-from harness.protocols.json_wire import bearer_auth, read_model_ids
+from harness.protocols.json_wire import bearer_auth, read_model_ids, stop_outcome
 from harness.record import RequestRecord
 from harness.sse import SSEEvent
 
@@ -310,14 +310,7 @@ _auth = bearer_auth
 
 def finish_outcome(record: RequestRecord) -> Outcome:
     """The outcome a finished request earns from its finish_reason (catalogue OAI-07)."""
-    reason = record.finish_reason
-    if reason is None:
-        return Outcome.OK
-    outcome = _FINISH_OUTCOMES.get(reason)
-    if outcome is None:
-        record.note("unknown_finish_reason")
-        return Outcome.OK
-    return outcome
+    return stop_outcome(record, _FINISH_OUTCOMES)
 
 
 def _read_delta(

@@ -30,6 +30,7 @@ from harness.errors import ErrorClass, Mode, Outcome
 from harness.protocols import StreamStep
 from harness.protocols.json_wire import (
     bearer_auth,
+    body_object,
     decode_body,
     dump_body,
     fail,
@@ -178,10 +179,8 @@ class ResponsesProtocol:
 
     def read_body(self, body: bytes, record: RequestRecord, t: float) -> None:
         """Interpret a whole `stream: false` response object received at `t`."""
-        doc = decode_body(body)
-        if type(doc) is not dict:
-            record.note("malformed_json" if doc is None else "schema_mismatch")
-            record.fail(ErrorClass.MALFORMED_EVENT, t)
+        doc = body_object(body, record, t)
+        if doc is None:
             return
         if doc.get("error") is not None or doc.get("status") == "failed":
             record.fail(ErrorClass.ERROR_IN_BODY, t)
