@@ -334,6 +334,14 @@ def build_parser(settings: Sequence[Setting] = SETTINGS) -> argparse.ArgumentPar
         help="an endpoint compared side by side with the others (repeat it; docs/targets.md): "
         "every target gets the same prompts on the same schedule",
     )
+    run.add_argument(
+        "--metrics-url",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="the server's own Prometheus endpoint (with --target: NAME=URL, repeated), "
+        "scraped before, during and after the run (docs/server-metrics.md)",
+    )
     add_load_flags(run, users=32, run_time="60s")
     _add_llm_options(run, settings, skip=frozenset())
 
@@ -546,6 +554,9 @@ def _run(args: argparse.Namespace, *, sweep: bool = False) -> int:
         if getattr(args, "llm_targets", None):
             raise ConfigError("run: give the targets once (--target or --llm-targets)")
         args.llm_targets = ",".join(given_targets)
+    given_metrics = getattr(args, "metrics_url", None)
+    if isinstance(given_metrics, list):
+        args.metrics_url = ",".join(given_metrics)
     named = getattr(args, "llm_scenario", None)
     if named is not None and args.scenario is not None and named != args.scenario:
         raise ConfigError("run: give the scenario file once (SCENARIO.yaml or --llm-scenario)")

@@ -52,6 +52,7 @@ DEFAULT_OUT = "llm-report"
 ALIASES: Mapping[str, tuple[str, str]] = {
     "model": ("--model", "model"),
     "protocol": ("--protocol", "protocol"),
+    "metrics_url": ("--metrics-url", "metrics_url"),
     "max_tokens": ("--max-tokens", "max_tokens"),
     "mix": ("--mode", "mode"),
     "out": ("--out", "out"),
@@ -220,6 +221,10 @@ def plan_run(
     models = p.setting("model")
     shown = ", ".join(models.value) if models.value else "(the first model GET /v1/models lists)"
     p.add("target.models", shown, models.source)
+    metrics = p.setting("metrics_url")
+    if metrics.value:
+        shown = ", ".join(f"{n}={redact_url(u)}" if n else redact_url(u) for n, u in metrics.value)
+        p.add("target.metrics_url", shown, metrics.source)
 
     # request
     max_tokens = p.setting("max_tokens")

@@ -9,5 +9,5 @@ requests.jsonl.gz before the reports are written.
 
 from __future__ import annotations
 
-from harness import finish, webui  # noqa: F401
+from harness import finish, server_watch, webui  # noqa: F401
 from harness.exporters import prometheus, request_records  # noqa: F401

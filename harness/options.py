@@ -26,7 +26,7 @@ import os
 import sys
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,6 +195,11 @@ class RunConfig:
     goodput: GoodputLimits | None = None
     #: the endpoints compared side by side (harness.targets); () for a run with one target
     targets: tuple[RunTarget, ...] = ()
+    #: the one target's Prometheus endpoint (`--llm-metrics-url`, `target.metrics_url`); a
+    #: run with targets has one per target (`RunTarget.metrics_url`)
+    metrics_url: str | None = None
+    #: how often the server's metrics are scraped during the run (`--llm-metrics-interval`)
+    metrics_interval_s: float = 5.0
 
     @classmethod
     def from_options(
@@ -237,6 +242,8 @@ class RunConfig:
             pricing=dict(scenario.pricing) if scenario else {},
             protocol=value("protocol"),
         )
+        metrics = resolve_option(options, SETTING["metrics_url"], scenario)
+        metrics_url, targets = _metrics_urls(metrics.value or (), metrics.where, targets)
         if targets:
             target = targets[0].target
         mix = value("mix")
@@ -274,6 +281,8 @@ class RunConfig:
             load=LoadSettings.from_options(options, scenario),
             goodput=goodput,
             targets=targets,
+            metrics_url=metrics_url,
+            metrics_interval_s=value("metrics_interval"),
         )
 
     def request_params(self) -> dict[str, Any]:
@@ -409,6 +418,36 @@ class LoadSettings:
         if plan is not None and mix is not None:
             plan = plan.with_mode_weights(mix)
         return plan
+
+
+def _metrics_urls(
+    given: tuple[tuple[str, str], ...], where: str, targets: tuple[RunTarget, ...]
+) -> tuple[str | None, tuple[RunTarget, ...]]:
+    """The one target's metrics URL, and the targets with the URLs `given` by name (which
+    replace a target's own `metrics_url`); `ConfigError` for a URL that names no target."""
+    if not targets:
+        for name, _ in given:
+            if name:
+                raise ConfigError(
+                    f"{where}: {name}=…: the run has one target: give its metrics URL alone"
+                )
+        return (given[0][1] if given else None), targets
+    names = [t.name for t in targets]
+    by_name: dict[str, str] = {}
+    for name, url in given:
+        if not name:
+            raise ConfigError(
+                f"{where}: the run has targets ({', '.join(names)}): give NAME=URL for each "
+                "target whose metrics are scraped"
+            )
+        if name not in names:
+            raise ConfigError(
+                f"{where}: {name!r} is not a target of the run (targets: {', '.join(names)})"
+            )
+        by_name[name] = url
+    return None, tuple(
+        replace(t, metrics_url=by_name[t.name]) if t.name in by_name else t for t in targets
+    )
 
 
 def _trace_times(scenario: Scenario | None) -> tuple[float, ...] | None:

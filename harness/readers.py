@@ -19,7 +19,7 @@ from harness.exporters.prometheus_config import check_scenario_name, parse_bucke
 from harness.load.goodput import EXAMPLE, LIMIT_KEYS, GoodputLimits
 from harness.scenario import parse_duration, parse_mix
 from harness.strict_yaml import suggest
-from harness.targets import parse_targets_text
+from harness.targets import parse_metrics_urls, parse_targets_text
 
 #: a setting's reader: (value as given, what an error names) -> the typed value
 Read = Callable[[Any, str], Any]
@@ -36,6 +36,14 @@ def read_text(value: Any, where: str) -> str:
 def read_targets(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     """``NAME=URL[,NAME=URL…]``: the endpoints compared side by side (harness.targets)."""
     return parse_targets_text(str(value), where)
+
+
+def read_metrics_urls(value: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """``URL`` (the one target's Prometheus endpoint) or ``NAME=URL[,NAME=URL…]`` (one per
+    target); empty: none."""
+    if isinstance(value, tuple):  # the scenario's, already read
+        return value
+    return parse_metrics_urls(str(value), where)
 
 
 def read_models(value: Any, where: str) -> tuple[str, ...]:
@@ -123,6 +131,14 @@ def read_timeout(value: Any, where: str) -> float:
 def read_duration(value: Any, where: str) -> float:
     """A duration of 0 or more, in seconds (0: off)."""
     return parse_duration(value.strip() if isinstance(value, str) else value, name=where)
+
+
+def read_positive_duration(value: Any, where: str) -> float:
+    """A duration of at least half a second, in seconds."""
+    seconds = read_duration(value, where)
+    if seconds < 0.5:
+        raise ConfigError(f"{where}: expected at least 0.5s, got {value!r}")
+    return seconds
 
 
 def read_switch(value: Any, where: str) -> bool:

@@ -38,6 +38,7 @@ from harness.load.plan import LoadPlan
 from harness.load.summary import load_block, stage_blocks
 from harness.report.path import clean_path_headers, merge_server_path
 from harness.report.summary import RunInfo, build_summary
+from harness.server.view import ServerView, with_client
 from harness.stats import SATURATION_LAG_P99_S, LatencyHistogram, RunStats
 from harness.workload.calibration import Calibration
 from harness.workload.tally import WorkloadStats
@@ -116,6 +117,9 @@ class LLMRun:
     #: the endpoints compared side by side, in the scenario's order: each one's `host`
     #: (credentials removed), `protocol` and, for a gateway, `via`; empty for one target
     targets: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the server's own metrics, by target name ("" for a run with one target), while and
+    #: after they are scraped (harness.server_watch)
+    server_views: dict[str, ServerView] = field(default_factory=dict)
 
     def begin_plan(self, plan: LoadPlan) -> None:
         """A test with a load plan starts (its figures are kept per stage)."""
@@ -272,7 +276,38 @@ class LLMRun:
                 for index, waiting in self.stopped_early.items():
                     if index < len(summary["stages"]):
                         summary["stages"][index]["stopped_early"] = {"waiting": waiting}
+        if self.server_views:
+            self.add_server_blocks(summary)
         return summary
+
+    def add_server_blocks(self, summary: dict[str, Any]) -> None:
+        """summary.json's ``server`` blocks (DESIGN §12): the one target's at the top; with
+        targets, each one's under ``targets.NAME.server`` and the first target's at the top
+        (as `modes`). A server is compared with the requests it served: its target's own,
+        and those of the gateways in front of it (`via`)."""
+        lag = (summary["run"].get("load") or {}).get("schedule_lag_s")
+        targets = summary.get("targets") or {}
+        if not targets:
+            view = self.server_views.get("")
+            if view is not None:
+                summary["server"] = with_client(view.block(), summary["modes"], schedule_lag_s=lag)
+            return
+        for name, view in self.server_views.items():
+            entry = targets.get(name)
+            if entry is None:
+                continue
+            counted = [
+                mode
+                for other, info in targets.items()
+                if other == name or info.get("via") == name
+                for mode in info["modes"].values()
+            ]
+            entry["server"] = with_client(
+                view.block(), entry["modes"], counted=counted, schedule_lag_s=lag
+            )
+        first = next(iter(targets))
+        if "server" in targets[first]:
+            summary["server"] = targets[first]["server"]
 
     def targets_block(self, duration_s: float) -> dict[str, Any]:
         """summary.json's ``targets``: per target, its host, protocol, `via`, the models

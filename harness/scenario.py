@@ -43,7 +43,14 @@ from harness.slo import (
     SLO,
 )
 from harness.strict_yaml import Node, read_yaml
-from harness.targets import ANY_MODEL, MAX_TARGETS, TargetSpec, check_target_name, check_vias
+from harness.targets import (
+    ANY_MODEL,
+    MAX_TARGETS,
+    TargetSpec,
+    check_metrics_url,
+    check_target_name,
+    check_vias,
+)
 from harness.workload.config import read_prompts_section
 from harness.workload.source import Workload
 
@@ -80,6 +87,7 @@ _SETTING_ATTRIBUTES = {
     "target.base_url": "base_url",
     "target.endpoint": "endpoint",
     "target.protocol": "protocol",
+    "target.metrics_url": "metrics_url",
     "target.models": "models",
     "target.api_key_env": "api_key_env",
     "target.api_key_file": "api_key_file",
@@ -191,6 +199,8 @@ class Scenario:
     api_key_file: str | None = None
     api_key: Secret | None = None
     models: tuple[str, ...] = ()
+    #: `target.metrics_url`, as the setting reads it: (("", URL),) or ()
+    metrics_url: tuple[tuple[str, str], ...] = ()
     #: `targets:`: endpoints compared side by side (harness.targets); () for one target
     targets: tuple[TargetSpec, ...] = ()
     # request
@@ -328,6 +338,7 @@ class _Loader:
             "api_key",
             "model",
             "models",
+            "metrics_url",
         )
         keys = node.mapping(allowed)
         if "api_key" in keys:
@@ -361,6 +372,9 @@ class _Loader:
             self.set("models", names, keys["models"])
         if "api_key_env" in keys and "api_key_file" in keys:
             raise keys["api_key_file"].error("set api_key_env or api_key_file, not both")
+        if "metrics_url" in keys:
+            url = self.metrics_url(keys["metrics_url"])
+            self.set("metrics_url", (("", url),), keys["metrics_url"])
         if "api_key_env" in keys:
             self.api_key_env(keys["api_key_env"])
         if "api_key_file" in keys:
@@ -439,13 +453,7 @@ class _Loader:
         pricing: dict[str, Price] = {}
         if "pricing" in keys:
             pricing = self.target_pricing(keys["pricing"])
-        metrics_url = None
-        if "metrics_url" in keys:
-            metrics_url = keys["metrics_url"].string(environ=self.environ).strip()
-            if not metrics_url.startswith(("http://", "https://")):
-                raise keys["metrics_url"].error(
-                    "expected an http:// or https:// URL of the target's Prometheus metrics"
-                )
+        metrics_url = self.metrics_url(keys["metrics_url"]) if "metrics_url" in keys else None
         return TargetSpec(
             name=name,
             base_url=url,
@@ -458,6 +466,13 @@ class _Loader:
             metrics_url=metrics_url,
             via=keys["via"].string().strip() if "via" in keys else None,
         )
+
+    def metrics_url(self, node: Node) -> str:
+        """A server's Prometheus endpoint: an http(s) URL with a host."""
+        try:
+            return check_metrics_url(node.string(environ=self.environ), "metrics_url")
+        except ConfigError as exc:
+            raise node.error(str(exc).removeprefix("metrics_url: ")) from None
 
     def target_pricing(self, node: Node) -> dict[str, Price]:
         """A target's prices: ``{input, output}`` for all its models, or by model."""

@@ -38,9 +38,11 @@ from harness.readers import (
     read_goodput,
     read_integer,
     read_label,
+    read_metrics_urls,
     read_mix,
     read_models,
     read_port,
+    read_positive_duration,
     read_positive_int,
     read_positive_number,
     read_switch,
@@ -63,6 +65,8 @@ DEFAULT_PREFLIGHT_WAIT = "60s"
 DEFAULT_BACKOFF_MAX = "5s"
 #: stop a run whose every request failed for this long; 0: never
 DEFAULT_ABORT_AFTER = "0"
+#: how often the server's own metrics are scraped during a run (harness.server_watch)
+DEFAULT_METRICS_INTERVAL = "5s"
 #: `LOCUST_LLM_…` variables of the project's scripts and tests, not of a run (never warned
 #: about): the image tag of scripts/ and compose, the real servers' cache, the web UI screenshot
 PROJECT_VARIABLES = ("LOCUST_LLM_IMAGE", "LOCUST_LLM_CACHE", "LOCUST_LLM_SCREENSHOT")
@@ -334,6 +338,24 @@ _RUN: tuple[Setting, ...] = (
         choices=protocol_names(),
         scenario_key="target.protocol",
         web_ui=True,
+    ),
+    Setting(
+        "metrics_url",
+        "The server's own Prometheus endpoint, e.g. http://127.0.0.1:8000/metrics (with "
+        "targets: NAME=URL[,NAME=URL…]): scraped before, during and after the run; "
+        "summary.json's server block (docs/server-metrics.md).",
+        read_metrics_urls,
+        scenario_key="target.metrics_url",
+        web_ui=True,
+        empty_is_unset=True,
+    ),
+    Setting(
+        "metrics_interval",
+        "How often the server's metrics are scraped during the run (default "
+        f"{DEFAULT_METRICS_INTERVAL}; at least 0.5s).",
+        read_positive_duration,
+        default=DEFAULT_METRICS_INTERVAL,
+        empty_is_unset=True,
     ),
     Setting(
         "endpoint",

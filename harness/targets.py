@@ -14,8 +14,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from harness.errors import ConfigError
+from harness.redact import redact_url
 from harness.target import Target
 
 if TYPE_CHECKING:
@@ -153,3 +155,39 @@ def resolve_targets(
             )
         )
     return tuple(out)
+
+
+def check_metrics_url(url: str, where: str) -> str:
+    """`url` when it is an http(s) URL with a host (a server's Prometheus endpoint), else
+    `ConfigError` naming `where`."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{where}: expected an http:// or https:// URL of the server's Prometheus "
+            f"metrics (such as http://127.0.0.1:8000/metrics), got {redact_url(url)!r}"
+        )
+    return url.strip()
+
+
+def parse_metrics_urls(text: str, where: str) -> tuple[tuple[str, str], ...]:
+    """``URL`` (the one target's) → (("", URL),); ``NAME=URL[,NAME=URL…]`` (targets) → the
+    pairs; () for an empty text. Every URL is checked (`check_metrics_url`)."""
+    text = text.strip()
+    if not text:
+        return ()
+    if text.startswith(("http://", "https://")):
+        return (("", check_metrics_url(text, where)),)
+    pairs = parse_targets_text(text, where)
+    return tuple((name, check_metrics_url(url, f"{where}: target {name}")) for name, url in pairs)
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Whether two URLs have the same scheme, host and port (a key for one may go to both)."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    default = {"http": 80, "https": 443}
+    try:
+        port_a = pa.port or default.get(pa.scheme)
+        port_b = pb.port or default.get(pb.scheme)
+    except ValueError:
+        return False
+    return (pa.scheme, pa.hostname, port_a) == (pb.scheme, pb.hostname, port_b)

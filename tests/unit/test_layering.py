@@ -94,6 +94,10 @@ LAYERS = (
             "harness.workload.text",
             "harness.workload.calibration",
             "harness.workload.tally",
+            "harness.server",
+            "harness.server.engines",
+            "harness.server.snapshot",
+            "harness.server.view",
         ),
         may_import=frozenset({"core"}),
         libraries=frozenset({"orjson"}),
@@ -149,6 +153,15 @@ LAYERS = (
         network=True,
     ),
     Layer(
+        "scrape",
+        "one scrape of a server's Prometheus endpoint, parsed with prometheus-client's text "
+        "parser (in the load generator before and after the load, in its own process during it)",
+        ("harness.server.scrape",),
+        may_import=frozenset({"core"}),
+        libraries=frozenset({"prometheus_client"}),
+        network=True,
+    ),
+    Layer(
         "locust",
         "Locust glue: the --llm-... options, the llm_request event and the run, the LLM tab",
         (
@@ -156,11 +169,12 @@ LAYERS = (
             "harness.events",
             "harness.run",
             "harness.timeline_sampler",
+            "harness.server_watch",
             "harness.finish",
             "harness.webui",
             "harness.load.open_loop",
         ),
-        may_import=frozenset({"core", "config", "report", "transport", "locust"}),
+        may_import=frozenset({"core", "config", "report", "transport", "scrape", "locust"}),
         libraries=frozenset({"flask", "gevent", "locust"}),
     ),
     Layer(
