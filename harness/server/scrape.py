@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _stdin_closed(wait_s: float) -> bool:
     """Wait up to `wait_s`; True when standard input closed (the parent is done)."""
     readable, _, _ = select.select([sys.stdin], [], [], wait_s)
-    return bool(readable) and not sys.stdin.buffer.read1(4096)
+    return bool(readable) and not os.read(sys.stdin.fileno(), 4096)
 
 
 if __name__ == "__main__":

@@ -221,9 +221,9 @@ def histogram_figures(snapshots: Sequence[Snapshot], family: str) -> dict[str, A
         by_bound[bound] = by_bound.get(bound, 0.0) + value
     figures["mean_s"] = math.fsum(sums.values()) / count
     for q in QUANTILES:
-        value = histogram_quantile(q / 100, list(by_bound.items()))
-        if value is not None:
-            figures[f"p{q}_s"] = value
+        quantile = histogram_quantile(q / 100, list(by_bound.items()))
+        if quantile is not None:
+            figures[f"p{q}_s"] = quantile
     return figures
 
 
