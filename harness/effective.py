@@ -45,6 +45,7 @@ from harness.settings import (
 )
 from harness.slo import check_goodput_gates, describe, with_default_failure_gate
 from harness.strict_yaml import suggest
+from harness.targets import check_metrics_names
 
 #: where `locust-llm run` writes its reports unless told (plain Locust writes none)
 DEFAULT_OUT = "llm-report"
@@ -222,6 +223,7 @@ def plan_run(
     shown = ", ".join(models.value) if models.value else "(the first model GET /v1/models lists)"
     p.add("target.models", shown, models.source)
     metrics = p.setting("metrics_url")
+    check_metrics_names(metrics.value or (), tuple(n for n, _ in listed), metrics.where)
     if metrics.value:
         shown = ", ".join(f"{n}={redact_url(u)}" if n else redact_url(u) for n, u in metrics.value)
         p.add("target.metrics_url", shown, metrics.source)

@@ -51,7 +51,7 @@ from harness.settings import (
 )
 from harness.slo import SLO, check_goodput_gates, with_default_failure_gate
 from harness.target import Target, Timeouts
-from harness.targets import RunTarget, TargetSpec, resolve_targets
+from harness.targets import RunTarget, TargetSpec, check_metrics_names, resolve_targets
 from harness.workload.source import Workload
 
 if TYPE_CHECKING:
@@ -425,26 +425,10 @@ def _metrics_urls(
 ) -> tuple[str | None, tuple[RunTarget, ...]]:
     """The one target's metrics URL, and the targets with the URLs `given` by name (which
     replace a target's own `metrics_url`); `ConfigError` for a URL that names no target."""
+    check_metrics_names(given, tuple(t.name for t in targets), where)
     if not targets:
-        for name, _ in given:
-            if name:
-                raise ConfigError(
-                    f"{where}: {name}=…: the run has one target: give its metrics URL alone"
-                )
         return (given[0][1] if given else None), targets
-    names = [t.name for t in targets]
-    by_name: dict[str, str] = {}
-    for name, url in given:
-        if not name:
-            raise ConfigError(
-                f"{where}: the run has targets ({', '.join(names)}): give NAME=URL for each "
-                "target whose metrics are scraped"
-            )
-        if name not in names:
-            raise ConfigError(
-                f"{where}: {name!r} is not a target of the run (targets: {', '.join(names)})"
-            )
-        by_name[name] = url
+    by_name = dict(given)
     return None, tuple(
         replace(t, metrics_url=by_name[t.name]) if t.name in by_name else t for t in targets
     )

@@ -216,7 +216,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
             source,
             t_zero=t_zero,
             interval_s=config.metrics_interval_s,
-            warn=lambda line: logger.warning("locust-llm: warning: %s", line),
+            warn=lambda line: logger.warning("locust-llm: %s", line),
         )
         for source in metrics_sources(config)
     ]

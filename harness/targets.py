@@ -175,10 +175,34 @@ def parse_metrics_urls(text: str, where: str) -> tuple[tuple[str, str], ...]:
     text = text.strip()
     if not text:
         return ()
-    if text.startswith(("http://", "https://")):
+    if "=" not in text or "://" in text.partition("=")[0]:  # one URL (a query may hold "=")
         return (("", check_metrics_url(text, where)),)
     pairs = parse_targets_text(text, where)
     return tuple((name, check_metrics_url(url, f"{where}: target {name}")) for name, url in pairs)
+
+
+def check_metrics_names(
+    given: tuple[tuple[str, str], ...], targets: tuple[str, ...], where: str
+) -> None:
+    """`ConfigError` unless `given` (`parse_metrics_urls`) fits a run with these targets: one
+    plain URL for a run with one target (no targets), NAME=URL naming targets otherwise."""
+    if not targets:
+        for name, _ in given:
+            if name:
+                raise ConfigError(
+                    f"{where}: {name}=…: the run has one target: give its metrics URL alone"
+                )
+        return
+    for name, _ in given:
+        if not name:
+            raise ConfigError(
+                f"{where}: the run has targets ({', '.join(targets)}): give NAME=URL for each "
+                "target whose metrics are scraped"
+            )
+        if name not in targets:
+            raise ConfigError(
+                f"{where}: {name!r} is not a target of the run (targets: {', '.join(targets)})"
+            )
 
 
 def same_origin(a: str, b: str) -> bool:
