@@ -37,19 +37,23 @@ def test_a_normal_run_has_no_failure_and_its_tokens_are_the_servers(
 ) -> None:
     """3 slots; 2 users (1 streaming, 1 batch) leave a slot free, 6 queue for slots. Zero
     failures, and our output and input token totals equal the deltas of the server's own
-    counters over the run (nothing else talks to it)."""
+    counters over the run (nothing else talks to it) — read here, and read by the run itself
+    from `--metrics-url` into summary.json's `server` block (docs/server-metrics.md)."""
     server: LlamaServer = llama_server_factory(slots=3)
     server.start()
     before = server.metrics()
     out = tmp_path / "out"
     result = locust_llm_run(
         "--host", server.url, "--headless", "--mode", "both", "--users", str(users),
-        "--run-time", "20s", "--max-tokens", "32", "--out", str(out), cwd=tmp_path,
+        "--run-time", "20s", "--max-tokens", "32", "--out", str(out),
+        "--metrics-url", server.origin + "/metrics", "--llm-metrics-interval", "1s", cwd=tmp_path,
     )  # fmt: skip
     time.sleep(0.2)  # the server counts a request's tokens when it frees the slot
     delta = _delta(before, server.metrics())
     assert result.returncode == 0, result.stderr[-3000:]
-    modes = summary(out)["modes"]
+    assert "server metrics" not in result.stderr, result.stderr[-3000:]  # no scrape failed
+    document = summary(out)
+    modes = document["modes"]
     assert set(modes) == {"stream", "batch"}
     for mode, figures in modes.items():
         assert figures["requests"] >= 3, (mode, figures["requests"])
@@ -63,6 +67,35 @@ def test_a_normal_run_has_no_failure_and_its_tokens_are_the_servers(
         input_,
         delta,
     )
+    # the run's own view of the server: the same deltas, exactly, and nothing to warn about
+    view = document["server"]
+    assert view["engine"] == "llama.cpp"
+    assert view["url"] == server.origin + "/metrics"
+    assert view["window"]["covers_run"] is True
+    assert view["scrapes"]["failed"] == 0
+    assert view["scrapes"]["ok"] >= 15, view["scrapes"]  # before, ~19 during, after
+    assert view["counters"]["output_tokens"] == delta["tokens_predicted_total"] == output
+    assert view["counters"]["input_tokens"] == input_
+    assert view["client"] == {"output_tokens": output, "input_tokens": input_}
+    assert "warnings" not in view, view["warnings"]
+    assert view["histograms"] == {}  # llama.cpp publishes none
+    # its requests in progress, sampled every second: at most the slots, at least one busy
+    running = view["gauges"]["running"]
+    assert 1 <= running["max"] <= 3, running
+    # 6 users on 3 slots: requests wait for a slot (llama.cpp's deferred), and the report
+    # says the server was the bottleneck; 2 users never wait
+    waiting = view["gauges"]["waiting"]["max"]
+    if users > 3:
+        assert waiting >= 1, view["gauges"]["waiting"]
+        assert view["saturation"]["sentence"].startswith("The server was saturated: requests "), (
+            view.get("saturation")
+        )
+    else:
+        assert waiting == 0, view["gauges"]["waiting"]
+        assert "saturation" not in view, view["saturation"]
+    # its decode time per token is our TPOT as the server times it (the first token free)
+    tpot = modes["stream"]["tpot_s"]["mean"]
+    assert 0.7 < view["per_token"]["decode_s"] / tpot < 1.3, (view["per_token"], tpot)
 
 
 def test_tpot_per_request_is_the_servers_predicted_per_token_ms(
