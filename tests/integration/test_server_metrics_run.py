@@ -3,7 +3,11 @@
 - a metrics URL that refuses connections, or that answers a page of HTML, is one warning line
   and an otherwise normal run (exit 0, every figure there), with a `server` block that says
   what went wrong;
-- a bad `--metrics-url` is one error line before anything is sent.
+- a bad `--metrics-url` is one error line before anything is sent;
+- against a fresh mock, whose vLLM-shaped /metrics holds its true timings: the server's
+  counters are ours and the mock's, its TTFT mean is the profile's, client − server TTFT is
+  loopback's, or a proxy's known 30 ms; too few slots read as a saturated server; with targets,
+  each target has its own server block and a gateway's requests count for its upstream.
 
 Runs are short (≤ 6 s) with few users: the machine has 2 shared cores.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import statistics
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MockProcess, free_port, locust_llm, run_mock
+from tests.delay_proxy import delay_proxy
 
 pytestmark = pytest.mark.slow
 
@@ -128,3 +134,108 @@ def test_a_named_metrics_url_without_targets_is_an_error(tmp_path: Path, mock: M
     assert result.stderr.strip().splitlines()[-1] == (
         "locust-llm: error: --metrics-url: a=…: the run has one target: give its metrics URL alone"
     )
+
+
+# ------------------------------------------------------------------ against the mock's truth
+
+
+def test_the_servers_figures_are_the_mocks_truth(tmp_path: Path) -> None:
+    """A fresh mock (TTFT 100 ms, 10 ms between tokens, 16 tokens): its vLLM-shaped /metrics
+    holds its true timings. The server block has exactly our tokens and requests, its TTFT
+    mean is the profile's, and client − server TTFT is loopback's: under 3 ms."""
+    with run_mock("--ttft", "100ms", "--itl", "10ms", "--tokens", "16") as fresh:
+        _, summary = run(
+            tmp_path, "--host", fresh.url, "--metrics-url", fresh.origin + "/metrics",
+            "--llm-metrics-interval", "1s",
+        )  # fmt: skip
+        truth = fresh.stats()["engine_metrics"]
+    server = summary["server"]
+    assert server["engine"] == "vllm"
+    assert server["window"]["covers_run"] is True
+    assert server["scrapes"]["failed"] == 0
+    assert "warnings" not in server, server["warnings"]
+    # counters: the server's deltas are ours, and the mock's own count
+    assert server["counters"] == server["client"]
+    assert server["counters"]["output_tokens"] == truth["generation_tokens"]
+    assert server["counters"]["requests"] == truth["requests"]
+    histograms = server["histograms"]
+    assert histograms["ttft"]["count"] == truth["requests"]
+    assert histograms["ttft"]["mean_s"] == pytest.approx(0.100, abs=0.003)
+    assert histograms["queue"]["mean_s"] < 0.001  # no slot limit: nothing waits
+    assert histograms["e2e"]["mean_s"] == pytest.approx(0.100 + 15 * 0.010, abs=0.005)
+    split = server["client_minus_server"]
+    assert 0.0 <= split["stream"]["ttft_mean_s"] < 0.003, split
+    assert 0.0 <= split["batch"]["e2e_mean_s"] < 0.003, split
+    assert server["gauges"]["running"]["max"] >= 1
+    assert "saturation" not in server
+
+
+def test_client_minus_server_ttft_is_the_network_s_share(tmp_path: Path) -> None:
+    """Through a proxy that holds each request 30 ms (a known network share), the client's
+    TTFT is the server's + 30 ms: client − server TTFT reads the proxy's delay."""
+    with run_mock("--ttft", "100ms", "--itl", "10ms", "--tokens", "16") as fresh:
+        port = int(fresh.origin.rsplit(":", 1)[1])
+        with delay_proxy(port, 0.030) as proxy:
+            _, summary = run(
+                tmp_path, "--host", f"http://127.0.0.1:{proxy.port}/v1",
+                "--metrics-url", fresh.origin + "/metrics", "--llm-metrics-interval", "1s",
+            )  # fmt: skip
+        share = statistics.mean(proxy.delays)
+    server = summary["server"]
+    assert share == pytest.approx(0.030, abs=0.002)
+    split = server["client_minus_server"]
+    assert split["stream"]["ttft_mean_s"] == pytest.approx(share, abs=0.003), split
+    assert split["batch"]["e2e_mean_s"] == pytest.approx(share, abs=0.003), split
+    assert server["histograms"]["ttft"]["mean_s"] == pytest.approx(0.100, abs=0.003)
+
+
+def test_a_server_with_too_few_slots_is_said_to_saturate(tmp_path: Path) -> None:
+    """One slot and four users: requests wait in the mock's queue; the block's waiting gauge
+    shows it, its queue time is most of the client's TTFT, and the sentence says the knee is
+    the server's."""
+    with run_mock("--ttft", "50ms", "--itl", "5ms", "--tokens", "8", "--slots", "1") as fresh:
+        result = locust_llm(
+            "run", "--host", fresh.url, "--metrics-url", fresh.origin + "/metrics",
+            "--llm-metrics-interval", "0.5s", "--headless", "-u", "4", "-t", "5s",
+            "--out", "report", cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    server = summary["server"]
+    assert server["gauges"]["waiting"]["max"] >= 2, server["gauges"]["waiting"]
+    assert server["saturation"]["sentence"].startswith(
+        "The server was saturated: requests waited in its queue in "
+    )
+    ttft = summary["modes"]["stream"]["ttft_s"]["mean"]
+    assert server["histograms"]["queue"]["mean_s"] > 0.5 * (ttft - 0.050)
+
+
+def test_each_target_has_its_servers_view_and_a_gateway_counts_for_its_upstream(
+    tmp_path: Path,
+) -> None:
+    """Two targets: `direct` (the mock, its metrics scraped) and `gateway` (a proxy in front of
+    it, `via: direct`). The mock served both: its counters equal the two targets' requests
+    together, with no warning; the top-level `server` is the first target's."""
+    with run_mock("--ttft", "100ms", "--itl", "10ms", "--tokens", "16") as fresh:
+        port = int(fresh.origin.rsplit(":", 1)[1])
+        with delay_proxy(port, 0.030) as proxy:
+            (tmp_path / "scenario.yaml").write_text(
+                "targets:\n"
+                f"  - {{name: direct, base_url: {fresh.url}}}\n"
+                f"  - {{name: gateway, base_url: http://127.0.0.1:{proxy.port}/v1, via: direct}}\n"
+                "load: {users: 4, run_time: 5s}\n",
+                encoding="utf-8",
+            )
+            result = locust_llm(
+                "run", "scenario.yaml", "--metrics-url", f"direct={fresh.origin}/metrics",
+                "--llm-metrics-interval", "1s", "--headless", "--out", "report", cwd=tmp_path,
+            )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    targets = summary["targets"]
+    assert "server" not in targets["gateway"]
+    server = targets["direct"]["server"]
+    assert summary["server"] == server
+    assert "warnings" not in server, server["warnings"]
+    both = sum(m["requests"] for t in targets.values() for m in t["modes"].values())
+    assert server["counters"]["requests"] == server["client"]["requests"] == both
