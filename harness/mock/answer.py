@@ -24,6 +24,7 @@ __all__ = [
     "TOOL_NAME",
     "Answer",
     "Piece",
+    "answer_length",
     "plan_answer",
     "reasoning_text",
 ]
@@ -90,6 +91,13 @@ def _tool_pieces(n: int, complete: bool) -> list[Piece]:
     if complete:
         texts[-1] += '"}'
     return [Piece("tool", t) for t in texts]
+
+
+def answer_length(gen: Generation, profile: LatencyProfile) -> tuple[int, str]:
+    """The token events of `plan_answer`'s answer (reasoning included) and its ``finish``,
+    without building it."""
+    n, finish = reply_length(gen, profile)
+    return profile.reasoning_tokens + n, finish
 
 
 def plan_answer(gen: Generation, profile: LatencyProfile) -> Answer:

@@ -769,7 +769,26 @@ class FaultInjector:
         self, gen: Generation, profile: LatencyProfile, *, request_index: int, keep_alive: bool
     ) -> Schedule | None:
         """The schedule of a faulty reply to ``gen``, or None to answer normally."""
+        return self.reply_with_fault(
+            gen, profile, request_index=request_index, keep_alive=keep_alive
+        )[1]
+
+    def reply_with_fault(
+        self, gen: Generation, profile: LatencyProfile, *, request_index: int, keep_alive: bool
+    ) -> tuple[str, Schedule | None]:
+        """The decision for ``gen`` (a fault name or ``"ok"``) and, as `reply`, the schedule
+        of the faulty reply or None (``"ok"``, or a fault without a form for the request)."""
         name = self.choose()
+        return name, self._build(name, gen, profile, request_index, keep_alive)
+
+    def _build(
+        self,
+        name: str,
+        gen: Generation,
+        profile: LatencyProfile,
+        request_index: int,
+        keep_alive: bool,
+    ) -> Schedule | None:
         if name == OK:
             return None
         fault = FAULTS[name]

@@ -7,8 +7,10 @@ kernel's arrival time of the request's last byte (with ``slots``, a capacity lim
 the moment a queued generation got its slot, see `harness.mock.slots`). Endpoints: ``POST
 /v1/chat/completions``, ``POST /v1/completions``, ``GET /v1/models``, ``GET /health``,
 ``GET /mock/stats`` (counts, emitter lateness, arrival times, what was received; ``DELETE``
-resets them). Every reply to a generation request says what the mock counted of it in
-``X-Mock-Prompt-Tokens`` and ``X-Mock-Messages``. It runs as its own process (``python -m
+resets them), ``GET /metrics`` (vLLM's engine metrics with the mock's true timings, see
+`harness.mock.engine_metrics`; ``DELETE /mock/stats`` resets them too). Every reply to a
+generation request says what the mock counted of it in ``X-Mock-Prompt-Tokens`` and
+``X-Mock-Messages``. It runs as its own process (``python -m
 harness.mock``), never inside the gevent-patched load generator. Standard library only; it
 must not import anything from the harness core (``harness.sse``, ``harness.protocols``,
 ``harness.record``, ``harness.stats``): the mock is the yardstick, and a bug shared with the
@@ -26,9 +28,18 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from time import perf_counter
 
+from harness.mock.answer import answer_length
 from harness.mock.arrivals import ArrivalLog
-from harness.mock.completions import Endpoint, Generation, build_reply, parse_generation
+from harness.mock.completions import (
+    Endpoint,
+    Generation,
+    build_reply,
+    parse_generation,
+    reply_length,
+)
 from harness.mock.emitter import DEFAULT_SPIN_S, Completion, Emitter, Payload, Timer
+from harness.mock.engine_metrics import EngineMetrics
+from harness.mock.exposition import CONTENT_TYPE
 from harness.mock.faults import FaultInjector
 from harness.mock.personalities import (
     LLAMACPP_LOADING_BODY,
@@ -42,6 +53,7 @@ from harness.mock.prompt import BadRequest
 from harness.mock.protocols import CHAT_EXTRAS, SHAPES
 from harness.mock.received import DEFAULT_RECEIVED_CAP, ReceivedLog
 from harness.mock.slots import Slots, Ticket, TicketState
+from harness.mock.token_writes import TokenWrites, batch_writes, fault_writes, stream_writes
 from harness.mock.wire import (
     MAX_BODY_BYTES,
     MAX_HEAD_BYTES,
@@ -65,6 +77,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "/v1/models": ("GET",),
     "/health": ("GET",),
     "/mock/stats": ("GET", "DELETE"),
+    "/metrics": ("GET",),
 }
 
 
@@ -225,6 +238,8 @@ class MockServer:
         """What each accepted generation request sent (``/mock/stats`` ``received``)."""
         self.slots = Slots(slots)
         """At most this many generations at once, the rest FIFO (0: no limit)."""
+        self.engine_metrics = EngineMetrics(model, slot_limit=slots)
+        """vLLM's engine metrics of what the mock really did (``GET /metrics``)."""
         self.emitter = Emitter(spin_s=spin_s)
         self._host, self._port, self._backlog = host, port, backlog
         self._listener: socket.socket | None = None
@@ -445,6 +460,12 @@ class MockServer:
             }
         elif request.path == "/health":
             body = {"status": "ok"}
+        elif request.path == "/metrics":
+            text = self.engine_metrics.render()
+            fields = [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(text)))]
+            head = response_head(200, fields, keep_alive=keep_alive)
+            self._send(conn, head + text, keep_alive, t_base)
+            return
         else:
             body = self.stats_snapshot(reset=request.method == "DELETE")
         self._send(conn, json_response(200, body, keep_alive=keep_alive), keep_alive, t_base)
@@ -469,52 +490,98 @@ class MockServer:
         mode = gen.mode
         self.stats.count(self.stats.requests, endpoint, mode)
         index = next(self._request_index)
-        schedule: Sequence[tuple[float, Payload]] | None = None
-        if self.faults is not None:  # decided per request, in arrival order
-            schedule = self.faults.reply(
-                gen, self.profile, request_index=index, keep_alive=keep_alive
-            )
-        if schedule is None:
-            schedule = self._normal_reply(gen, index, keep_alive)
-        schedule = self.personality.decorate(_with_echo(schedule, gen))
+        schedule, writes = self.plan_reply(gen, index, keep_alive=keep_alive)
+        metrics = self.engine_metrics
+        trace = metrics.begin(gen.model, t_base, gen.prompt_tokens)
 
         def on_done(completion: Completion) -> None:
             conn.ticket = conn.abandon = None
+            # before the release: the next generation starts running once this one stopped
+            metrics.finished(trace, writes, completion.written, whole=completion.error is None)
             self.slots.release(ticket)
             counter = self.stats.completed if completion.error is None else self.stats.aborted
             self.stats.count(counter, endpoint, mode)
             self._finished(conn, keep_alive, completion)
 
         def start(t_slot: float) -> None:  # at arrival, or when a slot is released
+            metrics.started(trace, t_slot)
             self.emitter.schedule(conn.sock, t_slot, schedule, on_done)
 
         def abandon() -> None:  # the connection closed before the response ended
             conn.ticket = conn.abandon = None
             if ticket.state is TicketState.QUEUED:  # no schedule will count it
                 self.stats.count(self.stats.aborted, endpoint, mode)
+                metrics.left(trace)
             self.slots.release(ticket)
 
         ticket = Ticket(t_base, start)
         conn.ticket, conn.abandon = ticket, abandon
         self.slots.enter(ticket)
+        if ticket.state is TicketState.QUEUED:
+            metrics.queued(trace)
+
+    def plan_reply(
+        self, gen: Generation, index: int, *, keep_alive: bool
+    ) -> tuple[list[tuple[float, Payload]], TokenWrites]:
+        """The reply to accepted request ``gen`` (the ``index``-th), as the emitter schedule
+        it is written by, and its shape token-wise: a fault's when the injector decides one
+        (in arrival order: call it once per request), else the normal reply; the
+        personality's habits and the echo headers applied."""
+        schedule: Sequence[tuple[float, Payload]] | None = None
+        if self.faults is not None:  # decided per request, in arrival order
+            fault, schedule = self.faults.reply_with_fault(
+                gen, self.profile, request_index=index, keep_alive=keep_alive
+            )
+            if schedule is not None:
+                writes = self._fault_writes(fault, gen, index)
+        if schedule is None:
+            schedule, writes = self._normal_reply(gen, index, keep_alive)
+        return self.personality.decorate(_with_echo(schedule, gen)), writes
 
     def _normal_reply(
         self, gen: Generation, index: int, keep_alive: bool
-    ) -> Sequence[tuple[float, Payload]]:
+    ) -> tuple[Sequence[tuple[float, Payload]], TokenWrites]:
+        """The normal reply and its shape: every protocol's and personality's stream is the
+        head, then one write per token event; a batch is one body when the last is due."""
+        profile = self.profile
         shape = SHAPES.get(gen.endpoint)
-        extras = self.profile.reasoning_tokens or self.profile.tool_call
+        extras = profile.reasoning_tokens or profile.tool_call
         if shape is None and gen.endpoint is Endpoint.CHAT and extras:
             shape = CHAT_EXTRAS
+        schedule: Sequence[tuple[float, Payload]]
         if shape is not None:
-            return reply_schedule(
-                shape, gen, self.profile, request_index=index, keep_alive=keep_alive
+            n, finish = answer_length(gen, profile)  # its reasoning tokens included
+            schedule = reply_schedule(
+                shape, gen, profile, request_index=index, keep_alive=keep_alive
             )
-        name = self.personality.name
-        if name == "llama.cpp":
-            return llamacpp_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
-        if name == "litellm" and gen.stream:
-            return litellm_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
-        return build_reply(gen, self.profile, request_index=index, keep_alive=keep_alive)
+        else:
+            n, finish = reply_length(gen, profile)
+            name = self.personality.name
+            if name == "llama.cpp":
+                schedule = llamacpp_reply(gen, profile, request_index=index, keep_alive=keep_alive)
+            elif name == "litellm" and gen.stream:
+                schedule = litellm_reply(gen, profile, request_index=index, keep_alive=keep_alive)
+            else:
+                schedule = build_reply(gen, profile, request_index=index, keep_alive=keep_alive)
+        if gen.stream:
+            return schedule, stream_writes(n, finish)
+        return schedule, batch_writes(profile.token_offsets(n, index), finish)
+
+    def _fault_writes(self, fault: str, gen: Generation, index: int) -> TokenWrites:
+        """The shape of fault ``fault``'s reply to ``gen`` (see `fault_writes`)."""
+        assert self.faults is not None
+        shaped = gen.endpoint in SHAPES
+        profile = self.profile
+        n, finish = answer_length(gen, profile) if shaped else reply_length(gen, profile)
+        return fault_writes(
+            fault,
+            stream=gen.stream,
+            shaped=shaped,
+            litellm=self.personality.name == "litellm",
+            offsets=profile.token_offsets(n, index),
+            finish=finish,
+            after_tokens=self.faults.plan.after_tokens,
+        )
 
     def _send(self, conn: _Connection, data: bytes, keep_alive: bool, t_base: float) -> None:
         done = functools.partial(self._finished, conn, keep_alive)
@@ -561,6 +628,7 @@ class MockServer:
         for the first 200,000 (then ``truncated: true``; see `ArrivalLog`); ``received``:
         what each accepted generation request sent, in arrival order, for the first
         ``received_cap`` (10,000; then ``received_truncated: true``; see `ReceivedLog`);
+        ``engine_metrics``: the truth behind ``GET /metrics`` (see `EngineMetrics.summary`);
         ``uptime_s``.
         """
         out = self.stats.snapshot(reset=reset)
@@ -592,5 +660,6 @@ class MockServer:
             out["injected"] = {}
         out["arrivals"] = self.arrivals.snapshot(reset=reset)
         out.update(self.received.snapshot(reset=reset))
+        out["engine_metrics"] = self.engine_metrics.summary(reset=reset)
         out["uptime_s"] = time.perf_counter() - self._started
         return out
