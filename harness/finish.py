@@ -34,6 +34,7 @@ from harness.exit_code import (
 from harness.report.enrich import complete_summary
 from harness.report.summary import write_all_reports
 from harness.run import LLMRun, llm_run, verdict_for
+from harness.server_watch import finish_watches
 from harness.timeline_sampler import timeline_for
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def finish_run(environment: Environment, run: LLMRun) -> ExitCode | None:
         from harness.options import config_for
 
         config = config_for(environment)
+        finish_watches(environment)  # the server's last scrape, before its block is built
         summary = complete_summary(
             run.summary(), stats=run.stats, config=config, timeline=timeline_for(environment)
         )

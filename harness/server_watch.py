@@ -8,6 +8,9 @@ starts; then a child process (``python -m harness.server.scrape``) that scrapes 
 an exposition of hundreds of kilobytes never takes the load generator's time while requests
 are in flight; and on `test_stop`, once the users are done, the child is stopped and one last
 scrape is taken here, a moment later (a server updates its counters just after the response).
+A master's `test_stop` comes while its workers may still finish their last requests: there the
+last scrape waits for the end of the run (`finish_watches`, called as the reports are written,
+when every worker's figures have arrived) or for the next test's start.
 
 A scrape that fails is a warning, never a failure: each distinct reason is logged once per
 target (``locust-llm: warning: server metrics http://…/metrics: cannot connect (connection
@@ -32,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from gevent import subprocess
 from locust import events
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from harness.redact import redact_url
 from harness.run import llm_run
@@ -104,6 +107,7 @@ class ServerWatch:
         self._told: set[str] = set()
         self._child: subprocess.Popen[bytes] | None = None
         self._reader: gevent.Greenlet | None = None
+        self.finished = False
 
     def scrape_now(self, phase: str) -> None:
         """One scrape in this process (before or after the load, never during it)."""
@@ -172,7 +176,16 @@ class ServerWatch:
             self.take(DURING, snapshot)
 
     def finish(self) -> None:
-        """Stop the child, then the last scrape (after `SETTLE_S`)."""
+        """Stop the child, then the last scrape (after `SETTLE_S`); once."""
+        if self.finished:
+            return
+        self.stop_scraping()
+        gevent.sleep(SETTLE_S)
+        self.scrape_now(AFTER)
+        self.finished = True
+
+    def stop_scraping(self) -> None:
+        """Stop the child that scrapes during the load."""
         child, self._child = self._child, None
         if child is not None:
             try:
@@ -189,8 +202,6 @@ class ServerWatch:
             self._reader.join(timeout=1.0)
             self._reader.kill(block=False)
             self._reader = None
-        gevent.sleep(SETTLE_S)
-        self.scrape_now(AFTER)
 
 
 _watches: weakref.WeakKeyDictionary[Any, list[ServerWatch]] = weakref.WeakKeyDictionary()
@@ -231,7 +242,20 @@ def _stop(environment: Environment) -> None:
         watch.finish()
 
 
+def finish_watches(environment: Environment) -> None:
+    """Take the last scrape of every target's metrics now, if not yet taken (the run's
+    reports are being written: harness.finish)."""
+    for watch in _watches.get(environment, []):
+        watch.finish()
+
+
 def _on_test_stop(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        # the workers' last requests may still be finishing and their figures arriving:
+        # the last scrape waits for the end of the run (finish_watches, on `quitting`)
+        for watch in _watches.get(environment, []):
+            watch.stop_scraping()
+        return
     _stop(environment)
 
 

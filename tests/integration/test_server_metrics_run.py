@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import statistics
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MockProcess, free_port, locust_llm, run_mock
+from tests.conftest import ROOT, MockProcess, free_port, locust_llm, run_mock
 from tests.delay_proxy import delay_proxy
 
 pytestmark = pytest.mark.slow
@@ -239,3 +242,51 @@ def test_each_target_has_its_servers_view_and_a_gateway_counts_for_its_upstream(
     assert "warnings" not in server, server["warnings"]
     both = sum(m["requests"] for t in targets.values() for m in t["modes"].values())
     assert server["counters"]["requests"] == server["client"]["requests"] == both
+
+
+def test_in_distributed_mode_the_master_scrapes_and_compares_the_merged_figures(
+    tmp_path: Path,
+) -> None:
+    """A master and two workers: only the master scrapes (one scraper, not three), and the
+    server's counters equal the workers' merged requests and tokens."""
+    locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "harness" / "locustfile.py")]
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    environ.pop("OPENAI_API_KEY", None)
+    with run_mock("--ttft", "100ms", "--itl", "10ms", "--tokens", "16") as fresh:
+        workers = [
+            subprocess.Popen(
+                [*locust, "--worker", "--master-port", str(port), "--host", fresh.url],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=tmp_path,
+                env=environ,
+            )
+            for _ in range(2)
+        ]
+        try:
+            master = subprocess.run(
+                [
+                    *locust, "--master", "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", str(port), "--expect-workers", "2", "--headless",
+                    "-u", "4", "-r", "4", "-t", "6s", "--host", fresh.url,
+                    "--llm-metrics-url", fresh.origin + "/metrics", "--llm-metrics-interval", "1s",
+                    "--llm-out", str(tmp_path / "report"), "--only-summary", "--stop-timeout", "5",
+                ],
+                capture_output=True, text=True, timeout=120, cwd=tmp_path, env=environ,
+            )  # fmt: skip
+        finally:
+            for worker in workers:
+                try:
+                    worker.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+        truth = fresh.stats()["engine_metrics"]
+    assert master.returncode == 0, master.stderr[-3000:]
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    server = summary["server"]
+    assert "warnings" not in server, server["warnings"]
+    assert server["counters"] == server["client"]
+    assert server["counters"]["output_tokens"] == truth["generation_tokens"] > 0
+    # one scraper: before, about one a second for 6 s, after — not three times that
+    assert 4 <= server["scrapes"]["ok"] <= 12, server["scrapes"]
