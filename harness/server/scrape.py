@@ -9,7 +9,8 @@ wrong — refused, no answer, an HTTP error, HTML, a body that is not the text f
 `Snapshot` with a one-line `error`, never an exception: a failed scrape is a warning.
 
 The child writes one JSON line per scrape (`Snapshot.to_json`) to its standard output, the
-first after one interval, and exits when its standard input closes (the load generator
+first after one interval, runs on the cores its parent is not pinned to (when it is pinned and
+there are others), and exits when its standard input closes (the load generator
 stopped, or died): it never outlives the run. The bearer key for a metrics endpoint on the
 target's own host comes in the environment variable `BEARER_VARIABLE`, never on the command
 line.
@@ -118,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--every", type=float, required=True)
     parser.add_argument("--timeout", type=float, required=True)
     args = parser.parse_args(argv)
+    _off_the_load_generators_cores()
     bearer = os.environ.get(BEARER_VARIABLE) or None
     next_at = time.perf_counter() + args.every
     while True:
@@ -130,6 +132,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             return 0
         next_at = max(next_at + args.every, time.perf_counter())
+
+
+def _off_the_load_generators_cores() -> None:
+    """A load generator pinned to some cores (taskset, `--cpu`) passes its pinning on to its
+    children: move this one to the machine's other cores, if it has any it may use."""
+    try:
+        inherited = os.sched_getaffinity(0)
+        others = set(range(os.cpu_count() or 1)) - inherited
+        if others:
+            os.sched_setaffinity(0, others)
+    except (AttributeError, OSError):  # not Linux, or a cpuset that forbids the others
+        pass
 
 
 def _stdin_closed(wait_s: float) -> bool:

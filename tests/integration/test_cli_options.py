@@ -53,6 +53,7 @@ SAMPLES = {
     "llm_burstiness": "0.5",
     "llm_sweep": "rates:1,2",
     "llm_stage_time": "30s",
+    "llm_metrics_url": "http://127.0.0.1:8001/metrics",
 }
 #: options that make `run` a sweep: shown by a run of their own (a sweep sets the rates)
 SWEEP_OPTIONS = ("llm_sweep", "llm_stage_time", "llm_sweep_points")
