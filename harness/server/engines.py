@@ -17,7 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 #: the roles of a histogram, in the order the reports list them
-HISTOGRAM_ROLES = ("ttft", "queue", "prefill", "decode", "e2e", "tpot", "itl")
+#: (``ttfc`` is a first *chunk*, such as the empty role chunk a stream opens with: what a
+#: gateway that times chunks, not tokens, calls its TTFT)
+HISTOGRAM_ROLES = ("ttft", "ttfc", "queue", "prefill", "decode", "e2e", "tpot", "itl")
 #: the roles of a counter (deltas over the run, next to the client's)
 COUNTER_ROLES = ("output_tokens", "input_tokens", "requests")
 #: the roles of a gauge (over time)
@@ -153,7 +155,12 @@ LITELLM = Engine(
     "litellm",
     "litellm_",
     histograms={
-        "ttft": ("litellm_llm_api_time_to_first_token_metric",),
+        # what LiteLLM calls its TTFT is its upstream's first chunk, from after its own auth
+        # (checked against a real proxy: the empty role chunk vLLM and our mock open a stream
+        # with counts, and LiteLLM does not forward it), so it is a `ttfc`; its E2E is the
+        # whole request through the gateway, its queue included
+        "ttfc": ("litellm_llm_api_time_to_first_token_metric",),
+        "queue": ("litellm_request_queue_time_seconds",),
         "e2e": ("litellm_request_total_latency_metric",),
     },
     counters={
@@ -167,6 +174,7 @@ LITELLM = Engine(
             ("litellm_requests_metric_total",),
         ),
     },
+    gauges={"running": ("litellm_in_flight_requests",)},
 )
 
 #: every engine the harness recognises, in the order `recognise` tries them

@@ -160,7 +160,13 @@ def series_increase(
 
 
 def _finished(labels: Labels) -> bool:
-    return dict(labels).get("finished_reason") not in _NOT_FINISHED
+    """A series of requests that finished normally: not vLLM's aborted or failed ones, and
+    only the 2xx answers of a gateway that counts requests by ``status_code`` (LiteLLM)."""
+    by_name = dict(labels)
+    if by_name.get("finished_reason") in _NOT_FINISHED:
+        return False
+    status = by_name.get("status_code")
+    return status is None or status.startswith("2")
 
 
 def counters(engine: Engine, snapshots: Sequence[Snapshot]) -> dict[str, int | float]:
@@ -419,7 +425,9 @@ def client_minus_server(
     gateway and the client's own queueing add. TTFT only for the modes whose client sees it
     (streaming). Means only: the server's are exact (sum over count), its percentiles are
     interpolated in buckets tens of milliseconds wide, and a difference of two percentiles
-    would be mostly the buckets' width."""
+    would be mostly the buckets' width. A gateway's first *chunk* (LiteLLM's ``ttfc``) is
+    not subtracted: it times its upstream's empty role chunk, which it does not forward, so
+    no figure of ours measures the same instant."""
     out: dict[str, dict[str, float]] = {}
     for mode, block in modes.items():
         figures: dict[str, float] = {}

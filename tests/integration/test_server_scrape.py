@@ -23,14 +23,17 @@ import pytest
 from harness.server.scrape import BEARER_VARIABLE, scrape
 from harness.server.snapshot import Snapshot
 
-LLAMA_PAGE = (
-    Path(__file__).parents[1] / "fixtures" / "server-metrics" / "llamacpp.txt"
-).read_bytes()
+PAGES = Path(__file__).parents[1] / "fixtures" / "server-metrics"
+LLAMA_PAGE = (PAGES / "llamacpp.txt").read_bytes()
+#: a real LiteLLM 1.108.7 proxy's /metrics (callbacks: ["prometheus"]) after 2 streams and 1
+#: batch request of 8 tokens through it to our mock
+LITELLM_PAGE = (PAGES / "litellm.txt").read_bytes()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     routes: ClassVar[dict[str, tuple[int, str, bytes]]] = {
         "/metrics": (200, "text/plain; version=0.0.4", LLAMA_PAGE),
+        "/litellm": (200, "text/plain; version=1.0.0; charset=utf-8", LITELLM_PAGE),
         "/html": (
             200,
             "text/html; charset=utf-8",
@@ -89,6 +92,26 @@ def test_a_llama_server_page_is_recognised_and_reduced_to_its_roles(page_server:
     # what no role reads is not carried (spec-decoding counters, n_decode)
     assert not snapshot.has("llamacpp:n_decode_total")
     assert Snapshot.from_json(json.loads(json.dumps(snapshot.to_json()))) == snapshot
+
+
+def test_a_litellm_page_is_recognised_and_has_every_name_its_roles_read(page_server: str) -> None:
+    snapshot = scrape(f"{page_server}/litellm", timeout_s=2.0)
+    assert snapshot.ok, snapshot.error
+    assert snapshot.engine == "litellm"
+    # the names the LiteLLM table reads are those this real proxy published
+    read = {
+        "litellm_llm_api_time_to_first_token_metric_count",
+        "litellm_request_queue_time_seconds_count",
+        "litellm_request_total_latency_metric_count",
+        "litellm_output_tokens_metric_total",
+        "litellm_input_tokens_metric_total",
+        "litellm_proxy_total_requests_metric_total",
+        "litellm_in_flight_requests",
+    }
+    assert {name for name in read if not snapshot.has(name)} == set()
+    assert snapshot.total("litellm_output_tokens_metric_total") == 24  # 3 answers of 8 tokens
+    assert snapshot.total("litellm_llm_api_time_to_first_token_metric_count") == 2  # streams only
+    assert snapshot.total("litellm_request_total_latency_metric_count") == 3
 
 
 @pytest.mark.parametrize(

@@ -193,9 +193,15 @@ class LiteLLM:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
 
-def litellm_config(upstreams: dict[str, str]) -> str:
-    """A LiteLLM config routing each model name to an OpenAI-compatible base URL."""
+
+def litellm_config(upstreams: dict[str, str], metrics: bool = False) -> str:
+    """A LiteLLM config routing each model name to an OpenAI-compatible base URL; with
+    `metrics`, its Prometheus callback on and its /metrics open (with no database LiteLLM
+    cannot check a key there)."""
     lines = ["model_list:"]
     for name, base_url in upstreams.items():
         lines += [
@@ -204,6 +210,12 @@ def litellm_config(upstreams: dict[str, str]) -> str:
             "      model: openai/mock-llm",
             f"      api_base: {base_url}",
             "      api_key: none",
+        ]
+    if metrics:
+        lines += [
+            "litellm_settings:",
+            '  callbacks: ["prometheus"]',
+            "  require_auth_for_metrics_endpoint: false",
         ]
     return "\n".join(lines) + "\n"
 
@@ -214,13 +226,14 @@ def run_litellm(
     workdir: Path,
     timeout: float = 120.0,
     env_extra: dict[str, str] | None = None,
+    metrics: bool = False,
 ) -> Iterator[LiteLLM]:
     """Start `litellm --config …` (one worker, no database, the packaged cost map: offline)
     and wait for /health/liveliness; stop it afterwards."""
     real = manifest()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "litellm.yaml"
-    config.write_text(litellm_config(upstreams), encoding="utf-8")
+    config.write_text(litellm_config(upstreams, metrics), encoding="utf-8")
     log = workdir / "litellm.log"
     port = free_port()
     key = "sk-" + secrets.token_hex(16)

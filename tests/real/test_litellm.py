@@ -49,6 +49,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             run_litellm(
                 {name: mock.url for name, mock in mocks.items()},
                 tmp_path_factory.mktemp("litellm"),
+                metrics=True,
             )
         )
         yield Gateway(proxy, mocks)
@@ -84,6 +85,39 @@ def test_a_clean_run_through_litellm_has_no_failure_and_names_the_gateway(
     # one upstream request per request of ours: every one is accounted for
     received = counts_by_mode(gateway.mocks["clean"].stats(), "requests")
     assert received == {mode: figures["requests"] for mode, figures in modes.items()}
+
+
+def test_the_gateway_s_own_metrics_count_what_we_counted(gateway: Gateway, tmp_path: Path) -> None:
+    """LiteLLM's Prometheus callback counts tokens and requests as they pass through; over the
+    run's window its deltas are ours exactly, and its TTFT (the upstream's first token as the
+    gateway saw it) is its first chunk: the mock's empty role chunk, sent at once, which the
+    gateway does not forward; so it is kept as the gateway's `ttfc`, not subtracted from our
+    TTFT, and the split is E2E's: the network and our client outside the gateway."""
+    result, data = _run(gateway, tmp_path, "clean", "--mode", "both", "--users", "4",
+                        "--run-time", "8s", "--metrics-url", gateway.proxy.metrics_url,
+                        "--llm-metrics-interval", "1s")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "server metrics URL" not in result.stderr, result.stderr[-3000:]
+    server = data["server"]
+    assert server["engine"] == "litellm"
+    assert server["window"]["covers_run"] is True
+    assert server["scrapes"]["failed"] == 0, server["scrapes"]
+    assert server["scrapes"]["ok"] >= 4, server["scrapes"]
+    assert server["counters"] == server["client"], server
+    assert server["client"]["output_tokens"] > 0
+    assert "warnings" not in server, server["warnings"]
+    streams = data["modes"]["stream"]["requests"]
+    requests = streams + data["modes"]["batch"]["requests"]
+    histograms = server["histograms"]
+    assert "ttft" not in histograms
+    assert histograms["ttfc"]["count"] == streams  # LiteLLM times streams only
+    assert histograms["e2e"]["count"] == requests
+    assert histograms["ttfc"]["mean_s"] < 0.020  # the role chunk, before the mock's TTFT
+    assert histograms["e2e"]["mean_s"] > 0.020 + 15 * 0.005  # the mock's 16 tokens
+    gap = server["client_minus_server"]
+    assert set(gap["stream"]) == {"e2e_mean_s"}, gap
+    assert 0 < gap["stream"]["e2e_mean_s"] < 0.5, gap
+    assert 0 < gap["batch"]["e2e_mean_s"] < 0.5, gap
 
 
 def test_upstream_faults_arrive_as_their_classes_and_a_covered_truncation_as_a_mismatch(

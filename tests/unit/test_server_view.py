@@ -144,6 +144,26 @@ def test_the_block_holds_the_window_s_deltas_not_the_servers_totals() -> None:
     assert ttft["p50_s"] == pytest.approx(0.075)
 
 
+def test_a_gateway_s_requests_count_only_its_2xx_answers() -> None:
+    def litellm(t: float, ok: int, failed: int) -> Snapshot:
+        name = "litellm_proxy_total_requests_metric_total"
+        return Snapshot(
+            t,
+            engine="litellm",
+            samples={
+                name: {
+                    **series(ok, status_code="200", route="/v1/chat/completions"),
+                    **series(failed, status_code="500", route="/v1/chat/completions"),
+                },
+                "litellm_output_tokens_metric_total": series(8 * ok),
+            },
+        )
+
+    block = _view((BEFORE, litellm(100.0, 3, 1)), (AFTER, litellm(101.0, 10, 4))).block()
+    assert block["engine"] == "litellm"
+    assert block["counters"] == {"output_tokens": 56, "requests": 7}
+
+
 def test_a_series_born_in_the_window_counts_from_zero() -> None:
     before = Snapshot(0.0, engine="vllm", samples={"vllm:generation_tokens_total": {}})
     after = Snapshot(1.0, engine="vllm", samples={"vllm:generation_tokens_total": series(42)})
