@@ -38,6 +38,10 @@ from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.cpu import cores_busy, cpu_us_per_token, mock_tokens_written, proc_cpu_s  # noqa: E402
+from benchmarks.layers import layer_samples, layer_table, top_functions  # noqa: E402
+
 HARNESS_LOCUSTFILE = ROOT / "harness" / "locustfile.py"
 BASELINE_LOCUSTFILE = Path(__file__).resolve().with_name("baseline_locustfile.py")
 HARNESS, BASELINE = "locust-llm", "baseline"
@@ -53,7 +57,6 @@ FOREIGN_BUSY_WARN = 10.0
 #: before a run, wait (up to --quiet-wait) until both pinned cores are less busy than this
 QUIET_BUSY = 10.0
 
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
 _children: list[subprocess.Popen[Any]] = []
 
 
@@ -138,48 +141,32 @@ def _interrupt(signum: int, frame: object) -> None:
 # ---------------------------------------------------------------------------------- sampling
 
 
-def _proc_cpu_s(pid: int) -> float | None:
-    """utime + stime of `pid`, in seconds (None once it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
-
-
-def _cores_busy() -> dict[int, tuple[int, int]]:
-    """Per core: (busy ticks, total ticks) from /proc/stat."""
-    out: dict[int, tuple[int, int]] = {}
-    for line in Path("/proc/stat").read_text().splitlines():
-        name, *rest = line.split()
-        if not name.startswith("cpu") or name == "cpu":
-            continue
-        ticks = [int(v) for v in rest[:8]]  # user nice system idle iowait irq softirq steal
-        idle = ticks[3] + ticks[4]
-        out[int(name[3:])] = (sum(ticks) - idle, sum(ticks))
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     t: float
     load_cpu_s: float | None
     mock_cpu_s: float | None
     cores: dict[int, tuple[int, int]]
+    #: tokens the mock had written (its /mock/stats; None if it did not answer)
+    mock_tokens: int | None = None
 
 
-def _snapshot(load_pid: int, mock_pid: int) -> Snapshot:
-    return Snapshot(
-        time.perf_counter(), _proc_cpu_s(load_pid), _proc_cpu_s(mock_pid), _cores_busy()
-    )
+def _snapshot(load_pid: int, mock_pid: int, base_url: str) -> Snapshot:
+    t, load_cpu, mock_cpu, cores = (
+        time.perf_counter(), proc_cpu_s(load_pid), proc_cpu_s(mock_pid), cores_busy()
+    )  # fmt: skip
+    try:
+        tokens: int | None = mock_tokens_written(_mock_stats(base_url))
+    except (OSError, ValueError, KeyError):
+        tokens = None
+    return Snapshot(t, load_cpu, mock_cpu, cores, tokens)
 
 
 def _busiest_core(cores: set[int], over_s: float = 1.0) -> float:
     """The highest busy percentage among `cores` over the next `over_s` seconds."""
-    a = _cores_busy()
+    a = cores_busy()
     time.sleep(over_s)
-    b = _cores_busy()
+    b = cores_busy()
     busy = [
         100.0 * (b[c][0] - a[c][0]) / max(b[c][1] - a[c][1], 1) for c in cores if c in a and c in b
     ]
@@ -237,6 +224,9 @@ class Result:
     tok_per_s: float | None = None
     core_pct: float | None = None
     window_s: float | None = None
+    #: the load generator's CPU time in the window / the tokens the mock wrote in it, in µs
+    cpu_us_per_token: float | None = None
+    mock_tokens_in_window: int | None = None
     mock_core_pct: float | None = None
     core0_busy_pct: float | None = None
     core1_busy_pct: float | None = None
@@ -252,6 +242,8 @@ class Result:
     attempt: int = 1
     attempts: int = 1
     problem: str = ""
+    #: with --profile: the raw py-spy profile of the window
+    profile: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -386,14 +378,19 @@ def run_one(args: argparse.Namespace, point: int, tool: str, run_dir: Path, pin:
             cwd=run_dir,
         )
         marks: dict[str, Snapshot] = {}
+        spy: list[subprocess.Popen[Any]] = []
 
         def watch() -> None:  # stamp the steady window from Locust's own log lines
             assert load.stderr is not None
             for line in load.stderr:
                 if "All users spawned" in line and "spawned" not in marks:
-                    marks["spawned"] = _snapshot(load.pid, mock_pid)
+                    marks["spawned"] = _snapshot(load.pid, mock_pid, url)
+                    if args.profile is not None:
+                        spy.append(_start_profiler(args, load.pid, point, tool, pin))
                 elif "--run-time limit reached" in line and "stop" not in marks:
-                    marks["stop"] = _snapshot(load.pid, mock_pid)
+                    marks["stop"] = _snapshot(load.pid, mock_pid, url)
+                    for proc in spy:
+                        _stop(proc, signal.SIGINT, grace_s=20.0)  # py-spy writes on SIGINT
                 locust_log.write(line)
 
         watcher = threading.Thread(target=watch, daemon=True)
@@ -406,6 +403,11 @@ def run_one(args: argparse.Namespace, point: int, tool: str, run_dir: Path, pin:
         finally:
             _stop(load, grace_s=2.0)  # at once unless it has exited (interrupted, timed out)
             watcher.join(timeout=5.0)
+            for proc in spy:
+                _stop(proc, signal.SIGINT, grace_s=20.0)
+        if args.profile is not None:
+            written = args.profile / f"{point}-{tool}.txt"
+            result.profile = written if written.is_file() else None
         result.mock = _mock_stats(url)
         (run_dir / "mock_stats.json").write_text(json.dumps(result.mock, indent=2))
         if "spawned" in marks and "stop" in marks:
@@ -415,6 +417,14 @@ def run_one(args: argparse.Namespace, point: int, tool: str, run_dir: Path, pin:
             result.mock_core_pct = _share(a.mock_cpu_s, b.mock_cpu_s, result.window_s)
             result.core0_busy_pct = _core_busy_pct(a, b, LOAD_CPU)
             result.core1_busy_pct = _core_busy_pct(a, b, MOCK_CPU)
+            if a.mock_tokens is not None and b.mock_tokens is not None:
+                result.mock_tokens_in_window = b.mock_tokens - a.mock_tokens
+                cpu_s = (
+                    b.load_cpu_s - a.load_cpu_s
+                    if a.load_cpu_s is not None and b.load_cpu_s is not None
+                    else None
+                )
+                result.cpu_us_per_token = cpu_us_per_token(cpu_s, result.mock_tokens_in_window)
         if not out_file.is_file():
             locust_log.flush()
             tail = _last_line(run_dir / "locust.log")
@@ -429,6 +439,17 @@ def run_one(args: argparse.Namespace, point: int, tool: str, run_dir: Path, pin:
             _stop(mock)
         mock_log.close()
         locust_log.close()
+
+
+def _start_profiler(
+    args: argparse.Namespace, pid: int, point: int, tool: str, pin: bool
+) -> subprocess.Popen[Any]:
+    """py-spy sampling `pid` (on the mock's core) into `--profile`/POINT-TOOL.txt until SIGINT."""
+    out = args.profile / f"{point}-{tool}.txt"
+    cmd = [args.py_spy, "record", "--pid", str(pid), "--rate", str(args.profile_rate)]
+    cmd += ["--nonblocking", "--format", "raw", "--output", str(out)]
+    log = (args.profile / f"{point}-{tool}.py-spy.log").open("w")
+    return _spawn(cmd, cpu=MOCK_CPU if pin else None, stdout=log, stderr=subprocess.STDOUT)
 
 
 def run_point(args: argparse.Namespace, point: int, tool: str, workdir: Path, pin: bool) -> Result:
@@ -491,12 +512,26 @@ HEADER = (
     "req/s",
     "tok/s",
     "its core %",
+    "CPU µs/token",
     "mock late p50/p99/max",
     "mock core %",
 )
 
 
-def _row(r: Result, ttft: float, itl: float) -> list[str]:
+def _cpu_ratio(h: Result | None, b: Result | None) -> float | None:
+    """locust-llm's CPU per token over the baseline's at the same point."""
+    if h is None or b is None or h.cpu_us_per_token is None or not b.cpu_us_per_token:
+        return None
+    return h.cpu_us_per_token / b.cpu_us_per_token
+
+
+def _cpu_cell(r: Result, ratio: float | None) -> str:
+    if r.cpu_us_per_token is None:
+        return "—"
+    return f"{r.cpu_us_per_token:.1f}" + (f" (×{ratio:.2f})" if ratio is not None else "")
+
+
+def _row(r: Result, ttft: float, itl: float, cpu_ratio: float | None = None) -> list[str]:
     tool = r.tool + (" (saturated)" if r.saturated else "")
     if not r.ok:
         return [str(r.point), tool, "failed (see below)"] + [""] * (len(HEADER) - 3)
@@ -510,6 +545,7 @@ def _row(r: Result, ttft: float, itl: float) -> list[str]:
         _num(r.req_per_s, ".1f"),
         _num(r.tok_per_s, ".0f"),
         _num(r.core_pct, ".0f"),
+        _cpu_cell(r, cpu_ratio),
         _lateness(r),
         _num(r.mock_core_pct, ".0f"),
     ]
@@ -551,6 +587,14 @@ def _compare(h: Result, b: Result, ttft: float, itl: float) -> str:
     cpu = ""
     if h.core_pct is not None and b.core_pct is not None and b.core_pct > 0:
         cpu = f"; core {h.core_pct:.0f} % vs {b.core_pct:.0f} % (×{h.core_pct / b.core_pct:.2f})"
+    ratio = _cpu_ratio(h, b)
+    if ratio is not None:
+        assert h.cpu_us_per_token is not None
+        assert b.cpu_us_per_token is not None
+        cpu += (
+            f"; CPU per token {h.cpu_us_per_token:.1f} vs {b.cpu_us_per_token:.1f} µs "
+            f"(×{ratio:.2f})"
+        )
     rate = ""
     if h.req_per_s and b.req_per_s:
         rate = f"; req/s ×{h.req_per_s / b.req_per_s:.2f}"
@@ -589,6 +633,8 @@ def _detail(r: Result, ttft: float) -> str:
         parts.append(f"mock completed {completed}")
     if r.window_s is not None:
         parts.append(f"window {r.window_s:.1f} s")
+    if r.mock_tokens_in_window is not None:
+        parts.append(f"mock wrote {r.mock_tokens_in_window} tokens in it")
     foreign = r.foreign_busy()
     if foreign is not None:
         parts.append(f"other processes: core 0 {foreign[0]:.0f} %, core 1 {foreign[1]:.0f} %")
@@ -606,7 +652,14 @@ def _detail(r: Result, ttft: float) -> str:
 def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) -> str:
     """The whole printout: table, comparisons, targets, notes, per-run details."""
     ttft, itl = parse_duration(args.ttft), parse_duration(args.itl)
-    rows = [_row(r, ttft, itl) for r in results]
+    by_point: dict[int, dict[str, Result]] = {}
+    for r in results:
+        by_point.setdefault(r.point, {})[r.tool] = r
+    rows = []
+    for r in results:
+        tools = by_point[r.point]
+        ratio = _cpu_ratio(tools.get(HARNESS), tools.get(BASELINE)) if r.tool == HARNESS else None
+        rows.append(_row(r, ttft, itl, ratio))
     bullet = "- " if args.markdown else ""
     out = [
         f"Fidelity: mock TTFT {args.ttft}, ITL {args.itl}, {args.tokens} tokens per stream; "
@@ -615,9 +668,6 @@ def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) ->
         _table(rows, args.markdown),
         "",
     ]
-    by_point: dict[int, dict[str, Result]] = {}
-    for r in results:
-        by_point.setdefault(r.point, {})[r.tool] = r
     for tools in by_point.values():
         if HARNESS in tools and BASELINE in tools:
             out.append(bullet + _compare(tools[HARNESS], tools[BASELINE], ttft, itl))
@@ -637,7 +687,10 @@ def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) ->
         "yardstick's own error, inside every row's figures. The time the mock takes to read a "
         "request is not in it (locust-llm's TTFB shows it: headers are due at once).",
         "'its core %' is the load generator's CPU time over wall time while all users ran "
-        "(from 'All users spawned' to the run-time limit), on its one pinned core.",
+        "(from 'All users spawned' to the run-time limit), on its one pinned core. "
+        "'CPU µs/token' is its CPU time in that window over the tokens the mock wrote in it "
+        "(the mock's /mock/stats at both ends), and on locust-llm's rows (×) its ratio to the "
+        "baseline's at the same point.",
         f"'worse' means more error than the baseline's by over {NOISE_ABS_S * 1000:.1f} ms "
         f"+ {NOISE_REL:.0%} of the baseline's error. 'saturated': locust-llm said its event "
         "loop lagged (client_saturated).",
@@ -652,6 +705,14 @@ def report(results: list[Result], args: argparse.Namespace, elapsed_s: float) ->
         )
     out += ["", "Per run:"]
     out += [bullet + _detail(r, ttft) for r in results]
+    for r in results:
+        if r.profile is None:
+            continue
+        raw = r.profile.read_text()
+        out += ["", f"Profile of {r.point}/{r.tool} ({r.profile}), innermost frame per layer:", ""]
+        out += [layer_table(layer_samples(raw), r.cpu_us_per_token), ""]
+        total = sum(layer_samples(raw).values()) or 1
+        out += [f"    {100 * n / total:5.1f} %  {leaf}" for leaf, n in top_functions(raw, 12)]
     out.append(bullet + f"Wall time {elapsed_s:.0f} s.")
     return "\n".join(out)
 
@@ -701,6 +762,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most this much time in all for waiting and repeating runs (120s; --quick 30s)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the per-run logs and reports")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="profile each load generator's window with py-spy (on the mock's core) into DIR "
+        "and print its CPU per layer (benchmarks/README.md)",
+    )
+    parser.add_argument(
+        "--profile-rate", type=_positive_int, default=200, help="py-spy samples per second (200)"
+    )
     return parser
 
 
@@ -713,6 +785,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.extra_time is None:
         args.extra_time = 30.0 if args.quick else 120.0
     args.extra_s = args.extra_time
+    if args.profile is not None:
+        args.py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(args.py_spy).is_file():
+            print("fidelity: error: --profile needs py-spy (pip install py-spy)", file=sys.stderr)
+            return 2
+        args.profile.mkdir(parents=True, exist_ok=True)
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     if not tools or not set(tools) <= {HARNESS, BASELINE}:
         print(f"fidelity: error: --tools takes {HARNESS} and/or {BASELINE}", file=sys.stderr)
