@@ -151,14 +151,17 @@ class Snapshot:
     mock_tokens: int | None = None
 
 
-def _snapshot(load_pid: int, mock_pid: int, base_url: str) -> Snapshot:
+def _snapshot(load_pid: int, mock_pid: int, base_url: str | None = None) -> Snapshot:
+    """CPU times now; with `base_url`, the tokens the mock there had written too."""
     t, load_cpu, mock_cpu, cores = (
         time.perf_counter(), proc_cpu_s(load_pid), proc_cpu_s(mock_pid), cores_busy()
     )  # fmt: skip
-    try:
-        tokens: int | None = mock_tokens_written(_mock_stats(base_url))
-    except (OSError, ValueError, KeyError):
-        tokens = None
+    tokens: int | None = None
+    if base_url is not None:
+        try:
+            tokens = mock_tokens_written(_mock_stats(base_url))
+        except (OSError, ValueError, KeyError):
+            tokens = None
     return Snapshot(t, load_cpu, mock_cpu, cores, tokens)
 
 
