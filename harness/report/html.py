@@ -30,6 +30,7 @@ from typing import Any
 from harness.errors import MODES
 from harness.exit_code import ExitCode, slo_exit_code
 from harness.report.cost import format_dollars
+from harness.report.html_server import TIME_LABEL, server_section, time_axis_end
 from harness.report.html_targets import (
     overhead_section,
     target_cost_section,
@@ -72,6 +73,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;col
 background:#f5f6f8}
 main{max-width:1360px;margin:0 auto;padding:24px}
 h1{font-size:1.5rem;margin:0 0 4px}h2{font-size:1.15rem;margin:28px 0 10px}
+h3{font-size:1rem;margin:18px 0 6px}
 .run{color:#555;font-size:.9rem}.headline{font-size:1.05rem;margin:14px 0}
 .badge{display:inline-block;padding:4px 12px;border-radius:14px;font-weight:600;color:#fff}
 .badge.pass{background:#1e8e3e}.badge.fail{background:#c5221f}.badge.none{background:#777}
@@ -131,6 +133,7 @@ def render_html(summary: Mapping[str, Any]) -> str:
     body += _load_section(summary)
     body += _workload_section(summary)
     body += _path_section(summary)
+    body += server_section(summary, time_axis_end(summary))
     body.append("<h2>Plots</h2>")
     body.append(f'<div class="grid">{"".join(_figures(summary))}</div>')
     body += _errors_section(summary)
@@ -472,33 +475,34 @@ def _figures(summary: Mapping[str, Any]) -> list[str]:
     timeline = summary.get("timeline")
     interval = timeline.get("interval_s") if isinstance(timeline, Mapping) else None
     interval_s = float(interval) if isinstance(interval, int | float) else None
+    end = time_axis_end(summary)
     figures += [
         _figure(
             "TTFT over time (streaming)",
             "p50 and p95 of each interval." + together,
-            lambda t: _over_time(points, "stream", "ttft_s", t),
+            lambda t: _over_time(points, "stream", "ttft_s", t, end),
         ),
         _figure(
             "ITL over time (streaming)",
             "p50 and p95 of each interval." + together,
-            lambda t: _over_time(points, "stream", "itl_s", t),
+            lambda t: _over_time(points, "stream", "itl_s", t, end),
         ),
         _figure(
             "First visible output over time",
             "p50 of each interval, per mode." + together,
-            lambda t: _first_visible_over_time(points, t),
+            lambda t: _first_visible_over_time(points, t, end),
         ),
         _figure(
             "Throughput over time",
             "Finished requests per second, and failed ones, per mode (a last interval cut "
             "short by the stop counts with the one before it)." + together,
-            lambda t: _throughput(rate_points(points, interval_s), "requests", t),
+            lambda t: _throughput(rate_points(points, interval_s), "requests", t, end),
         ),
         _figure(
             "Output tokens per second over time",
             "Tokens of finished requests per second, per mode (a last interval cut short "
             "by the stop counts with the one before it)." + together,
-            lambda t: _throughput(rate_points(points, interval_s), "output_tokens", t),
+            lambda t: _throughput(rate_points(points, interval_s), "output_tokens", t, end),
         ),
         _figure(
             "Errors by class",
@@ -588,7 +592,9 @@ def _timeline_points(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [p for p in points if isinstance(p, Mapping)] if isinstance(points, list) else []
 
 
-def _over_time(points: Sequence[Mapping[str, Any]], mode: str, name: str, title: str) -> str:
+def _over_time(
+    points: Sequence[Mapping[str, Any]], mode: str, name: str, title: str, end: float | None
+) -> str:
     raw: dict[str, list[tuple[float, float]]] = {"p50": [], "p95": []}
     for point in points:
         block = _mode_at(point, mode).get(name)
@@ -606,10 +612,12 @@ def _over_time(points: Sequence[Mapping[str, Any]], mode: str, name: str, title:
         )
         for key, values in raw.items()
     ]
-    return _over_time_chart(series, title, f"latency ({unit})")
+    return _over_time_chart(series, title, f"latency ({unit})", end)
 
 
-def _first_visible_over_time(points: Sequence[Mapping[str, Any]], title: str) -> str:
+def _first_visible_over_time(
+    points: Sequence[Mapping[str, Any]], title: str, end: float | None
+) -> str:
     raw: dict[str, list[tuple[float, float]]] = {m: [] for m in MODES}
     for point in points:
         for mode in MODES:
@@ -621,10 +629,12 @@ def _first_visible_over_time(points: Sequence[Mapping[str, Any]], title: str) ->
         Series(f"{MODE_TITLES[m]} p50", [(t, y * scale) for t, y in values], COLORS[m])
         for m, values in raw.items()
     ]
-    return _over_time_chart(series, title, f"latency ({unit})")
+    return _over_time_chart(series, title, f"latency ({unit})", end)
 
 
-def _throughput(points: Sequence[Mapping[str, Any]], key: str, title: str) -> str:
+def _throughput(
+    points: Sequence[Mapping[str, Any]], key: str, title: str, end: float | None
+) -> str:
     series = []
     for mode in MODES:
         values, failures = [], []
@@ -640,15 +650,17 @@ def _throughput(points: Sequence[Mapping[str, Any]], key: str, title: str) -> st
             series.append(Series(MODE_TITLES[mode], values, COLORS[mode]))
         if any(v for _, v in failures):
             series.append(Series(f"{MODE_TITLES[mode]} failed", failures, COLORS[mode], True))
-    return _over_time_chart(series, title, "per second")
+    return _over_time_chart(series, title, "per second", end)
 
 
-def _over_time_chart(series: list[Series], title: str, y_label: str) -> str:
-    """A line chart against seconds since the run started."""
+def _over_time_chart(series: list[Series], title: str, y_label: str, end: float | None) -> str:
+    """A line chart against seconds since the run started, its axis from 0 to `end` (the
+    run's time axis, shared by every plot over time, the server's too)."""
     return line_chart(
         series,
         title=title,
-        x_label="time since start (s)",
+        x_label=TIME_LABEL,
+        x_max=end,
         y_label=y_label,
         x_format=lambda v: f"{v:g}",
         y_format=lambda v: f"{v:g}",

@@ -11,7 +11,9 @@ TPOT, E2E, TTFB and the tail (last token → end of stream), tokens/s, errors by
 reconnects and back-off when there were any, goodput and SLO attainment when the run has
 goodput limits; then the server path per mode (a recognised
 gateway named) and the anomalies that change the reading, one sentence each
-(harness.report.path; docs/design.md defines every figure).
+(harness.report.path; docs/design.md defines every figure); then, with a metrics URL, the
+server's own view (harness.report.server.tab_rows: client − server per mode, its queue and
+gauges, the saturation sentence), per target.
 
 Pure: standard library and the pure core only.
 """
@@ -45,6 +47,7 @@ from harness.report.path import (
     stream_not_honored_warning,
 )
 from harness.report.rows import reasoning_cell, tool_bytes_cell, ttfc_differs
+from harness.report.server import server_entries, tab_rows
 from harness.report.targets import (
     FIGURE_LABELS,
     headline_lines,
@@ -261,6 +264,9 @@ def table_rows(
             for anomaly in path_anomalies(mode_figures, paths.get(mode)):
                 cells = [f"{anomaly.times:,}" if m == mode else "" for m in MODES]
                 add(f"⚠ {anomaly.kind}: {anomaly.meaning}", target, *cells)
+    for target, block, served in server_entries(summary):
+        for figure, by_mode in tab_rows(block, served):
+            add(figure, target, *(by_mode.get(mode, "") for mode in MODES))
     if health is not None and health.loop_lag_p99_s is not None:
         add(_lag_line(health))
     return rows

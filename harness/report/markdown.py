@@ -38,6 +38,7 @@ from harness.report.rows import aligned, bold_headline, shared_tables
 from harness.report.rows import build_rows as build_rows
 from harness.report.rows import goodput_rows as goodput_rows
 from harness.report.rows import shows_intervals as shows_intervals
+from harness.report.server import server_lines, server_markdown
 from harness.report.side_by_side import render_targets_markdown, render_targets_terminal
 from harness.report.targets import target_entries
 from harness.report.units import DASH as DASH
@@ -73,6 +74,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     out += shared_tables(summary, markdown=True)
     for line in notes(summary):
         out += ["", line]
+    server = server_markdown(summary)
+    if server:
+        out += ["", *server]
     return "\n".join(out) + "\n"
 
 
@@ -100,6 +104,7 @@ def render_terminal(summary: Mapping[str, Any]) -> str:
     headline_interval = headline_interval_line(summary)
     if headline_interval is not None:
         lines.insert(1 if headline_sentence(summary) is not None else 0, headline_interval)
+    lines += server_lines(summary)
     if lines:
         out.append("")
         out += lines

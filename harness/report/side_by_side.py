@@ -38,6 +38,7 @@ from harness.report.rows import (
     shows_intervals,
     summary_modes,
 )
+from harness.report.server import server_lines, server_markdown
 from harness.report.targets import headline_lines, target_entries, target_view
 from harness.report.units import MODE_TITLES
 from harness.report.workload import workload_notes
@@ -131,6 +132,9 @@ def render_targets_markdown(summary: Mapping[str, Any]) -> str:
     out += shared_tables(summary, markdown=True)
     for line in target_notes(summary):
         out += ["", line]
+    server = server_markdown(summary)
+    if server:
+        out += ["", *server]
     return "\n".join(out) + "\n"
 
 
@@ -166,7 +170,7 @@ def render_targets_terminal(summary: Mapping[str, Any]) -> str:
         out += ["", "Gateway overhead (gateway − upstream, with a conservative interval):"]
         out += aligned([header, *overhead])
     out += shared_tables(summary, markdown=False)
-    lines = target_notes(summary)
+    lines = target_notes(summary) + server_lines(summary)
     if lines:
         out.append("")
         out += lines

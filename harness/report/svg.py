@@ -66,20 +66,29 @@ def line_chart(
     x_format: Formatter,
     y_format: Formatter,
     x_min: float | None = 0.0,
+    x_max: float | None = None,
     y_min: float | None = 0.0,
     y_max: float | None = None,
 ) -> str:
-    """A line chart with axes, grid, legend and a tooltip per point."""
+    """A line chart with axes, grid, legend and a tooltip per point.
+
+    The x axis covers the points, and at least `x_min`…`x_max` when given (charts that share
+    an axis, such as the plots over the run's time, pass the same range); the svg's
+    ``data-x-range`` holds the axis's ends."""
     drawn = [s for s in series if s.points]
     if not drawn:
         return empty_chart(title, "no data")
     xs = [x for s in drawn for x, _ in s.points]
     ys = [y for s in drawn for _, y in s.points]
-    x_ticks = nice_ticks(min(xs) if x_min is None else min(x_min, min(xs)), max(xs))
+    x_high = max(xs) if x_max is None else max(x_max, max(xs))
+    x_ticks = nice_ticks(min(xs) if x_min is None else min(x_min, min(xs)), x_high)
     y_low = min(ys) if y_min is None else min(y_min, min(ys))
     y_ticks = nice_ticks(y_low, max(ys) if y_max is None else y_max)
     plot = _Frame(x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1])
-    parts = [_open(title, len(drawn)), plot.grid(x_ticks, y_ticks, x_format, y_format)]
+    opened = _open(title, len(drawn)).replace(
+        ' role="img"', f' data-x-range="{x_ticks[0]:g} {x_ticks[-1]:g}" role="img"', 1
+    )
+    parts = [opened, plot.grid(x_ticks, y_ticks, x_format, y_format)]
     parts.append(plot.labels(x_label, y_label))
     for s in drawn:
         coords = " ".join(f"{plot.x(x):.1f},{plot.y(y):.1f}" for x, y in s.points)
