@@ -14,9 +14,11 @@ Runs are short (≤ 6 s) with few users: the machine has 2 shared cores.
 
 from __future__ import annotations
 
+import html
 import http.server
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -152,7 +154,7 @@ def test_the_servers_figures_are_the_mocks_truth(tmp_path: Path) -> None:
     holds its true timings. The server block has exactly our tokens and requests, its TTFT
     mean is the profile's, and client − server TTFT is loopback's: under 3 ms."""
     with run_mock("--ttft", "100ms", "--itl", "10ms", "--tokens", "16") as fresh:
-        _, summary = run(
+        result, summary = run(
             tmp_path, "--host", fresh.url, "--metrics-url", fresh.origin + "/metrics",
             "--llm-metrics-interval", "1s",
         )  # fmt: skip
@@ -178,6 +180,24 @@ def test_the_servers_figures_are_the_mocks_truth(tmp_path: Path) -> None:
     assert -0.001 <= split["batch"]["e2e_mean_s"] < 0.003, split
     assert server["gauges"]["running"]["max"] >= 1
     assert "saturation" not in server
+    # what a person reads: the terminal's line, summary.md's section, report.html's plots
+    line = next(x for x in result.stdout.splitlines() if x.startswith("Server (vLLM, "))
+    shown = re.search(r"client − server \+(\d+\.\d+) ms \(network", line)
+    assert shown is not None, line
+    assert float(shown.group(1)) < 5.0, line
+    assert "its counters match ours" in line
+    md = (tmp_path / "report" / "summary.md").read_text()
+    assert "### The server's own view" in md
+    assert re.search(r"\| TTFT mean \(streaming\) \| 1\d\d\.\d ms \| 1\d\d\.\d ms \| \+\d", md)
+    page = (tmp_path / "report" / "report.html").read_text()
+    ranges = dict(
+        (label, x_range)
+        for x_range, label in re.findall(
+            r'data-x-range="([^"]+)" role="img" aria-label="([^"]+)"', page
+        )
+    )
+    assert ranges["Server: running and waiting requests"] == ranges["TTFT over time (streaming)"]
+    assert ranges["Server: KV-cache use"] == ranges["Throughput over time"]
 
 
 def test_client_minus_server_ttft_is_the_network_s_share(tmp_path: Path) -> None:
@@ -219,6 +239,11 @@ def test_a_server_with_too_few_slots_is_said_to_saturate(tmp_path: Path) -> None
     )
     ttft = summary["modes"]["stream"]["ttft_s"]["mean"]
     assert server["histograms"]["queue"]["mean_s"] > 0.5 * (ttft - 0.050)
+    # the sentence reaches the terminal, summary.md and report.html
+    sentence = server["saturation"]["sentence"]
+    assert sentence in result.stdout
+    assert sentence in (tmp_path / "report" / "summary.md").read_text()
+    assert html.escape(sentence) in (tmp_path / "report" / "report.html").read_text()
 
 
 def test_each_target_has_its_servers_view_and_a_gateway_counts_for_its_upstream(
