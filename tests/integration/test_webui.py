@@ -624,3 +624,43 @@ def test_the_tab_shows_every_target_side_by_side(tmp_path: Path) -> None:
         "fast",
         "slow",
     }
+
+
+def test_the_tab_shows_the_server_s_own_view_while_the_test_runs(
+    tmp_path: Path, browser: Any
+) -> None:
+    """With `--llm-metrics-url` at a fresh mock's vLLM-shaped /metrics, a real browser's LLM
+    tab shows, while the test runs, the server's heading row, client − server TTFT per mode
+    (loopback's: a few ms at most) and the server's queue and gauges."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with run_mock("--ttft", "50ms", "--itl", "5ms", "--tokens", "8") as mock:
+        args = ["-f", str(USER_LOCUSTFILE), "--host", mock.url, "--autostart", "-u", "2"]
+        args += ["-r", "2", "--web-host", "127.0.0.1", "--web-port", str(port)]
+        args += ["--llm-metrics-url", mock.origin + "/metrics", "--llm-metrics-interval", "0.5s"]
+        with _locust(*args, log=tmp_path / "locust.log"):
+            _wait_for_ui(base)
+            driver = browser
+            driver.get(base + "/?tab=llm")
+
+            def server_rows() -> dict[str, list[str]] | None:
+                try:
+                    _, body = _rendered_table(driver)
+                except (StaleElementReferenceException, WebDriverException):
+                    return None
+                rows = {cells[0]: cells[2:] for cells in body if len(cells) == 4}
+                split = [f for f in rows if f.startswith("client − server TTFT mean")]
+                return rows if split and rows[split[0]][0] else None
+
+            rows = _wait_until("the server's rows in the LLM tab", server_rows, timeout=60)
+            live = _get_json(base + "/llm/stats")
+    assert f"server: vLLM at {mock.origin}/metrics" in " ".join(rows)
+    [split] = [cells for f, cells in rows.items() if f.startswith("client − server TTFT mean")]
+    assert split[1] == ""  # a batch client sees no first token
+    assert re.fullmatch(r"[+−]\d+\.\d+ ms", split[0]), split
+    assert _first_ms(split[0].lstrip("+−")) < 10.0, split
+    assert any(f.startswith("server: its queue mean") for f in rows), list(rows)
+    assert any(f.startswith("server: running requests") for f in rows), list(rows)
+    assert live["summary"]["server"]["engine"] == "vllm"
